@@ -1,0 +1,139 @@
+'use strict'
+// Installs a pinned pi (coding agent) into <repo>/.test-cache and runs it hermetically: own HOME, agent dir
+// and kimi-native home in a temp dir, PI_OFFLINE=1, stdin from /dev/null, always under a timeout.
+
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { spawn, spawnSync } = require('node:child_process')
+
+const REPO = path.resolve(__dirname, '..', '..')
+const CACHE = path.join(REPO, '.test-cache')
+const PI = { pkg: '@mariozechner/pi-coding-agent', version: '0.73.1', dir: 'pi' }
+
+function installedVersion(dir, pkg) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', pkg, 'package.json'), 'utf8')).version
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Make sure `pkg@version` is installed under .test-cache/<dir>; returns
+ * { ok: true, root, cli, version } or { ok: false, reason } (so the caller can t.skip(reason)).
+ */
+function ensurePi({ pkg = PI.pkg, version = PI.version, dir = PI.dir } = {}) {
+  const base = path.join(CACHE, dir)
+  if (installedVersion(base, pkg) !== version) {
+    fs.mkdirSync(base, { recursive: true })
+    const pj = path.join(base, 'package.json')
+    if (!fs.existsSync(pj)) fs.writeFileSync(pj, JSON.stringify({ name: `cache-${dir}`, private: true }) + '\n')
+    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+    const r = spawnSync(npm, ['install', '--no-audit', '--no-fund', '--loglevel=error', `${pkg}@${version}`], {
+      cwd: base,
+      encoding: 'utf8',
+      timeout: 300000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    if (r.status !== 0 || installedVersion(base, pkg) !== version) {
+      const why = r.error ? r.error.message : (r.stderr || '').trim().split('\n').slice(-3).join(' | ')
+      return { ok: false, reason: `cannot install ${pkg}@${version}: ${why}` }
+    }
+  }
+  const root = path.join(base, 'node_modules', pkg)
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
+  const bin = typeof manifest.bin === 'string' ? manifest.bin : manifest.bin && (manifest.bin.pi || Object.values(manifest.bin)[0])
+  const engines = manifest.engines && manifest.engines.node
+  const need = engines && /(\d+)\.(\d+)/.exec(engines)
+  const [maj, min] = process.versions.node.split('.').map(Number)
+  if (need && (maj < +need[1] || (maj === +need[1] && min < +need[2]))) {
+    return { ok: false, reason: `${pkg}@${version} needs node ${engines}, this is ${process.versions.node}` }
+  }
+  return { ok: true, root, base, cli: path.join(root, bin), version, pkg }
+}
+
+/** A throwaway HOME / agent dir / kimi-native home. */
+function createSandbox({ settings = {} } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kn-pi-'))
+  const sb = {
+    dir,
+    home: path.join(dir, 'home'),
+    agentDir: path.join(dir, 'agent'),
+    kimiHome: path.join(dir, 'kimi-native'),
+    cwd: path.join(dir, 'work'),
+  }
+  for (const d of [sb.home, sb.agentDir, sb.kimiHome, sb.cwd]) fs.mkdirSync(d, { recursive: true, mode: 0o700 })
+  fs.writeFileSync(
+    path.join(sb.agentDir, 'settings.json'),
+    JSON.stringify({ retry: { enabled: false }, enableInstallTelemetry: false, ...settings }, null, 2),
+  )
+  sb.authPath = path.join(sb.agentDir, 'auth.json')
+
+  /** Environment built from scratch (no inherited KIMI_*, PI_*, OPENAI_* ...). */
+  sb.env = (extra = {}) => {
+    const env = {
+      PATH: process.env.PATH,
+      HOME: sb.home,
+      USERPROFILE: sb.home,
+      XDG_CONFIG_HOME: path.join(sb.home, '.config'),
+      XDG_DATA_HOME: path.join(sb.home, '.local', 'share'),
+      XDG_CACHE_HOME: path.join(sb.home, '.cache'),
+      TMPDIR: os.tmpdir(),
+      LANG: 'C.UTF-8',
+      PI_CODING_AGENT_DIR: sb.agentDir,
+      PI_OFFLINE: '1',
+      PI_TELEMETRY: '0',
+      KIMI_NATIVE_HOME: sb.kimiHome,
+      KIMI_NATIVE_STORE: 'file',
+    }
+    if (process.platform === 'win32') env.SYSTEMROOT = process.env.SYSTEMROOT
+    for (const [k, v] of Object.entries(extra)) {
+      if (v === undefined) delete env[k]
+      else env[k] = String(v)
+    }
+    return env
+  }
+
+  /**
+   * Run `node <args...>` in the sandbox. stdin is /dev/null; killed (SIGKILL) after timeoutMs.
+   * onStdout(chunk, child) sees output as it arrives (for interactive flows such as device login).
+   */
+  sb.node = (args, { env = {}, timeoutMs = 90000, cwd = sb.cwd, onStdout } = {}) =>
+    new Promise((resolve) => {
+      const started = Date.now()
+      const child = spawn(process.execPath, args, { cwd, env: sb.env(env), stdio: ['ignore', 'pipe', 'pipe'] })
+      let stdout = ''
+      let stderr = ''
+      let timedOut = false
+      const timer = setTimeout(() => {
+        timedOut = true
+        child.kill('SIGKILL')
+      }, timeoutMs)
+      child.stdout.on('data', (d) => {
+        stdout += d
+        if (onStdout) onStdout(String(d), child)
+      })
+      child.stderr.on('data', (d) => (stderr += d))
+      child.on('close', (code, signal) => {
+        clearTimeout(timer)
+        resolve({ code, signal, stdout, stderr, timedOut, ms: Date.now() - started })
+      })
+    })
+
+  /** Run the pi CLI (`pi.cli` from ensurePi) with args. */
+  sb.pi = (pi, args, opts) => sb.node([pi.cli, ...args], opts)
+
+  sb.readAuth = () => {
+    try {
+      return fs.readFileSync(sb.authPath, 'utf8')
+    } catch {
+      return null
+    }
+  }
+  sb.writeSettings = (obj) => fs.writeFileSync(path.join(sb.agentDir, 'settings.json'), JSON.stringify(obj, null, 2))
+  sb.cleanup = () => fs.rmSync(dir, { recursive: true, force: true })
+  return sb
+}
+
+module.exports = { REPO, CACHE, PI, ensurePi, createSandbox }

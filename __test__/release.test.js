@@ -1,0 +1,431 @@
+'use strict'
+// Release wiring: the GitHub Actions workflows, package.json (scripts, napi.targets, files), the committed
+// npm/<platform> packages and the helper scripts must agree with each other. Nothing here builds Rust.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { execFileSync, execSync, spawnSync } = require('node:child_process')
+
+const ROOT = path.join(__dirname, '..')
+const WORKFLOW_DIR = path.join(ROOT, '.github', 'workflows')
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
+const scripts = pkg.scripts || {}
+const targets = (pkg.napi && pkg.napi.targets) || []
+const binaryName = (pkg.napi && pkg.napi.binaryName) || pkg.name
+
+// What each Rust target must become on npm (napi-rs naming; os/cpu/libc as npm understands them).
+const TARGET_TABLE = {
+  'x86_64-unknown-linux-gnu': { dir: 'linux-x64-gnu', os: 'linux', cpu: 'x64', libc: 'glibc' },
+  'aarch64-unknown-linux-gnu': { dir: 'linux-arm64-gnu', os: 'linux', cpu: 'arm64', libc: 'glibc' },
+  'x86_64-unknown-linux-musl': { dir: 'linux-x64-musl', os: 'linux', cpu: 'x64', libc: 'musl' },
+  'aarch64-unknown-linux-musl': { dir: 'linux-arm64-musl', os: 'linux', cpu: 'arm64', libc: 'musl' },
+  'x86_64-apple-darwin': { dir: 'darwin-x64', os: 'darwin', cpu: 'x64' },
+  'aarch64-apple-darwin': { dir: 'darwin-arm64', os: 'darwin', cpu: 'arm64' },
+  'x86_64-pc-windows-msvc': { dir: 'win32-x64-msvc', os: 'win32', cpu: 'x64' },
+  'aarch64-pc-windows-msvc': { dir: 'win32-arm64-msvc', os: 'win32', cpu: 'arm64' },
+}
+
+// ---------------------------------------------------------------------------------------------------
+// YAML parser: the `yaml` devDependency; if node_modules lacks it, a pinned copy in .test-cache/yaml.
+const YAML_VERSION = '2.9.1'
+function loadYaml() {
+  try {
+    return require('yaml')
+  } catch {}
+  const dir = path.join(ROOT, '.test-cache', 'yaml')
+  const entry = path.join(dir, 'node_modules', 'yaml')
+  if (!fs.existsSync(path.join(entry, 'package.json'))) {
+    fs.mkdirSync(dir, { recursive: true })
+    execSync(`npm install --no-save --no-package-lock --ignore-scripts --no-audit --no-fund --prefix "${dir}" yaml@${YAML_VERSION}`, {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    })
+  }
+  return require(entry)
+}
+const YAML = loadYaml()
+
+function readWorkflows() {
+  const files = fs.existsSync(WORKFLOW_DIR)
+    ? fs.readdirSync(WORKFLOW_DIR).filter((f) => /\.ya?ml$/.test(f)).sort()
+    : []
+  return files.map((file) => {
+    const text = fs.readFileSync(path.join(WORKFLOW_DIR, file), 'utf8')
+    const doc = YAML.parseDocument(text, { uniqueKeys: true, prettyErrors: true })
+    return { file, doc, data: doc.errors.length ? null : doc.toJS() }
+  })
+}
+const workflows = readWorkflows()
+const ci = workflows.find((w) => w.file === 'CI.yml')
+function jobsOf(w) {
+  assert.ok(w, 'workflow missing')
+  assert.ok(w.data, `${w.file} does not parse: ${w.doc.errors.map(String).join('\n')}`)
+  return Object.entries(w.data.jobs || {})
+}
+
+function stringLeaves(value, out = []) {
+  if (typeof value === 'string') out.push(value)
+  else if (Array.isArray(value)) value.forEach((v) => stringLeaves(v, out))
+  else if (value && typeof value === 'object') Object.values(value).forEach((v) => stringLeaves(v, out))
+  return out
+}
+// Every shell command a job can run: its `run:` steps plus string values of its matrix (`build:` entries).
+function commandsOf(job) {
+  const runs = (job.steps || []).filter((s) => typeof s.run === 'string').map((s) => s.run)
+  const matrix = job.strategy && job.strategy.matrix ? stringLeaves(job.strategy.matrix) : []
+  return [...runs, ...matrix]
+}
+// Split shell text into simple commands (newlines, &&, ||, ;, |, and `bash -c "..."` bodies).
+function simpleCommands(text) {
+  return text
+    .replace(/\\\n/g, ' ')
+    .split(/\n|&&|\|\||;|\|/)
+    .map((c) => c.replace(/^[\s'"(]+|[\s'")]+$/g, '').trim())
+    .filter(Boolean)
+}
+function tokens(cmd) {
+  return cmd.split(/\s+/).filter(Boolean)
+}
+
+function findMatrixTargets(job) {
+  const m = (job.strategy && job.strategy.matrix) || {}
+  if (Array.isArray(m.settings)) return m.settings.map((s) => s.target)
+  if (Array.isArray(m.target)) return m.target
+  return []
+}
+function usesStep(job, action) {
+  return (job.steps || []).filter((s) => typeof s.uses === 'string' && s.uses.split('@')[0] === action)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// napi CLI: subcommands and flags are checked against the installed CLI's own --help.
+function napiBin() {
+  try {
+    const cliPkgPath = require.resolve('@napi-rs/cli/package.json', { paths: [ROOT] })
+    const cliPkg = JSON.parse(fs.readFileSync(cliPkgPath, 'utf8'))
+    const bin = typeof cliPkg.bin === 'string' ? cliPkg.bin : cliPkg.bin.napi
+    return path.join(path.dirname(cliPkgPath), bin)
+  } catch {
+    return null
+  }
+}
+const NAPI = napiBin()
+const helpCache = new Map()
+function napiHelp(sub) {
+  if (!helpCache.has(sub)) {
+    const r = spawnSync(process.execPath, [NAPI, sub, '--help'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } })
+    // eslint-disable-next-line no-control-regex
+    const text = `${r.stdout}${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, '')
+    helpCache.set(sub, { ok: r.status === 0, text })
+  }
+  return helpCache.get(sub)
+}
+function checkNapiInvocation(args, where, problems) {
+  const [sub, ...rest] = args
+  if (!sub) return problems.push(`${where}: \`napi\` without a subcommand`)
+  const help = napiHelp(sub)
+  if (!help.ok) return problems.push(`${where}: \`napi ${sub}\` is not a napi CLI subcommand`)
+  for (const t of rest) {
+    if (!t.startsWith('-') || t.includes('${{') || t === '--') continue
+    const flag = t.split('=')[0]
+    const re = new RegExp(`(^|[\\s,])${flag.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=[\\s,]|$)`, 'm')
+    if (!re.test(help.text)) problems.push(`${where}: \`napi ${sub}\` has no option ${flag}`)
+  }
+}
+
+const YARN_BUILTINS = new Set(['install', 'add', 'remove', 'run', 'dlx', 'exec', 'config', 'set', 'workspace', 'workspaces', 'up', 'why', 'info', 'pack', 'npm', 'version', 'cache', 'node', 'bin', 'plugin', 'constraints'])
+const NPM_LIFECYCLE = new Set(['test', 'start', 'stop', 'restart'])
+
+// ---------------------------------------------------------------------------------------------------
+
+test('every workflow file parses as YAML and every job is well formed', () => {
+  assert.ok(workflows.length > 0, `no workflow files in ${path.relative(ROOT, WORKFLOW_DIR)}`)
+  assert.ok(ci, '.github/workflows/CI.yml is missing')
+  for (const w of workflows) {
+    assert.deepEqual(w.doc.errors.map(String), [], `${w.file} does not parse`)
+    assert.ok(w.data.on, `${w.file}: no "on" trigger`)
+    for (const [name, job] of jobsOf(w)) {
+      assert.ok(job['runs-on'], `${w.file} job ${name}: no runs-on`)
+      assert.ok(Array.isArray(job.steps) && job.steps.length, `${w.file} job ${name}: no steps`)
+      for (const [i, step] of job.steps.entries()) {
+        assert.ok(('uses' in step) !== ('run' in step), `${w.file} job ${name} step ${i}: needs exactly one of uses/run`)
+      }
+      for (const need of [].concat(job.needs || [])) {
+        assert.ok(w.data.jobs[need], `${w.file} job ${name}: needs unknown job ${need}`)
+      }
+    }
+  }
+})
+
+test('every npm run / yarn / npx napi command in the workflows exists', (t) => {
+  if (!NAPI) return t.skip('@napi-rs/cli is not installed (run `npm ci --ignore-scripts`)')
+  const problems = []
+  let checked = 0
+  let inWorkflows = 0
+  for (const w of workflows) {
+    for (const [name, job] of jobsOf(w)) {
+      for (const text of commandsOf(job)) {
+        for (const cmd of simpleCommands(text)) {
+          const where = `${w.file} job ${name}: \`${cmd}\``
+          const tk = tokens(cmd)
+          for (let i = 0; i < tk.length; i++) {
+            if (tk[i] === 'npm' && (tk[i + 1] === 'run' || tk[i + 1] === 'run-script')) {
+              const script = tk[i + 2]
+              checked++
+              if (!script || !(script in scripts)) {
+                problems.push(`${where}: package.json has no script "${script}"`)
+                continue
+              }
+              const sep = tk.indexOf('--', i + 3)
+              const body = tokens(scripts[script])
+              if (body[0] === 'napi') checkNapiInvocation([...body.slice(1), ...(sep >= 0 ? tk.slice(sep + 1) : [])], where, problems)
+            } else if (tk[i] === 'npm' && NPM_LIFECYCLE.has(tk[i + 1])) {
+              checked++
+              if (!(tk[i + 1] in scripts)) problems.push(`${where}: package.json has no script "${tk[i + 1]}"`)
+            } else if (tk[i] === 'yarn' && tk[i + 1] && !tk[i + 1].startsWith('-')) {
+              checked++
+              if (tk[i + 1] === 'napi') checkNapiInvocation(tk.slice(i + 2), where, problems)
+              else if (!YARN_BUILTINS.has(tk[i + 1]) && !(tk[i + 1] in scripts)) problems.push(`${where}: package.json has no script "${tk[i + 1]}"`)
+            } else if (tk[i] === 'npx') {
+              let j = i + 1
+              while (tk[j] && tk[j].startsWith('-')) j++
+              if (tk[j] === 'napi') {
+                checked++
+                checkNapiInvocation(tk.slice(j + 1), where, problems)
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  inWorkflows = checked
+  // package.json scripts that call napi are part of the pipeline too.
+  for (const [name, body] of Object.entries(scripts)) {
+    for (const cmd of simpleCommands(body)) {
+      const tk = tokens(cmd)
+      if (tk[0] === 'napi') {
+        checked++
+        checkNapiInvocation(tk.slice(1), `package.json scripts.${name}`, problems)
+      }
+    }
+  }
+  assert.ok(inWorkflows >= 5, `only ${inWorkflows} workflow commands found: the command scanner is broken`)
+  assert.deepEqual(problems, [])
+})
+
+test('files and scripts referenced by workflow commands exist', () => {
+  const problems = []
+  for (const w of workflows) {
+    for (const [name, job] of jobsOf(w)) {
+      for (const text of commandsOf(job)) {
+        for (const m of text.matchAll(/\b(?:node|bash|sh)\s+(?:--test\s+)?((?:scripts|__test__)\/[\w./-]+)/g)) {
+          if (!fs.existsSync(path.join(ROOT, m[1]))) problems.push(`${w.file} job ${name}: ${m[1]} does not exist`)
+        }
+      }
+    }
+  }
+  assert.deepEqual(problems, [])
+})
+
+test('build matrix builds exactly napi.targets, each with the right toolchain', () => {
+  assert.ok(targets.length > 0, 'package.json napi.targets is empty')
+  const buildJobs = jobsOf(ci).filter(([, job]) =>
+    usesStep(job, 'actions/upload-artifact').some((s) => String(s.with && s.with.name).startsWith('bindings-')))
+  assert.equal(buildJobs.length, 1, 'expected exactly one job uploading bindings-<target> artifacts')
+  const [, build] = buildJobs[0]
+  const settings = build.strategy.matrix.settings
+  const built = settings.map((s) => s.target)
+  assert.equal(new Set(built).size, built.length, `duplicate targets in the build matrix: ${built}`)
+  assert.deepEqual([...built].sort(), [...targets].sort(), 'build matrix targets != package.json napi.targets')
+  const upload = usesStep(build, 'actions/upload-artifact')[0].with
+  assert.equal(upload.name, 'bindings-${{ matrix.settings.target }}')
+  assert.equal(upload['if-no-files-found'], 'error')
+  for (const s of settings) {
+    const cmd = s.build
+    assert.match(cmd, new RegExp(`--target ${s.target}(\\s|$)`), `${s.target}: build command does not pass --target ${s.target}`)
+    if (/linux-gnu/.test(s.target)) {
+      assert.match(cmd, /--use-napi-cross/, `${s.target}: linux-gnu must use --use-napi-cross (glibc 2.17 floor)`)
+      assert.match(s.host, /^ubuntu/)
+    } else if (/linux-musl/.test(s.target)) {
+      assert.match(cmd, /(\s-x|--cross-compile)(\s|$)/, `${s.target}: musl must build with -x (cargo-zigbuild)`)
+      assert.match(s.host, /^ubuntu/)
+    } else {
+      assert.doesNotMatch(cmd, /--use-napi-cross|\s-x(\s|$)|--cross-compile|--use-cross/, `${s.target}: must build natively`)
+      assert.match(s.host, /apple-darwin/.test(s.target) ? /^macos/ : /^windows/, `${s.target}: wrong host ${s.host}`)
+    }
+  }
+  const stepsText = JSON.stringify(build.steps)
+  assert.match(stepsText, /check-glibc\.sh/, 'the build job must check the glibc floor of linux-gnu binaries')
+  assert.match(stepsText, /setup-zig/, 'the musl build needs zig')
+  assert.match(stepsText, /cargo-zigbuild/, 'the musl build needs cargo-zigbuild')
+})
+
+test('every target binary is tested on its own platform', () => {
+  const tested = new Set()
+  for (const [name, job] of jobsOf(ci)) {
+    const dl = usesStep(job, 'actions/download-artifact')
+    if (!dl.length || name === 'publish') continue
+    const ts = findMatrixTargets(job)
+    assert.ok(ts.length, `${name}: downloads artifacts but has no target matrix`)
+    for (const step of dl) assert.match(String(step.with && step.with.name), /^bindings-\$\{\{ matrix\.(settings\.)?target \}\}$/)
+    assert.ok(commandsOf(job).some((c) => /npm run test:js/.test(c)), `${name}: does not run the JS tests`)
+    ts.forEach((x) => tested.add(x))
+    if (name === 'test-linux-binding') {
+      const text = commandsOf(job).join('\n')
+      assert.match(text, /-slim/, 'glibc binaries are tested in a node slim image')
+      assert.match(text, /-alpine/, 'musl binaries are tested in a node alpine image')
+      assert.match(text, /dbus-run-session/, 'Linux keychain tests need a D-Bus session')
+      assert.match(text, /gnome-keyring-daemon --unlock/, 'Linux keychain tests need an unlocked gnome-keyring')
+    }
+  }
+  assert.deepEqual([...tested].sort(), [...targets].sort(), 'tested targets != napi.targets')
+})
+
+test('publish job: version commit gate, provenance, dist-tags', () => {
+  const publish = ci.data.jobs.publish
+  assert.ok(publish, 'CI.yml has no publish job')
+  assert.equal(publish.permissions && publish.permissions['id-token'], 'write', 'provenance needs id-token: write')
+  assert.equal(publish.permissions && publish.permissions.contents, 'write', 'napi prepublish creates a GitHub release')
+  const needs = [].concat(publish.needs || [])
+  for (const [name, job] of jobsOf(ci)) {
+    if (name !== 'publish' && /^test|^lint/.test(name)) assert.ok(needs.includes(name), `publish must wait for ${name}`)
+    if (name !== 'publish' && job.permissions) assert.notEqual(job.permissions['id-token'], 'write', `${name} must not get id-token`)
+  }
+  const run = commandsOf(publish).join('\n')
+  assert.ok(run.includes('^[0-9]+\\.[0-9]+\\.[0-9]+$'), 'plain x.y.z commit message -> latest')
+  assert.match(run, /npm publish --provenance --access public\s*\n/, 'latest publish with provenance')
+  assert.match(run, /npm publish --provenance --access public --tag next/, 'prerelease -> --tag next')
+  assert.match(run, /npx napi create-npm-dirs/)
+  assert.match(run, /npm run artifacts/)
+  assert.equal(scripts.prepublishOnly, 'napi prepublish -t npm', 'prepublishOnly wires the optionalDependencies')
+  const dl = usesStep(publish, 'actions/download-artifact')[0].with
+  assert.equal(dl.path, 'artifacts')
+  assert.equal(dl.pattern, 'bindings-*')
+  // Version-commit regex behaves as documented.
+  const latest = /^[0-9]+\.[0-9]+\.[0-9]+$/
+  assert.ok(latest.test('1.2.3') && !latest.test('1.2.3-rc.1') && !latest.test('fix: 1.2.3'))
+})
+
+test('npm ci in CI has a lockfile in sync with package.json', () => {
+  const usesCi = workflows.some((w) => jobsOf(w).some(([, job]) => commandsOf(job).some((c) => /\bnpm ci\b/.test(c))))
+  assert.ok(usesCi, 'workflows are expected to install with `npm ci --ignore-scripts`')
+  const lockPath = path.join(ROOT, 'package-lock.json')
+  assert.ok(fs.existsSync(lockPath), '`npm ci` needs a committed package-lock.json')
+  const lock = JSON.parse(fs.readFileSync(lockPath, 'utf8'))
+  const rootEntry = (lock.packages && lock.packages['']) || {}
+  // (optionalDependencies are written at publish time by `napi prepublish`, so they are not compared.)
+  for (const field of ['dependencies', 'devDependencies']) {
+    assert.deepEqual(rootEntry[field] || {}, pkg[field] || {}, `package-lock.json ${field} out of sync (run npm install --ignore-scripts)`)
+  }
+  for (const c of workflows.flatMap((w) => jobsOf(w).flatMap(([, job]) => commandsOf(job)))) {
+    for (const m of c.matchAll(/\bnpm (?:ci|install)\b[^\n;&|'"]*/g)) {
+      assert.match(m[0], /--ignore-scripts/, `\`${m[0]}\` would run the install script (which may build Rust)`)
+    }
+  }
+})
+
+test('npm/<platform> packages match their targets', () => {
+  const npmDir = path.join(ROOT, 'npm')
+  const dirs = fs.readdirSync(npmDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()
+  const expectedDirs = targets.map((t) => {
+    assert.ok(TARGET_TABLE[t], `no expectation for target ${t} in release.test.js TARGET_TABLE`)
+    return TARGET_TABLE[t].dir
+  })
+  assert.deepEqual(dirs, [...expectedDirs].sort(), 'npm/ dirs != napi.targets')
+  for (const t of targets) {
+    const e = TARGET_TABLE[t]
+    const p = JSON.parse(fs.readFileSync(path.join(npmDir, e.dir, 'package.json'), 'utf8'))
+    const main = `${binaryName}.${e.dir}.node`
+    assert.equal(p.name, `${pkg.name}-${e.dir}`, `${e.dir}: name`)
+    assert.equal(p.version, pkg.version, `${e.dir}: version must equal the root version (npm version runs napi version)`)
+    assert.deepEqual(p.os, [e.os], `${e.dir}: os`)
+    assert.deepEqual(p.cpu, [e.cpu], `${e.dir}: cpu`)
+    assert.deepEqual(p.libc, e.libc ? [e.libc] : undefined, `${e.dir}: libc`)
+    assert.equal(p.main, main, `${e.dir}: main`)
+    assert.deepEqual(p.files, [main], `${e.dir}: files`)
+    assert.equal(p.license, pkg.license, `${e.dir}: license`)
+    assert.deepEqual(p.engines, pkg.engines, `${e.dir}: engines`)
+    assert.ok(!p.scripts, `${e.dir}: a platform package must not have scripts`)
+    assert.ok(fs.existsSync(path.join(npmDir, e.dir, 'README.md')), `${e.dir}: README.md`)
+  }
+})
+
+test('committed npm/ dirs are exactly what `napi create-npm-dirs` generates now', (t) => {
+  if (!NAPI) return t.skip('@napi-rs/cli is not installed (run `npm ci --ignore-scripts`)')
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kimi-npm-dirs-'))
+  try {
+    fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(tmp, 'package.json'))
+    execFileSync(process.execPath, [NAPI, 'create-npm-dirs', '--cwd', tmp], { stdio: 'pipe' })
+    for (const t2 of targets) {
+      const dir = TARGET_TABLE[t2].dir
+      for (const f of ['package.json', 'README.md']) {
+        const want = fs.readFileSync(path.join(tmp, 'npm', dir, f), 'utf8')
+        const have = fs.readFileSync(path.join(ROOT, 'npm', dir, f), 'utf8')
+        assert.equal(have, want, `npm/${dir}/${f} is stale: rerun \`npx napi create-npm-dirs\``)
+      }
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+})
+
+test('root package ships only what users need', () => {
+  const files = pkg.files || []
+  assert.ok(files.length, 'package.json needs a files list')
+  const covered = (p) => files.some((f) => {
+    const norm = f.replace(/^\.\//, '').replace(/\/$/, '')
+    return p === norm || p.startsWith(`${norm}/`)
+  })
+  const entries = new Set(['index.js', 'index.d.ts'])
+  const add = (p) => typeof p === 'string' && entries.add(p.replace(/^\.\//, ''))
+  add(pkg.main)
+  add(pkg.types)
+  Object.values(pkg.bin || {}).forEach(add)
+  stringLeaves(pkg.exports || {}).forEach(add)
+  const install = /node\s+(\S+)/.exec(scripts.install || '')
+  if (install) add(install[1])
+  entries.delete('package.json') // npm always packs it
+  for (const e of entries) assert.ok(covered(e), `files does not ship ${e}`)
+  const FORBIDDEN = /(^|\/)(src|target|__test__|npm|\.github|\.ci|docs|bench|node_modules|\.test-cache)(\/|$)|\.node$|^Cargo\.(toml|lock)$|^build\.rs$|\.tgz$/
+  for (const f of files) {
+    const norm = f.replace(/^\.\//, '').replace(/\/$/, '')
+    assert.doesNotMatch(norm, FORBIDDEN, `files must not ship ${f}`)
+    assert.notEqual(norm, 'scripts', 'ship scripts/install.js only, not the whole scripts/ dir')
+  }
+  // What npm would actually pack right now (no scripts run).
+  const out = execSync('npm pack --dry-run --json --ignore-scripts', { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  const packed = JSON.parse(out.slice(out.indexOf('[')))[0].files.map((f) => f.path)
+  for (const p of packed) assert.doesNotMatch(p, FORBIDDEN, `npm pack would ship ${p}`)
+  for (const e of entries) {
+    if (fs.existsSync(path.join(ROOT, e))) assert.ok(packed.includes(e), `npm pack would not ship ${e}`)
+  }
+})
+
+test('.cargo/config.toml links the Windows CRT statically', () => {
+  const text = fs.readFileSync(path.join(ROOT, '.cargo', 'config.toml'), 'utf8')
+  for (const t of targets.filter((x) => x.endsWith('-pc-windows-msvc'))) {
+    const section = new RegExp(`\\[target\\.${t.replace(/[.-]/g, '\\$&')}\\]\\s*\\nrustflags\\s*=\\s*\\[[^\\]]*"target-feature=\\+crt-static"`)
+    assert.match(text, section, `${t}: needs rustflags target-feature=+crt-static`)
+  }
+})
+
+test('release shell scripts parse, and check-glibc.sh really enforces the floor', (t) => {
+  const bash = spawnSync('bash', ['--version'])
+  if (bash.status !== 0) return t.skip('bash is not available on this machine')
+  for (const s of ['scripts/verify-release.sh', 'scripts/check-glibc.sh']) {
+    const r = spawnSync('bash', ['-n', path.join(ROOT, s)], { encoding: 'utf8' })
+    assert.equal(r.status, 0, `${s}: ${r.stderr}`)
+  }
+  if (process.platform !== 'linux' || fs.existsSync('/etc/alpine-release')) return t.skip('glibc floor check needs a glibc Linux host')
+  // The running node binary is a glibc ELF needing more than GLIBC_2.2.5 (x64) / 2.17 (arm64).
+  const script = path.join(ROOT, 'scripts', 'check-glibc.sh')
+  const high = spawnSync('bash', [script, process.execPath, '99.0'], { encoding: 'utf8' })
+  assert.equal(high.status, 0, high.stderr)
+  const m = /highest GLIBC_([0-9.]+)/.exec(high.stdout)
+  assert.ok(m, high.stdout)
+  const low = spawnSync('bash', [script, process.execPath, '2.0'], { encoding: 'utf8' })
+  assert.notEqual(low.status, 0, 'check-glibc.sh accepted a binary above the floor')
+  assert.match(low.stderr, /FAIL/)
+})

@@ -1,0 +1,201 @@
+'use strict'
+// opencode plugin (v1 module: `default { id, server }`, nothing else exported): a Kimi For Coding provider
+// backed by the kimi-native core. Translation only: tokens, refresh, identity headers, request shaping and the
+// HTTP itself are the core's (createKimiFetch); this file maps opencode's hooks onto it.
+//
+// Loaded by opencode through package.json exports["./server"] (`"plugin": ["kimi-native"]`) or a file:// path to
+// a checkout. opencode import()s this CommonJS file; with `__esModule` set its `default` is exports.default.
+//
+// opencode's auth.json never holds a token, only MARKER, which means "this provider is handled by kimi-native".
+// opencode runs an auth loader only when auth.json has an entry for the provider, so when opencode.json
+// configures the provider the plugin adds MARKER at startup (through opencode's own API). A login made with
+// `npx kimi-native login` then works in opencode as is, and without any login the user gets the core's
+// "not logged in" message instead of a request without credentials.
+
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const core = require('../index.js')
+
+const ID = core.PROVIDER.opencodeId
+// What opencode stores instead of credentials. `expires` is read by nothing in opencode for a plugin provider
+// (only plugins refresh, and this one delegates to the core); a fixed far-future date keeps any reader from
+// treating it as expired while staying a valid Date.
+const MARKER = Object.freeze({ type: 'oauth', access: 'kimi-native', refresh: 'kimi-native', expires: 4102444800000 })
+const KIMI_OPTION_KEYS = ['profile', 'version', 'region', 'oauthHost', 'baseUrl', 'store', 'home']
+// Headers opencode adds to every request for its own gateways; the official client sends neither.
+const HOST_ONLY_HEADERS = ['x-session-affinity', 'x-session-id']
+// Core errors that mean "log in again": shown to opencode as a 401 so the run stops with the message instead of
+// being retried like a network failure.
+const AUTH_ERRORS = new Set(['KIMI_NOT_LOGGED_IN', 'KIMI_RELOGIN_REQUIRED', 'KIMI_LOGIN_DENIED', 'KIMI_LOGIN_EXPIRED'])
+const STARTUP_TIMEOUT_MS = 5000
+const LOGIN_HINT = `In opencode: \`opencode auth login -p ${ID}\`.`
+
+function kimiOptions(pluginOptions) {
+  const out = {}
+  for (const k of KIMI_OPTION_KEYS) if (pluginOptions && pluginOptions[k] !== undefined) out[k] = pluginOptions[k]
+  return out
+}
+
+function withTimeout(promise, ms) {
+  let timer
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+function hostFetch(kimiFetch) {
+  const hints = new Set(Object.values(core.HINT_HEADERS).map((h) => h.toLowerCase()))
+  const strip = HOST_ONLY_HEADERS.filter((h) => !hints.has(h))
+  return async function kimiNativeFetch(input, init) {
+    let req = init
+    if (init && init.headers) {
+      const headers = new Headers(init.headers)
+      for (const h of strip) headers.delete(h)
+      req = { ...init, headers }
+    }
+    try {
+      return await kimiFetch(input, req)
+    } catch (err) {
+      if (!err || !AUTH_ERRORS.has(err.code)) throw err
+      const message = `kimi-native: ${err.message} ${LOGIN_HINT}`
+      return new Response(JSON.stringify({ error: { message, type: 'invalid_authentication_error', code: err.code } }), {
+        status: 401,
+        headers: { 'content-type': 'application/json' },
+      })
+    }
+  }
+}
+
+// Read-only check so MARKER is written once, not on every start: a needless rewrite of auth.json could race
+// with another opencode process saving a rotated token of another provider. Same lookup as opencode 1.18
+// (OPENCODE_AUTH_CONTENT, else $XDG_DATA_HOME or ~/.local/share, then opencode/auth.json on every platform).
+function opencodeHasEntry() {
+  try {
+    const text =
+      process.env.OPENCODE_AUTH_CONTENT ||
+      fs.readFileSync(
+        path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'opencode', 'auth.json'),
+        'utf8',
+      )
+    return !!JSON.parse(text)[ID]
+  } catch {
+    return false
+  }
+}
+
+/** Adds MARKER to opencode's auth store when missing; never throws, bounded in time. */
+async function ensureMarker(client) {
+  try {
+    if (client && !opencodeHasEntry()) {
+      await withTimeout(client.auth.set({ path: { id: ID }, body: { ...MARKER } }), STARTUP_TIMEOUT_MS)
+    }
+  } catch {
+    // opencode still starts; `opencode auth login -p <id>` writes the same entry.
+  }
+}
+
+async function server(input, pluginOptions) {
+  const opts = kimiOptions(pluginOptions)
+  const client = input && input.client
+  // chat.params sees the merged variant options; chat.headers (run right after it for the same LLM call) is where
+  // a per-request hint header can be set. Keyed per call so a concurrent title call cannot swap efforts.
+  const pending = new Map()
+  const callKey = (i) => `${i.sessionID}\u0000${i.agent}\u0000${(i.message && i.message.id) || ''}`
+  const ours = (i) => !!(i && i.model && i.model.providerID === ID)
+
+  return {
+    // Runs once at startup, before opencode builds its providers (and so before it decides to run the loader).
+    config: async (config) => {
+      if (config && config.provider && config.provider[ID]) await ensureMarker(client)
+    },
+
+    auth: {
+      provider: ID,
+      async loader(getAuth) {
+        try {
+          if (!(await getAuth())) return {}
+          let baseURL
+          try {
+            baseURL = (await withTimeout(core.status(opts), STARTUP_TIMEOUT_MS)).baseUrl
+          } catch {}
+          return { apiKey: '', ...(baseURL ? { baseURL } : {}), fetch: hostFetch(core.createKimiFetch(opts)) }
+        } catch {
+          return {} // a throwing loader breaks every provider in opencode
+        }
+      },
+      methods: [
+        {
+          type: 'oauth',
+          label: 'Kimi device login',
+          async authorize() {
+            let gotCode
+            let failed
+            const code = new Promise((resolve, reject) => {
+              gotCode = resolve
+              failed = reject
+            })
+            const login = core.login({ ...opts, onDeviceCode: (c) => gotCode(c) })
+            login.catch((e) => failed(e))
+            const c = await code
+            return {
+              url: c.verificationUriComplete || c.verificationUri,
+              instructions: `Enter code: ${c.userCode}`,
+              method: 'auto',
+              async callback() {
+                try {
+                  await login
+                  return { type: 'success', ...MARKER }
+                } catch {
+                  return { type: 'failed' }
+                }
+              },
+            }
+          },
+        },
+        {
+          type: 'oauth',
+          label: 'Use existing kimi-native login',
+          async authorize() {
+            let st = null
+            try {
+              st = await withTimeout(core.status(opts), STARTUP_TIMEOUT_MS)
+            } catch {}
+            const ok = !!(st && st.loggedIn)
+            return {
+              url: '',
+              instructions: ok
+                ? `Using the login kimi-native already has (${st.source}, ${st.store} store)`
+                : 'kimi-native has no login yet: run `npx kimi-native login` first',
+              method: 'auto',
+              async callback() {
+                return ok ? { type: 'success', ...MARKER } : { type: 'failed' }
+              },
+            }
+          },
+        },
+      ],
+    },
+
+    'chat.params': async (i, output) => {
+      if (!ours(i)) return
+      const o = output.options || {}
+      const effort = o.reasoningEffort
+      delete o.reasoningEffort // thinking is the core's job; reasoning_effort must not reach the body
+      if (effort !== undefined) pending.set(callKey(i), String(effort))
+    },
+
+    'chat.headers': async (i, output) => {
+      if (!ours(i)) return
+      const key = callKey(i)
+      const effort = pending.get(key)
+      pending.delete(key)
+      //MUT
+      if (i.sessionID) output.headers[core.HINT_HEADERS.sessionId] = i.sessionID
+    },
+  }
+}
+
+Object.defineProperty(exports, '__esModule', { value: true })
+exports.default = { id: 'kimi-native', server }

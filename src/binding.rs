@@ -1,0 +1,523 @@
+//! The napi binding layer: converts JS values to core types and back, nothing else.
+//! Every error reaching JS is an `Error` with a stable `code`; panics are caught here and
+//! turned into `KIMI_INTERNAL` errors so they never cross into the host process.
+
+use crate::cancel::Cancel;
+use crate::config::{Options, Settings};
+use crate::error::KimiError;
+use crate::{auth, constants as c, fetch, identity, models, oauth, shaping, usage};
+use futures_util::FutureExt;
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use serde_json::{json, Value};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+type Callback = ThreadsafeFunction<Value, (), Value, Status, false>;
+
+/// Builds a real JS `Error` with `.code` (and `.status` / `.retryAfter` when known).
+fn js_error(env: &Env, e: &KimiError) -> napi::Error {
+  let build = || -> napi::Result<napi::Error> {
+    let mut obj = env.create_error(napi::Error::new(Status::GenericFailure, e.message.clone()))?;
+    obj.set_named_property("code", e.code.as_str())?;
+    if let Some(s) = e.status {
+      obj.set_named_property("status", s as u32)?;
+    }
+    if let Some(r) = e.retry_after {
+      obj.set_named_property("retryAfter", r)?;
+    }
+    Ok(napi::Error::from(obj.to_unknown()))
+  };
+  build().unwrap_or_else(|err| err)
+}
+
+fn panic_error() -> KimiError {
+  KimiError::internal("kimi-native hit an internal error (a bug). Please report it; no credentials were changed.")
+}
+
+/// Runs a core future on napi's runtime; maps the outcome on the JS thread.
+fn spawn_coded<T, F, M, R>(env: &Env, fut: F, map: M) -> napi::Result<AsyncBlock<R>>
+where
+  T: Send + 'static,
+  F: Future<Output = crate::error::Result<T>> + Send + 'static,
+  M: FnOnce(Env, T) -> napi::Result<R> + 'static,
+  R: ToNapiValue + 'static,
+{
+  let guarded = async move {
+    Ok(
+      AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(panic_error())),
+    )
+  };
+  AsyncBlockBuilder::build_with_map(env, guarded, move |env, r| match r {
+    Ok(v) => map(env, v),
+    Err(e) => Err(js_error(&env, &e)),
+  })
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+  serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn options(v: &Option<Value>) -> crate::error::Result<Options> {
+  match v {
+    None | Some(Value::Null) => Ok(Options::default()),
+    Some(obj @ Value::Object(_)) => serde_json::from_value(obj.clone())
+      .map_err(|e| KimiError::bad_input(format!("Invalid options: {e}. Option values must be strings."))),
+    Some(_) => Err(KimiError::bad_input("Options must be an object.")),
+  }
+}
+
+fn settings(v: &Option<Value>) -> crate::error::Result<Settings> {
+  Settings::resolve(&options(v)?)
+}
+
+fn sync<T>(env: &Env, f: impl FnOnce() -> crate::error::Result<T>) -> napi::Result<T> {
+  match std::panic::catch_unwind(AssertUnwindSafe(f)) {
+    Ok(Ok(v)) => Ok(v),
+    Ok(Err(e)) => Err(js_error(env, &e)),
+    Err(_) => Err(js_error(env, &panic_error())),
+  }
+}
+
+/// Cancellation handle: the JS layer calls `cancel()` from an AbortSignal listener.
+#[napi]
+pub struct CancelToken {
+  inner: Cancel,
+}
+
+#[napi]
+impl CancelToken {
+  #[napi(constructor)]
+  pub fn new() -> Self {
+    CancelToken {
+      inner: Cancel::default(),
+    }
+  }
+  #[napi]
+  pub fn cancel(&self) {
+    self.inner.cancel();
+  }
+}
+
+impl Default for CancelToken {
+  fn default() -> Self {
+    Self::new()
+  }
+}
+
+fn cancel_of(token: Option<&CancelToken>) -> Cancel {
+  token.map(|t| t.inner.clone()).unwrap_or_default()
+}
+
+/// The 7 identity headers of the active profile, in the official client's order.
+#[napi(ts_return_type = "Array<[string, string]>")]
+pub fn build_headers(env: Env, options: Option<Value>) -> napi::Result<Vec<Vec<String>>> {
+  sync(&env, || {
+    let s = settings(&options)?;
+    Ok(
+      identity::identity(&s)
+        .headers
+        .iter()
+        .map(|(k, v)| vec![k.clone(), v.clone()])
+        .collect(),
+    )
+  })
+}
+
+#[napi]
+pub fn get_device_id(env: Env, options: Option<Value>) -> napi::Result<String> {
+  sync(&env, || {
+    let s = settings(&options)?;
+    let headers = identity::identity(&s).headers;
+    Ok(
+      headers
+        .iter()
+        .find(|(k, _)| k == c::HEADER_DEVICE_ID)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default(),
+    )
+  })
+}
+
+#[napi]
+pub fn identity(env: Env, options: Option<Value>) -> napi::Result<Value> {
+  sync(&env, || {
+    let s = settings(&options)?;
+    let mut report = to_json(&identity::report(&s));
+    if let Some(obj) = report.as_object_mut() {
+      obj.insert(
+        "oauthHost".into(),
+        json!({"value": s.oauth_host, "source": s.oauth_host_source.describe()}),
+      );
+      obj.insert(
+        "baseUrl".into(),
+        json!({"value": s.base_url, "source": s.base_url_source.describe()}),
+      );
+    }
+    Ok(report)
+  })
+}
+
+/// Facts adapters need (ids, hint header names), so they never restate them.
+#[napi]
+pub fn constants() -> Value {
+  json!({
+    "provider": {"opencodeId": c::OPENCODE_PROVIDER_ID, "piId": c::PI_PROVIDER_ID, "defaultModel": c::DEFAULT_MODEL},
+    "hintHeaders": {"effort": c::HINT_HEADER_EFFORT, "sessionId": c::HINT_HEADER_SESSION},
+    "errorHeader": fetch::ERROR_CODE_HEADER,
+    "defaults": {"oauthHost": c::OAUTH_HOST_CN, "baseUrl": c::BASE_URL_CN, "kimiCodeVersion": c::KIMI_CODE_VERSION, "kimiCliVersion": c::KIMI_CLI_VERSION},
+  })
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ShapeArgs {
+  profile: Option<String>,
+  model: Option<String>,
+  effort: Option<String>,
+  session_id: Option<String>,
+  model_info: Option<models::ModelInfo>,
+  models: Option<Vec<models::ModelInfo>>,
+  #[serde(flatten)]
+  rest: serde_json::Map<String, Value>,
+}
+
+/// Pure request shaping; returns a new body.
+#[napi]
+pub fn shape_request(env: Env, body: Value, options: Option<Value>) -> napi::Result<Value> {
+  sync(&env, || {
+    let args: ShapeArgs = match options {
+      None | Some(Value::Null) => ShapeArgs::default(),
+      Some(v) => {
+        serde_json::from_value(v).map_err(|e| KimiError::bad_input(format!("Invalid shaping options: {e}.")))?
+      }
+    };
+    let mut base = Options {
+      profile: args.profile.clone(),
+      ..Default::default()
+    };
+    for (k, slot) in [
+      ("baseUrl", &mut base.base_url),
+      ("oauthHost", &mut base.oauth_host),
+      ("home", &mut base.home),
+    ] {
+      *slot = args.rest.get(k).and_then(|v| v.as_str()).map(String::from);
+    }
+    let s = Settings::resolve(&base)?;
+    let known = match (args.model_info, args.models) {
+      (Some(m), _) => vec![m],
+      (None, Some(list)) => list,
+      (None, None) => models::load_cache(&s).unwrap_or_default(),
+    };
+    let mut out = body;
+    shaping::shape(
+      &mut out,
+      &shaping::ShapeOptions {
+        profile: Some(s.profile),
+        model: args.model,
+        effort: args.effort,
+        session_id: args.session_id,
+        models: known,
+        keep: shaping::keep_from_env(),
+      },
+    );
+    Ok(out)
+  })
+}
+
+/// Classifies an error response a host received into `{ code, message, retryAfter? }`.
+#[napi]
+pub fn classify_response(
+  env: Env,
+  status: u32,
+  body: String,
+  retry_after: Option<f64>,
+  options: Option<Value>,
+) -> napi::Result<Option<Value>> {
+  sync(&env, || {
+    let s = settings(&options)?;
+    Ok(
+      fetch::classify(&s, status as u16, &body, retry_after)
+        .map(|e| json!({"code": e.code.as_str(), "message": e.message, "retryAfter": e.retry_after})),
+    )
+  })
+}
+
+#[napi]
+pub fn render_qr(text: String) -> Option<String> {
+  crate::qr::render(&text)
+}
+
+struct JsLoginEvents {
+  on_code: Option<Arc<Callback>>,
+  on_event: Option<Arc<Callback>>,
+}
+
+impl auth::LoginEvents for JsLoginEvents {
+  fn device_code(&self, code: &oauth::DeviceAuthorization) {
+    if let Some(cb) = &self.on_code {
+      let v = json!({
+        "userCode": code.user_code,
+        "verificationUri": code.verification_uri,
+        "verificationUriComplete": code.verification_uri_complete,
+        "expiresIn": code.expires_in,
+        "interval": code.interval,
+      });
+      cb.call(v, ThreadsafeFunctionCallMode::NonBlocking);
+    }
+  }
+  fn event(&self, kind: &str, interval: Option<u64>) {
+    if let Some(cb) = &self.on_event {
+      cb.call(
+        json!({"kind": kind, "interval": interval}),
+        ThreadsafeFunctionCallMode::NonBlocking,
+      );
+    }
+  }
+}
+
+#[napi(
+  ts_args_type = "options: any | undefined | null, onDeviceCode?: ((code: any) => void) | undefined | null, onEvent?: ((event: any) => void) | undefined | null, cancel?: CancelToken | undefined | null",
+  ts_return_type = "Promise<any>"
+)]
+pub fn login(
+  env: Env,
+  options: Option<Value>,
+  on_device_code: Option<Callback>,
+  on_event: Option<Callback>,
+  cancel: Option<&CancelToken>,
+) -> napi::Result<AsyncBlock<Value>> {
+  let cancel = cancel_of(cancel);
+  let events = JsLoginEvents {
+    on_code: on_device_code.map(Arc::new),
+    on_event: on_event.map(Arc::new),
+  };
+  spawn_coded(
+    &env,
+    async move {
+      let s = settings(&options)?;
+      let out = auth::login(&s, &events, &cancel).await?;
+      Ok(json!({
+        "source": "kimi-native",
+        "store": out.store,
+        "storeReason": out.store_reason,
+        "expiresAt": out.expires_at,
+        "models": to_json(&out.models),
+        "warning": out.warning,
+        "profile": s.profile.as_str(),
+      }))
+    },
+    |_, v| Ok(v),
+  )
+}
+
+#[napi(ts_return_type = "Promise<{ removed: boolean }>")]
+pub fn logout(env: Env, options: Option<Value>) -> napi::Result<AsyncBlock<Value>> {
+  spawn_coded(
+    &env,
+    async move {
+      let s = settings(&options)?;
+      Ok(json!({"removed": auth::logout(&s).await?}))
+    },
+    |_, v| Ok(v),
+  )
+}
+
+#[napi(ts_return_type = "Promise<any>")]
+pub fn status(env: Env, options: Option<Value>) -> napi::Result<AsyncBlock<Value>> {
+  spawn_coded(
+    &env,
+    async move {
+      let s = settings(&options)?;
+      let r = auth::status(&s).await?;
+      Ok(json!({
+        "loggedIn": r.logged_in,
+        "source": r.source,
+        "store": r.store,
+        "storeReason": r.store_reason,
+        "expiresAt": r.expires_at,
+        "profile": s.profile.as_str(),
+        "model": r.model.as_ref().map(to_json),
+        "reloginRequired": r.relogin_required,
+        "reloginReason": r.relogin_reason,
+        "oauthHost": s.oauth_host,
+        "baseUrl": s.base_url,
+        "home": s.home.to_string_lossy(),
+      }))
+    },
+    |_, v| Ok(v),
+  )
+}
+
+#[napi(ts_return_type = "Promise<string>")]
+pub fn get_access_token(env: Env, options: Option<Value>, force: Option<bool>) -> napi::Result<AsyncBlock<String>> {
+  spawn_coded(
+    &env,
+    async move {
+      let s = settings(&options)?;
+      Ok(auth::access_token(&s, force.unwrap_or(false)).await?.token)
+    },
+    |_, v| Ok(v),
+  )
+}
+
+#[napi(ts_return_type = "Promise<any[]>")]
+pub fn models(env: Env, options: Option<Value>, refresh: Option<bool>) -> napi::Result<AsyncBlock<Value>> {
+  spawn_coded(
+    &env,
+    async move {
+      let s = settings(&options)?;
+      Ok(to_json(&auth::list_models(&s, refresh.unwrap_or(false)).await?))
+    },
+    |_, v| Ok(v),
+  )
+}
+
+#[napi(ts_return_type = "Promise<any>")]
+pub fn usage(env: Env, options: Option<Value>) -> napi::Result<AsyncBlock<Value>> {
+  spawn_coded(
+    &env,
+    async move {
+      let s = settings(&options)?;
+      let raw = auth::usage(&s).await?;
+      Ok(json!({"windows": to_json(&usage::parse_usage(&raw)), "raw": raw}))
+    },
+    |_, v| Ok(v),
+  )
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FetchSpec {
+  url: String,
+  #[serde(default = "get")]
+  method: String,
+  #[serde(default)]
+  headers: Vec<(String, String)>,
+  #[serde(default)]
+  options: Option<Value>,
+}
+
+fn get() -> String {
+  "GET".into()
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct FetchOpts {
+  shape: Option<bool>,
+  effort: Option<String>,
+  session_id: Option<String>,
+  connect_timeout_ms: Option<f64>,
+  read_timeout_ms: Option<f64>,
+}
+
+/// A response whose body is pulled chunk by chunk by the JS ReadableStream.
+#[napi]
+pub struct NativeResponse {
+  status: u16,
+  status_text: String,
+  url: String,
+  headers: Vec<Vec<String>>,
+  body: Arc<tokio::sync::Mutex<Option<fetch::Body>>>,
+  cancel: Cancel,
+}
+
+#[napi]
+impl NativeResponse {
+  #[napi(getter)]
+  pub fn status(&self) -> u32 {
+    self.status as u32
+  }
+  #[napi(getter)]
+  pub fn status_text(&self) -> String {
+    self.status_text.clone()
+  }
+  #[napi(getter)]
+  pub fn url(&self) -> String {
+    self.url.clone()
+  }
+  #[napi(getter, ts_return_type = "Array<[string, string]>")]
+  pub fn headers(&self) -> Vec<Vec<String>> {
+    self.headers.clone()
+  }
+  /// Next body chunk, or null at the end.
+  #[napi(ts_return_type = "Promise<Buffer | null>")]
+  pub fn read(&self, env: Env) -> napi::Result<AsyncBlock<Option<Buffer>>> {
+    let body = self.body.clone();
+    let cancel = self.cancel.clone();
+    spawn_coded(
+      &env,
+      async move {
+        let mut guard = body.lock().await;
+        let Some(b) = guard.as_mut() else { return Ok(None) };
+        match cancel.run(b.next_chunk()).await? {
+          Some(chunk) => Ok(Some(chunk)),
+          None => {
+            *guard = None;
+            Ok(None)
+          }
+        }
+      },
+      |_, v: Option<bytes::Bytes>| Ok(v.map(|b| Buffer::from(b.to_vec()))),
+    )
+  }
+  /// Stops the body stream and releases the connection.
+  #[napi]
+  pub fn cancel(&self) {
+    self.cancel.cancel();
+  }
+}
+
+#[napi(ts_return_type = "Promise<NativeResponse>")]
+pub fn kimi_fetch(
+  env: Env,
+  spec: Value,
+  body: Option<Buffer>,
+  cancel: Option<&CancelToken>,
+) -> napi::Result<AsyncBlock<NativeResponse>> {
+  let cancel = cancel_of(cancel);
+  let body = body.map(|b| bytes::Bytes::from(b.to_vec()));
+  spawn_coded(
+    &env,
+    async move {
+      let spec: FetchSpec =
+        serde_json::from_value(spec).map_err(|e| KimiError::bad_input(format!("Invalid fetch request: {e}.")))?;
+      let s = settings(&spec.options)?;
+      let fo: FetchOpts = match &spec.options {
+        Some(v @ Value::Object(_)) => {
+          serde_json::from_value(v.clone()).map_err(|e| KimiError::bad_input(format!("Invalid fetch options: {e}.")))?
+        }
+        _ => FetchOpts::default(),
+      };
+      let config = fetch::FetchConfig {
+        shape: fo.shape.unwrap_or(true),
+        effort: fo.effort,
+        session_id: fo.session_id,
+        connect_timeout_ms: fo.connect_timeout_ms.map(|v| v as u64),
+        read_timeout_ms: fo.read_timeout_ms.map(|v| v as u64),
+      };
+      let req = fetch::FetchRequest {
+        url: spec.url,
+        method: spec.method,
+        headers: spec.headers,
+        body,
+      };
+      let resp = fetch::fetch(&s, &config, req, &cancel).await?;
+      Ok(NativeResponse {
+        status: resp.status,
+        status_text: resp.status_text,
+        url: resp.url,
+        headers: resp.headers.into_iter().map(|(k, v)| vec![k, v]).collect(),
+        body: Arc::new(tokio::sync::Mutex::new(Some(resp.body))),
+        cancel,
+      })
+    },
+    |_, v| Ok(v),
+  )
+}

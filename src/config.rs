@@ -1,0 +1,364 @@
+//! Resolves what every operation needs (profile, version, hosts, store, directories) from
+//! explicit options, then the environment, then defaults — and remembers where each value
+//! came from so `identity()` and `status()` can explain it.
+
+use crate::constants::{self as c, env};
+use crate::error::{KimiError, Result};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Profile {
+  KimiCode,
+  KimiCli,
+}
+
+impl Profile {
+  pub fn parse(s: &str) -> Result<Profile> {
+    match s.trim() {
+      "kimi-code" | "kimi_code" | "kimi-code-cli" => Ok(Profile::KimiCode),
+      "kimi-cli" | "kimi_cli" => Ok(Profile::KimiCli),
+      other => Err(KimiError::bad_input(format!(
+        "Unknown profile {other:?}: use \"kimi-code\" (default) or \"kimi-cli\"."
+      ))),
+    }
+  }
+  pub fn as_str(self) -> &'static str {
+    match self {
+      Profile::KimiCode => "kimi-code",
+      Profile::KimiCli => "kimi-cli",
+    }
+  }
+  pub fn default_version(self) -> &'static str {
+    match self {
+      Profile::KimiCode => c::KIMI_CODE_VERSION,
+      Profile::KimiCli => c::KIMI_CLI_VERSION,
+    }
+  }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Region {
+  Cn,
+  Global,
+}
+
+impl Region {
+  pub fn parse(s: &str) -> Result<Region> {
+    match s.trim() {
+      "cn" | "mainland-cn" | "china" => Ok(Region::Cn),
+      "global" | "intl" | "international" => Ok(Region::Global),
+      other => Err(KimiError::bad_input(format!(
+        "Unknown region {other:?}: use \"cn\" or \"global\"."
+      ))),
+    }
+  }
+  pub fn as_str(self) -> &'static str {
+    match self {
+      Region::Cn => "cn",
+      Region::Global => "global",
+    }
+  }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+  Auto,
+  Keychain,
+  File,
+}
+
+impl StoreKind {
+  pub fn parse(s: &str) -> Result<StoreKind> {
+    match s.trim() {
+      "auto" => Ok(StoreKind::Auto),
+      "keychain" | "keyring" => Ok(StoreKind::Keychain),
+      "file" => Ok(StoreKind::File),
+      other => Err(KimiError::bad_input(format!(
+        "Unknown store {other:?}: use \"auto\", \"keychain\" or \"file\"."
+      ))),
+    }
+  }
+}
+
+/// Options as given by a host (all optional). Field names match the JS API (camelCase).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Options {
+  pub profile: Option<String>,
+  pub version: Option<String>,
+  pub region: Option<String>,
+  pub oauth_host: Option<String>,
+  pub base_url: Option<String>,
+  pub store: Option<String>,
+  pub home: Option<String>,
+}
+
+/// Where a resolved value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+  Option,
+  Env(&'static str),
+  Default,
+}
+
+impl Source {
+  pub fn describe(&self) -> String {
+    match self {
+      Source::Option => "option".into(),
+      Source::Env(name) => format!("env:{name}"),
+      Source::Default => "default".into(),
+    }
+  }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+  pub profile: Profile,
+  pub profile_source: Source,
+  pub version: String,
+  pub version_source: Source,
+  pub region: Region,
+  pub oauth_host: String,
+  pub oauth_host_source: Source,
+  pub base_url: String,
+  pub base_url_source: Source,
+  pub store: StoreKind,
+  pub store_source: Source,
+  /// kimi-native's own directory (file store, lock, model cache).
+  pub home: PathBuf,
+  /// The official client's home for this profile (device id, read-only credentials).
+  pub official_home: PathBuf,
+}
+
+/// Environment lookup, injectable for tests.
+pub trait EnvSource {
+  fn var(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl EnvSource for ProcessEnv {
+  fn var(&self, name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+  }
+}
+
+impl<F: Fn(&str) -> Option<String>> EnvSource for F {
+  fn var(&self, name: &str) -> Option<String> {
+    self(name)
+  }
+}
+
+pub fn home_dir() -> Option<PathBuf> {
+  #[allow(deprecated)] // fixed and un-deprecated in Rust 1.86+; kept for older toolchains
+  std::env::home_dir().filter(|p| !p.as_os_str().is_empty())
+}
+
+fn pick(opt: &Option<String>, env: &dyn EnvSource, names: &[&'static str]) -> Option<(String, Source)> {
+  if let Some(v) = opt.as_ref().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+    return Some((v.to_string(), Source::Option));
+  }
+  names
+    .iter()
+    .find_map(|n| env.var(n).map(|v| (v.trim().to_string(), Source::Env(n))))
+}
+
+fn trim_slash(s: &str) -> String {
+  s.trim_end_matches('/').to_string()
+}
+
+fn validate_url(kind: &str, url: &str) -> Result<()> {
+  if url.starts_with("https://") || url.starts_with("http://") {
+    Ok(())
+  } else {
+    Err(KimiError::bad_input(format!(
+      "{kind} must be an http(s) URL, got {url:?}."
+    )))
+  }
+}
+
+impl Settings {
+  pub fn resolve(opts: &Options) -> Result<Settings> {
+    Self::resolve_with(opts, &ProcessEnv)
+  }
+
+  pub fn resolve_with(opts: &Options, env: &dyn EnvSource) -> Result<Settings> {
+    let (profile, profile_source) = match pick(&opts.profile, env, &[env::PROFILE]) {
+      Some((v, s)) => (Profile::parse(&v)?, s),
+      None => (Profile::KimiCode, Source::Default),
+    };
+    let (version, version_source) = pick(&opts.version, env, &[env::CLIENT_VERSION])
+      .unwrap_or_else(|| (profile.default_version().to_string(), Source::Default));
+    let region = match pick(&opts.region, env, &[env::REGION]) {
+      Some((v, _)) => Region::parse(&v)?,
+      None => Region::Cn,
+    };
+    let (default_host, default_base) = match region {
+      Region::Cn => (c::OAUTH_HOST_CN, c::BASE_URL_CN),
+      Region::Global => (c::OAUTH_HOST_GLOBAL, c::BASE_URL_GLOBAL),
+    };
+    let (oauth_host, oauth_host_source) = pick(&opts.oauth_host, env, &[env::OAUTH_HOST, env::OAUTH_HOST_LEGACY])
+      .unwrap_or_else(|| (default_host.to_string(), Source::Default));
+    let (base_url, base_url_source) =
+      pick(&opts.base_url, env, &[env::BASE_URL]).unwrap_or_else(|| (default_base.to_string(), Source::Default));
+    let oauth_host = trim_slash(&oauth_host);
+    let base_url = trim_slash(&base_url);
+    validate_url("oauthHost", &oauth_host)?;
+    validate_url("baseUrl", &base_url)?;
+    let (store, store_source) = match pick(&opts.store, env, &[env::STORE]) {
+      Some((v, s)) => (StoreKind::parse(&v)?, s),
+      None => (StoreKind::Auto, Source::Default),
+    };
+    let user_home = home_dir();
+    let home = match pick(&opts.home, env, &[env::HOME]) {
+      Some((v, _)) => PathBuf::from(v),
+      None => user_home
+        .as_ref()
+        .map(|h| h.join(c::NATIVE_HOME_DIR))
+        .ok_or_else(|| KimiError::bad_input("No home directory found: set KIMI_NATIVE_HOME."))?,
+    };
+    let official_home = match profile {
+      Profile::KimiCode => env.var(env::KIMI_CODE_HOME).map(PathBuf::from),
+      Profile::KimiCli => env.var(env::KIMI_SHARE_DIR).map(PathBuf::from),
+    }
+    .or_else(|| {
+      let dir = match profile {
+        Profile::KimiCode => c::KIMI_CODE_HOME_DIR,
+        Profile::KimiCli => c::KIMI_CLI_HOME_DIR,
+      };
+      user_home.as_ref().map(|h| h.join(dir))
+    })
+    .unwrap_or_else(|| home.clone());
+    Ok(Settings {
+      profile,
+      profile_source,
+      version,
+      version_source,
+      region,
+      oauth_host,
+      oauth_host_source,
+      base_url,
+      base_url_source,
+      store,
+      store_source,
+      home,
+      official_home,
+    })
+  }
+
+  /// Storage slot for this host/base pair, named the way kimi-code names its credential
+  /// files so that logins against different servers never overwrite each other (kimi-wire §3).
+  pub fn slot(&self) -> String {
+    slot_for(&self.oauth_host, &self.base_url)
+  }
+
+  /// Key that identifies one login: the same across processes, profile-independent
+  /// (both profiles use the same OAuth client).
+  pub fn login_key(&self) -> String {
+    format!("{}|{}", self.home.display(), self.slot())
+  }
+}
+
+pub fn slot_for(oauth_host: &str, base_url: &str) -> String {
+  if oauth_host == c::OAUTH_HOST_CN && base_url == c::BASE_URL_CN {
+    return "kimi-code".to_string();
+  }
+  #[derive(serde::Serialize)]
+  #[serde(rename_all = "camelCase")]
+  struct Pair<'a> {
+    oauth_host: &'a str,
+    base_url: &'a str,
+  }
+  let json = serde_json::to_string(&Pair { oauth_host, base_url }).unwrap_or_default();
+  let digest = Sha256::digest(json.as_bytes());
+  let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+  format!("kimi-code-env-{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use std::collections::HashMap;
+
+  fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    move |k: &str| map.get(k).cloned()
+  }
+
+  #[test]
+  fn slot_matches_kimi_code_formula_from_golden_capture() {
+    // golden/ts-kchome-credentials/kimi-code-env-3ce5df2d6ea2cbbb.json
+    assert_eq!(
+      slot_for("http://127.0.0.1:18778", "http://127.0.0.1:18778/coding/v1"),
+      "kimi-code-env-3ce5df2d6ea2cbbb"
+    );
+    assert_eq!(slot_for(c::OAUTH_HOST_CN, c::BASE_URL_CN), "kimi-code");
+    // kimi-wire §3: computed name for a global-region login
+    assert_eq!(
+      slot_for(c::OAUTH_HOST_GLOBAL, c::BASE_URL_GLOBAL),
+      "kimi-code-env-0e4f99c69cc27850"
+    );
+  }
+
+  #[test]
+  fn precedence_option_env_default() {
+    let env = env_of(&[
+      ("KIMI_CODE_OAUTH_HOST", "http://127.0.0.1:1/"),
+      ("KIMI_OAUTH_HOST", "http://ignored"),
+      ("KIMI_NATIVE_HOME", "/x"),
+    ]);
+    let s = Settings::resolve_with(&Options::default(), &env).unwrap();
+    assert_eq!(s.oauth_host, "http://127.0.0.1:1");
+    assert_eq!(s.oauth_host_source, Source::Env("KIMI_CODE_OAUTH_HOST"));
+    assert_eq!(s.base_url, c::BASE_URL_CN);
+    assert_eq!(s.profile, Profile::KimiCode);
+    assert_eq!(s.version, "2.1.0");
+    let opts = Options {
+      oauth_host: Some("https://o".into()),
+      profile: Some("kimi-cli".into()),
+      ..Default::default()
+    };
+    let s = Settings::resolve_with(&opts, &env).unwrap();
+    assert_eq!(s.oauth_host, "https://o");
+    assert_eq!(s.version, "1.52.0");
+    let legacy = env_of(&[("KIMI_OAUTH_HOST", "http://legacy"), ("KIMI_NATIVE_HOME", "/x")]);
+    assert_eq!(
+      Settings::resolve_with(&Options::default(), &legacy).unwrap().oauth_host,
+      "http://legacy"
+    );
+  }
+
+  #[test]
+  fn region_global_switches_both_hosts() {
+    let env = env_of(&[("KIMI_NATIVE_REGION", "global"), ("KIMI_NATIVE_HOME", "/x")]);
+    let s = Settings::resolve_with(&Options::default(), &env).unwrap();
+    assert_eq!(s.oauth_host, c::OAUTH_HOST_GLOBAL);
+    assert_eq!(s.base_url, c::BASE_URL_GLOBAL);
+  }
+
+  #[test]
+  fn rejects_bad_values() {
+    let env = env_of(&[("KIMI_NATIVE_HOME", "/x")]);
+    for opts in [
+      Options {
+        profile: Some("claude".into()),
+        ..Default::default()
+      },
+      Options {
+        store: Some("memory".into()),
+        ..Default::default()
+      },
+      Options {
+        base_url: Some("ftp://x".into()),
+        ..Default::default()
+      },
+    ] {
+      assert_eq!(
+        Settings::resolve_with(&opts, &env).unwrap_err().code,
+        crate::error::Code::BadInput
+      );
+    }
+  }
+}

@@ -1,0 +1,55 @@
+//! Shared reqwest clients (one connection pool per timeout pair): rustls with the `ring`
+//! provider (cross-compiles cleanly), the OS trust store plus `SSL_CERT_FILE`, and the
+//! standard proxy variables (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`), read
+//! when the client is first built — the way curl users expect.
+
+use crate::error::{KimiError, Result};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 30_000;
+pub const DEFAULT_READ_TIMEOUT_MS: u64 = 300_000;
+
+fn install_crypto_provider() {
+  static ONCE: OnceLock<()> = OnceLock::new();
+  ONCE.get_or_init(|| {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+  });
+}
+
+pub fn client(connect_ms: u64, read_ms: u64) -> Result<reqwest::Client> {
+  static CLIENTS: OnceLock<Mutex<HashMap<(u64, u64), reqwest::Client>>> = OnceLock::new();
+  let clients = CLIENTS.get_or_init(Default::default);
+  let mut map = clients.lock().unwrap_or_else(|e| e.into_inner());
+  if let Some(c) = map.get(&(connect_ms, read_ms)) {
+    return Ok(c.clone());
+  }
+  install_crypto_provider();
+  let built = reqwest::Client::builder()
+    .connect_timeout(Duration::from_millis(connect_ms.max(1)))
+    .read_timeout(Duration::from_millis(read_ms.max(1)))
+    .pool_idle_timeout(Duration::from_secs(90))
+    .redirect(reqwest::redirect::Policy::limited(5))
+    .build()
+    .map_err(|e| KimiError::network("Setting up HTTPS", &e))?;
+  map.insert((connect_ms, read_ms), built.clone());
+  Ok(built)
+}
+
+/// The client for OAuth, /models and /usages.
+pub fn default_client() -> Result<reqwest::Client> {
+  client(DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_READ_TIMEOUT_MS)
+}
+
+/// Parses `Retry-After` (seconds form; the HTTP-date form is rare on APIs and ignored).
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<f64> {
+  headers
+    .get(reqwest::header::RETRY_AFTER)?
+    .to_str()
+    .ok()?
+    .trim()
+    .parse::<f64>()
+    .ok()
+    .filter(|s| *s >= 0.0)
+}

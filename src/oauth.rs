@@ -1,0 +1,347 @@
+//! The OAuth wire calls (RFC 8628 device flow and refresh), byte-for-byte as the official
+//! clients send them: form bodies with `client_id` only (no scope, no PKCE), fixed field order,
+//! the profile's identity headers (kimi-wire §1, §2).
+
+use crate::config::{Profile, Settings};
+use crate::constants as c;
+use crate::error::{Code, KimiError, Result};
+use crate::token::{now_secs, StoredLogin, TokenResponse};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// `application/x-www-form-urlencoded` exactly as URLSearchParams / aiohttp encode it.
+pub fn form_encode(pairs: &[(&str, &str)]) -> String {
+  fn enc(s: &str, out: &mut String) {
+    for b in s.bytes() {
+      match b {
+        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(b as char),
+        b' ' => out.push('+'),
+        _ => out.push_str(&format!("%{b:02X}")),
+      }
+    }
+  }
+  let mut out = String::new();
+  for (i, (k, v)) in pairs.iter().enumerate() {
+    if i > 0 {
+      out.push('&');
+    }
+    enc(k, &mut out);
+    out.push('=');
+    enc(v, &mut out);
+  }
+  out
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceAuthorization {
+  pub device_code: String,
+  pub user_code: String,
+  pub verification_uri: String,
+  pub verification_uri_complete: String,
+  pub expires_in: Option<f64>,
+  pub interval: u64,
+}
+
+#[derive(Deserialize)]
+struct RawDeviceAuthorization {
+  device_code: Option<String>,
+  user_code: Option<String>,
+  verification_uri: Option<String>,
+  verification_uri_complete: Option<String>,
+  expires_in: Option<f64>,
+  interval: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct OAuthErrorBody {
+  pub error: Option<serde_json::Value>,
+  pub error_description: Option<String>,
+  pub message: Option<String>,
+  pub detail: Option<String>,
+}
+
+impl OAuthErrorBody {
+  pub fn parse(text: &str) -> OAuthErrorBody {
+    serde_json::from_str(text).unwrap_or_default()
+  }
+  pub fn code(&self) -> Option<&str> {
+    match &self.error {
+      Some(serde_json::Value::String(s)) => Some(s.as_str()),
+      _ => None,
+    }
+  }
+  /// kimi-code's `extractApiErrorMessage` order.
+  pub fn describe(&self) -> Option<String> {
+    self
+      .error_description
+      .clone()
+      .or_else(|| self.message.clone())
+      .or_else(|| self.detail.clone())
+      .or_else(|| match &self.error {
+        Some(serde_json::Value::Object(o)) => o.get("message").and_then(|m| m.as_str()).map(String::from),
+        _ => None,
+      })
+      .map(|s| crate::error::redact(&s))
+  }
+}
+
+#[derive(Debug)]
+pub enum PollOutcome {
+  Token(StoredLogin),
+  Pending,
+  SlowDown,
+  Expired,
+  Denied(String),
+}
+
+pub enum RefreshFailure {
+  /// 401/403/invalid_grant: the refresh token is dead; a new login is needed.
+  Unauthorized(String),
+  /// 429/5xx/transport: worth retrying.
+  Transient(KimiError),
+  Fatal(KimiError),
+}
+
+pub struct OAuthClient {
+  http: reqwest::Client,
+  host: String,
+  headers: Vec<(String, String)>,
+}
+
+impl OAuthClient {
+  pub fn new(settings: &Settings) -> Result<OAuthClient> {
+    let ident = crate::identity::identity(settings);
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(9);
+    match settings.profile {
+      Profile::KimiCode => {
+        headers.extend(ident.headers.iter().cloned());
+        headers.push(("Content-Type".into(), "application/x-www-form-urlencoded".into()));
+        headers.push(("Accept".into(), "application/json".into()));
+      }
+      Profile::KimiCli => {
+        headers.extend(ident.headers.iter().filter(|(k, _)| k != c::HEADER_USER_AGENT).cloned());
+        headers.push(("Accept".into(), "*/*".into()));
+        headers.push((c::HEADER_USER_AGENT.into(), c::KIMI_CLI_OAUTH_USER_AGENT.into()));
+        headers.push(("Content-Type".into(), "application/x-www-form-urlencoded".into()));
+      }
+    }
+    Ok(OAuthClient {
+      http: crate::http::default_client()?,
+      host: settings.oauth_host.clone(),
+      headers,
+    })
+  }
+
+  async fn post(&self, path: &str, body: String) -> std::result::Result<(u16, String), reqwest::Error> {
+    let mut req = self
+      .http
+      .post(format!("{}{}", self.host, path))
+      .timeout(Duration::from_secs(c::OAUTH_HTTP_TIMEOUT_SECS));
+    for (k, v) in &self.headers {
+      req = req.header(k, v);
+    }
+    let resp = req.body(body).send().await?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await?;
+    Ok((status, text))
+  }
+
+  pub async fn device_authorization(&self) -> Result<DeviceAuthorization> {
+    let body = form_encode(&[("client_id", c::CLIENT_ID)]);
+    let (status, text) = self
+      .post(c::DEVICE_AUTHORIZATION_PATH, body)
+      .await
+      .map_err(|e| KimiError::network("Contacting the Kimi login server", &e))?;
+    if status != 200 {
+      let err = OAuthErrorBody::parse(&text);
+      let code = if status >= 500 { Code::Server } else { Code::OAuth };
+      return Err(
+        KimiError::new(
+          code,
+          format!(
+            "Device authorization failed (HTTP {status}: {}). {}",
+            err
+              .describe()
+              .or(err.code().map(String::from))
+              .unwrap_or_else(|| "no details".into()),
+            if status >= 500 {
+              "The login server has a problem; try again in a minute."
+            } else {
+              "Check the OAuth host setting (KIMI_CODE_OAUTH_HOST)."
+            }
+          ),
+        )
+        .with_status(status),
+      );
+    }
+    let raw: RawDeviceAuthorization = serde_json::from_str(&text).map_err(|_| {
+      KimiError::new(
+        Code::OAuth,
+        "The login server sent an unreadable device authorization response.",
+      )
+      .with_status(status)
+    })?;
+    let missing = |what: &str| {
+      KimiError::new(
+        Code::OAuth,
+        format!("The login server's device authorization lacks `{what}`."),
+      )
+    };
+    Ok(DeviceAuthorization {
+      device_code: raw
+        .device_code
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| missing("device_code"))?,
+      user_code: raw
+        .user_code
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| missing("user_code"))?,
+      verification_uri: raw.verification_uri.unwrap_or_default(),
+      verification_uri_complete: raw
+        .verification_uri_complete
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| missing("verification_uri_complete"))?,
+      expires_in: raw.expires_in.filter(|e| *e > 0.0),
+      interval: raw
+        .interval
+        .map(|i| i.max(1.0) as u64)
+        .unwrap_or(c::DEFAULT_POLL_INTERVAL_SECS),
+    })
+  }
+
+  pub async fn poll(&self, device_code: &str) -> Result<PollOutcome> {
+    let body = form_encode(&[
+      ("client_id", c::CLIENT_ID),
+      ("device_code", device_code),
+      ("grant_type", c::DEVICE_CODE_GRANT),
+    ]);
+    let (status, text) = self
+      .post(c::TOKEN_PATH, body)
+      .await
+      .map_err(|e| KimiError::network("Polling the Kimi login server", &e))?;
+    if status == 200 {
+      if let Some(login) = serde_json::from_str::<TokenResponse>(&text)
+        .ok()
+        .and_then(|t| t.into_login(now_secs()))
+      {
+        return Ok(PollOutcome::Token(login));
+      }
+    }
+    if status >= 500 {
+      return Err(
+        KimiError::new(
+          Code::Server,
+          format!("The Kimi login server failed (HTTP {status}). Try again in a minute."),
+        )
+        .with_status(status),
+      );
+    }
+    let err = OAuthErrorBody::parse(&text);
+    match err.code() {
+      Some("authorization_pending") => Ok(PollOutcome::Pending),
+      Some("slow_down") => Ok(PollOutcome::SlowDown),
+      Some("expired_token") => Ok(PollOutcome::Expired),
+      Some("access_denied") => Ok(PollOutcome::Denied(
+        err.describe().unwrap_or_else(|| "access denied".into()),
+      )),
+      other => Err(
+        KimiError::new(
+          Code::OAuth,
+          format!(
+            "Device token polling failed (HTTP {status}: {}).",
+            err
+              .describe()
+              .or(other.map(String::from))
+              .unwrap_or_else(|| "unexpected response".into())
+          ),
+        )
+        .with_status(status),
+      ),
+    }
+  }
+
+  pub async fn refresh(&self, refresh_token: &str) -> std::result::Result<StoredLogin, RefreshFailure> {
+    let body = form_encode(&[
+      ("client_id", c::CLIENT_ID),
+      ("grant_type", "refresh_token"),
+      ("refresh_token", refresh_token),
+    ]);
+    let (status, text) = match self.post(c::TOKEN_PATH, body).await {
+      Ok(r) => r,
+      Err(e) => {
+        return Err(RefreshFailure::Transient(KimiError::network(
+          "Refreshing the Kimi token",
+          &e,
+        )))
+      }
+    };
+    if status == 200 {
+      return serde_json::from_str::<TokenResponse>(&text)
+        .ok()
+        .and_then(|t| t.into_login(now_secs()))
+        .ok_or_else(|| {
+          RefreshFailure::Fatal(KimiError::new(
+            Code::OAuth,
+            "The login server sent an unreadable token response.",
+          ))
+        });
+    }
+    let err = OAuthErrorBody::parse(&text);
+    let detail = err
+      .describe()
+      .or(err.code().map(String::from))
+      .unwrap_or_else(|| format!("HTTP {status}"));
+    if status == 401 || status == 403 || err.code() == Some("invalid_grant") {
+      return Err(RefreshFailure::Unauthorized(detail));
+    }
+    let e = KimiError::new(
+      if status >= 500 { Code::Server } else { Code::OAuth },
+      format!("Token refresh failed (HTTP {status}: {detail})."),
+    )
+    .with_status(status);
+    if c::REFRESH_RETRY_STATUSES.contains(&status) {
+      Err(RefreshFailure::Transient(e))
+    } else {
+      Err(RefreshFailure::Fatal(e))
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn form_bodies_match_golden_bytes() {
+    assert_eq!(
+      form_encode(&[("client_id", c::CLIENT_ID)]),
+      "client_id=17e5f671-d194-4dfb-9706-5516cb48c098"
+    );
+    assert_eq!(form_encode(&[("client_id", c::CLIENT_ID)]).len(), 46);
+    assert_eq!(
+      form_encode(&[("client_id", c::CLIENT_ID), ("device_code", "DEVCODE"), ("grant_type", c::DEVICE_CODE_GRANT)]),
+      "client_id=17e5f671-d194-4dfb-9706-5516cb48c098&device_code=DEVCODE&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"
+    );
+    assert_eq!(
+      form_encode(&[
+        ("client_id", c::CLIENT_ID),
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "RT-1")
+      ]),
+      "client_id=17e5f671-d194-4dfb-9706-5516cb48c098&grant_type=refresh_token&refresh_token=RT-1"
+    );
+    assert_eq!(form_encode(&[("a", "x y/+")]), "a=x+y%2F%2B");
+  }
+
+  #[test]
+  fn error_body_description_order() {
+    let e = OAuthErrorBody::parse(r#"{"error":"access_denied","error_description":"user said no"}"#);
+    assert_eq!(
+      (e.code(), e.describe().as_deref()),
+      (Some("access_denied"), Some("user said no"))
+    );
+    let e = OAuthErrorBody::parse(r#"{"error":{"message":"boom","type":"x"}}"#);
+    assert_eq!((e.code(), e.describe().as_deref()), (None, Some("boom")));
+    assert!(OAuthErrorBody::parse("<html>").describe().is_none());
+  }
+}
