@@ -6,6 +6,7 @@
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
+const os = require('node:os')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 const { REPO, ensurePi, createSandbox } = require('./helpers/pi-sandbox')
@@ -56,6 +57,17 @@ const header = (rec, name) => {
 }
 const bearer = (rec) => (header(rec, 'authorization') || '').replace(/^Bearer /, '')
 const bodyOf = (rec) => JSON.parse(rec.body)
+
+/** A sandbox for one test; the test process's own core calls use it too (never the real home). */
+function sandbox(t) {
+  const sb = createSandbox()
+  const restore = sb.enterProcess({ KIMI_CODE_OAUTH_HOST: fake.oauthHost, KIMI_CODE_BASE_URL: fake.baseUrl })
+  t.after(() => {
+    restore()
+    sb.cleanup()
+  })
+  return sb
+}
 
 function coreOpts(sb) {
   return { home: sb.kimiHome, store: 'file', oauthHost: fake.oauthHost, baseUrl: fake.baseUrl }
@@ -153,8 +165,7 @@ async function accountModel(sb) {
 // ---- tests ---------------------------------------------------------------------------------------------
 test('pi -e <checkout>: a kimi-native CLI login is used with no /login; thinking levels, headers, cache key', async (t) => {
   if (setupSkip) return t.skip(setupSkip)
-  const sb = createSandbox()
-  t.after(() => sb.cleanup())
+  const sb = sandbox(t)
   // a second model with other metadata shows that pi gets the account's live /models list
   const { DEFAULT_MODELS } = require(FAKE_PATH)
   const extra = { id: 'kimi-test-small', object: 'model', context_length: 131072, display_name: 'Small', supports_reasoning: false, supports_image_in: false }
@@ -188,8 +199,7 @@ test('pi -e <checkout>: a kimi-native CLI login is used with no /login; thinking
 
 test('tool-call turn: reasoning and tool result replayed, same bearer/identity/cache key on both requests', async (t) => {
   if (setupSkip) return t.skip(setupSkip)
-  const sb = createSandbox()
-  t.after(() => sb.cleanup())
+  const sb = sandbox(t)
   await nativeLogin(sb)
   const modelInfo = await accountModel(sb)
   fake.enqueueReply({ reasoning: 'I should run echo.', toolCalls: [{ id: 'call_1', name: 'bash', arguments: { command: 'echo hi-from-tool' } }] })
@@ -213,8 +223,7 @@ test('tool-call turn: reasoning and tool result replayed, same bearer/identity/c
 
 test('401 before any output: exactly one forced refresh and one retry', async (t) => {
   if (setupSkip) return t.skip(setupSkip)
-  const sb = createSandbox()
-  t.after(() => sb.cleanup())
+  const sb = sandbox(t)
   await nativeLogin(sb)
   const modelInfo = await accountModel(sb)
   const { ERRORS } = require(FAKE_PATH)
@@ -253,8 +262,7 @@ test('401 before any output: exactly one forced refresh and one retry', async (t
 
 test('not logged in: pi fails fast with a login hint and sends no chat request', async (t) => {
   if (setupSkip) return t.skip(setupSkip)
-  const sb = createSandbox()
-  t.after(() => sb.cleanup())
+  const sb = sandbox(t)
   const since = fake.requests.length
   const r = await runPi(sb, ['--model', `${core.PROVIDER.piId}/${core.PROVIDER.defaultModel}`, '-p', 'hello'])
   assert.notEqual(r.code, 0)
@@ -296,8 +304,7 @@ process.exit(0)
 
 test('pi SDK AuthStorage.login runs the native device login; auth.json holds only a marker', async (t) => {
   if (setupSkip) return t.skip(setupSkip)
-  const sb = createSandbox()
-  t.after(() => sb.cleanup())
+  const sb = sandbox(t)
   const driver = path.join(sb.dir, 'login-driver.mjs')
   fs.writeFileSync(driver, SDK_DRIVER)
   const piIndex = path.join(pi.root, 'dist', 'index.js')
@@ -358,8 +365,7 @@ test('pi SDK AuthStorage.login runs the native device login; auth.json holds onl
 test('pi install <checkout> and pi install npm:kimi-native (packed tarball, offline start)', async (t) => {
   if (setupSkip) return t.skip(setupSkip)
   const addon = fs.readdirSync(REPO).filter((f) => f.endsWith('.node'))
-  const sb = createSandbox()
-  t.after(() => sb.cleanup())
+  const sb = sandbox(t)
   await nativeLogin(sb)
   const id = core.PROVIDER.piId
   const prompt = ['--no-session', '--model', `${id}/${core.PROVIDER.defaultModel}`, '-p', 'hello']
@@ -378,7 +384,9 @@ test('pi install <checkout> and pi install npm:kimi-native (packed tarball, offl
   const pack = spawnSync('npm', ['pack', '--silent', '--pack-destination', sb.dir], { cwd: REPO, encoding: 'utf8', timeout: 120000 })
   if (pack.status !== 0) return t.skip(`npm pack failed: ${pack.stderr}`)
   const tgz = path.join(sb.dir, pack.stdout.trim().split('\n').pop())
-  const npmEnv = piEnv(sb, { npm_config_prefix: prefix, npm_config_cache: path.join(sb.dir, 'npm-cache'), PI_OFFLINE: undefined })
+  // npm itself needs the user's npm config (registry, CA); HOME stays the sandbox's
+  const userconfig = process.env.npm_config_userconfig || path.join(os.homedir(), '.npmrc')
+  const npmEnv = piEnv(sb, { npm_config_prefix: prefix, npm_config_cache: path.join(sb.dir, 'npm-cache'), npm_config_userconfig: userconfig, PI_OFFLINE: undefined })
   r = await sb.pi(pi, ['install', `npm:kimi-native@file:${tgz}`], { env: { ...npmEnv, npm_config_ignore_scripts: 'true' }, timeoutMs: 240000 })
   if (r.code !== 0) return t.skip(`npm install of the tarball failed (registry?): ${r.stderr.slice(-300)}`)
   const installed = path.join(prefix, 'lib', 'node_modules', 'kimi-native')
@@ -399,8 +407,7 @@ test(`also works with ${EARENDIL.pkg}@${EARENDIL.version} (newest that runs on N
   if (setupSkip) return t.skip(setupSkip)
   const other = ensurePi(EARENDIL)
   if (!other.ok) return t.skip(other.reason)
-  const sb = createSandbox()
-  t.after(() => sb.cleanup())
+  const sb = sandbox(t)
   await nativeLogin(sb)
   const modelInfo = await accountModel(sb)
   const { ERRORS } = require(FAKE_PATH)

@@ -118,10 +118,11 @@ async function cmdLogin(opts) {
     if (result.warning) console.log(`  ${yellow('warning')}: ${result.warning}`)
     console.log('')
     console.log(bold('opencode') + dim(' — opencode.json:'))
-    console.log(JSON.stringify(hosts.opencodeConfig(model), null, 2))
+    console.log(JSON.stringify(hosts.opencodeConfig(), null, 2))
     console.log('')
     console.log(bold('pi') + dim(':'))
-    for (const line of hosts.piSetup(model)) console.log(`  ${line}`)
+    for (const line of hosts.piSetup()) console.log(line)
+    console.log(dim(hosts.PI_NOTE))
     return EXIT.ok
   } catch (err) {
     spin.stop()

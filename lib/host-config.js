@@ -1,12 +1,11 @@
 'use strict'
-// Ready-to-paste host configuration, printed by `kimi-native login` and shown in the README.
-// One place, so the CLI, the docs and the tests agree.
+// Ready-to-paste host configuration printed by `kimi-native login`. The README/docs show the
+// same text between markers, and __test__/host-config.test.js keeps the two identical.
 const { PROVIDER } = require('./index.js')
 
 const VARIANTS = ['off', 'auto', 'low', 'medium', 'high']
 
-function opencodeConfig(model) {
-  const id = (model && model.id) || PROVIDER.defaultModel
+function opencodeConfig() {
   const variants = {}
   for (const v of VARIANTS) variants[v] = { reasoningEffort: v }
   return {
@@ -14,14 +13,19 @@ function opencodeConfig(model) {
     plugin: ['kimi-native'],
     provider: {
       [PROVIDER.opencodeId]: {
-        name: 'Kimi For Coding (kimi-native)',
+        name: 'Kimi For Coding',
         npm: '@ai-sdk/openai-compatible',
         models: {
-          [id]: {
-            name: (model && model.displayName) || 'Kimi For Coding',
+          [PROVIDER.defaultModel]: {
+            name: 'Kimi For Coding',
             reasoning: true,
-            attachment: Boolean(model && model.supportsImageIn),
-            limit: { context: (model && model.contextLength) || 262144, output: 32768 },
+            tool_call: true,
+            attachment: true,
+            interleaved: { field: 'reasoning_content' },
+            modalities: { input: ['text', 'image'], output: ['text'] },
+            // Fixed rather than taken from /models: opencode's catalogue disagrees (1M), and
+            // 262144 is what the plan serves today.
+            limit: { context: 262144, output: 32768 },
             variants,
           },
         },
@@ -30,13 +34,13 @@ function opencodeConfig(model) {
   }
 }
 
-function piSetup(model) {
-  const id = (model && model.id) || PROVIDER.defaultModel
+function piSetup() {
   return [
-    'pi install npm:kimi-native',
-    `pi --model ${PROVIDER.piId}/${id}`,
-    `# or inside pi: /model ${PROVIDER.piId}/${id}   (thinking levels: /thinking off|low|medium|high)`,
+    `pi install npm:kimi-native                    # adds "npm:kimi-native" to ~/.pi/agent/settings.json`,
+    `pi --model ${PROVIDER.piId}/${PROVIDER.defaultModel}        # or pick it with /model; --thinking off|minimal|low|medium|high`,
   ]
 }
 
-module.exports = { opencodeConfig, piSetup, VARIANTS }
+const PI_NOTE = `Already logged in with \`npx kimi-native login\`: nothing else to do. Otherwise run \`/login ${PROVIDER.piId}\` inside pi.`
+
+module.exports = { opencodeConfig, piSetup, PI_NOTE, VARIANTS }

@@ -455,12 +455,19 @@ impl NativeResponse {
       &env,
       async move {
         let mut guard = body.lock().await;
-        let Some(b) = guard.as_mut() else { return Ok(None) };
-        match cancel.run(b.next_chunk()).await? {
-          Some(chunk) => Ok(Some(chunk)),
-          None => {
+        let Some(b) = guard.as_mut() else {
+          return if cancel.is_cancelled() { Err(KimiError::cancelled()) } else { Ok(None) };
+        };
+        match cancel.run(b.next_chunk()).await {
+          Ok(Some(chunk)) => Ok(Some(chunk)),
+          Ok(None) => {
             *guard = None;
             Ok(None)
+          }
+          // Dropping the response closes the connection, so the server stops generating.
+          Err(e) => {
+            *guard = None;
+            Err(e)
           }
         }
       },
@@ -471,6 +478,11 @@ impl NativeResponse {
   #[napi]
   pub fn cancel(&self) {
     self.cancel.cancel();
+    // Release the connection now rather than when V8 collects this object; a read in
+    // progress sees the cancellation and drops the body itself.
+    if let Ok(mut guard) = self.body.try_lock() {
+      *guard = None;
+    }
   }
 }
 

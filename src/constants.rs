@@ -77,9 +77,9 @@ pub const KEYCHAIN_SERVICE: &str = "kimi-native";
 pub const CREDENTIALS_FILE: &str = "credentials.json";
 pub const MODELS_CACHE_FILE: &str = "models.json";
 pub const LOCK_FILE: &str = "refresh.lock";
-/// Keychain calls never block a host longer than this (gh uses 30 s; a headless
-/// Secret Service answers in milliseconds, a GUI unlock prompt may never answer).
-pub const KEYCHAIN_TIMEOUT_MS: u64 = 10_000;
+/// Keychain calls never block a host longer than this (gh uses 30 s; a headless Secret
+/// Service answers in milliseconds, a hung bus never does and `auto` then falls back to the file).
+pub const KEYCHAIN_TIMEOUT_MS: u64 = 5_000;
 /// Windows Credential Manager blobs are limited to 2560 bytes (UTF-16: 1280 chars).
 pub const KEYCHAIN_CHUNK_CHARS: usize = 1000;
 

@@ -18,6 +18,21 @@ fn install_crypto_provider() {
   });
 }
 
+/// Follows at most 5 redirects and only within one origin: a credential (Bearer or
+/// x-api-key) must never be replayed to another host.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+  reqwest::redirect::Policy::custom(|attempt| {
+    let first = attempt.previous().first().map(|u| u.origin());
+    if attempt.previous().len() > 5 {
+      attempt.error("too many redirects")
+    } else if first.as_ref() != Some(&attempt.url().origin()) {
+      attempt.stop()
+    } else {
+      attempt.follow()
+    }
+  })
+}
+
 pub fn client(connect_ms: u64, read_ms: u64) -> Result<reqwest::Client> {
   static CLIENTS: OnceLock<Mutex<HashMap<(u64, u64), reqwest::Client>>> = OnceLock::new();
   let clients = CLIENTS.get_or_init(Default::default);
@@ -30,7 +45,8 @@ pub fn client(connect_ms: u64, read_ms: u64) -> Result<reqwest::Client> {
     .connect_timeout(Duration::from_millis(connect_ms.max(1)))
     .read_timeout(Duration::from_millis(read_ms.max(1)))
     .pool_idle_timeout(Duration::from_secs(90))
-    .redirect(reqwest::redirect::Policy::limited(5))
+    .redirect(same_origin_redirects())
+    .referer(false)
     .build()
     .map_err(|e| KimiError::network("Setting up HTTPS", &e))?;
   map.insert((connect_ms, read_ms), built.clone());

@@ -10,6 +10,8 @@ const { spawn, spawnSync } = require('node:child_process')
 const REPO = path.resolve(__dirname, '..', '..')
 const CACHE = path.join(REPO, '.test-cache')
 const PI = { pkg: '@mariozechner/pi-coding-agent', version: '0.73.1', dir: 'pi' }
+// What a sandboxed process may inherit: CA bundles and proxies (npm, and the core's HTTP client), nothing else.
+const PASS_ENV = /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|(HTTPS?|NO|ALL)_PROXY|npm_config_(registry|cafile|strict_ssl|proxy|https_proxy|noproxy))$/i
 
 function installedVersion(dir, pkg) {
   try {
@@ -70,9 +72,11 @@ function createSandbox({ settings = {} } = {}) {
   )
   sb.authPath = path.join(sb.agentDir, 'auth.json')
 
-  /** Environment built from scratch (no inherited KIMI_*, PI_*, OPENAI_* ...). */
+  /** Environment built from scratch (no inherited KIMI_*, PI_*, OPENAI_* ...); only the network setup passes. */
   sb.env = (extra = {}) => {
-    const env = {
+    const env = {}
+    for (const [k, v] of Object.entries(process.env)) if (PASS_ENV.test(k)) env[k] = v
+    Object.assign(env, {
       PATH: process.env.PATH,
       HOME: sb.home,
       USERPROFILE: sb.home,
@@ -84,15 +88,42 @@ function createSandbox({ settings = {} } = {}) {
       PI_CODING_AGENT_DIR: sb.agentDir,
       PI_OFFLINE: '1',
       PI_TELEMETRY: '0',
-      KIMI_NATIVE_HOME: sb.kimiHome,
-      KIMI_NATIVE_STORE: 'file',
-    }
+      ...sb.kimiEnv(),
+    })
+    env.NO_PROXY = env.no_proxy = [env.NO_PROXY || env.no_proxy, '127.0.0.1,localhost'].filter(Boolean).join(',')
     if (process.platform === 'win32') env.SYSTEMROOT = process.env.SYSTEMROOT
     for (const [k, v] of Object.entries(extra)) {
       if (v === undefined) delete env[k]
       else env[k] = String(v)
     }
     return env
+  }
+
+  /** kimi-native's own dir and the official clients' dirs (device id, credentials) all inside the sandbox. */
+  sb.kimiEnv = () => ({
+    KIMI_NATIVE_HOME: sb.kimiHome,
+    KIMI_NATIVE_STORE: 'file',
+    KIMI_CODE_HOME: path.join(sb.home, '.kimi-code'),
+    KIMI_SHARE_DIR: path.join(sb.home, '.kimi'),
+  })
+
+  /**
+   * Point the core calls made by the test process itself at the sandbox (drops every inherited KIMI_* variable).
+   * Returns a function that restores process.env.
+   */
+  sb.enterProcess = (extra = {}) => {
+    const saved = {}
+    const set = { ...sb.kimiEnv(), ...extra }
+    for (const k of Object.keys(process.env)) if (k.startsWith('KIMI_')) saved[k] = process.env[k]
+    for (const k of Object.keys(set)) saved[k] = process.env[k]
+    for (const k of Object.keys(process.env)) if (k.startsWith('KIMI_')) delete process.env[k]
+    Object.assign(process.env, set)
+    return () => {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k]
+        else process.env[k] = v
+      }
+    }
   }
 
   /**

@@ -191,7 +191,7 @@ async function server(input, pluginOptions) {
       const key = callKey(i)
       const effort = pending.get(key)
       pending.delete(key)
-      //MUT
+      if (effort !== undefined) output.headers[core.HINT_HEADERS.effort] = effort
       if (i.sessionID) output.headers[core.HINT_HEADERS.sessionId] = i.sessionID
     },
   }

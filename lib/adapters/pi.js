@@ -125,7 +125,7 @@ function findPiAi() {
 function errorMessage(model, err) {
   const hint =
     err && (err.code === 'KIMI_NOT_LOGGED_IN' || err.code === 'KIMI_RELOGIN_REQUIRED')
-      ? ` (run /login ${ID} in pi, or: npx kimi-native login)`
+      ? ` In pi, /login ${ID} works too.`
       : ''
   return {
     role: 'assistant',

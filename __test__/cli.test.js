@@ -1,0 +1,327 @@
+'use strict'
+// The real `kimi-native` CLI process (lib/cli.js) against the fake Kimi server: device login,
+// status / models / usage / logout, relogin-required, denied login, Ctrl+C, colours, secrets.
+// Every CLI run is a separate process with stdin ignored, a clean environment, its own temp home
+// and a timeout; every captured output is grepped for the tokens the fake issued at the end.
+
+const { test, after } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { spawn, spawnSync } = require('node:child_process')
+const { startFakeKimi } = require('./fake-kimi/server.js')
+const { PROVIDER } = require('../lib')
+const pkg = require('../package.json')
+
+const CLI = path.join(__dirname, '..', 'lib', 'cli.js')
+const ANSI = /\x1b\[/
+const outputs = [] // every piped (non-TTY) stdout/stderr captured in this file
+const ttyOutputs = [] // output of the pseudo-terminal runs
+const servers = []
+const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'kimi-native-cli-'))
+after(() => {
+  for (const s of servers) s.close().catch(() => {})
+  fs.rmSync(tmpRoot, { recursive: true, force: true })
+})
+
+let n = 0
+function newHome() {
+  const base = path.join(tmpRoot, String(++n))
+  const d = { home: path.join(base, 'home'), kn: path.join(base, 'kimi-native') }
+  for (const p of Object.values(d)) fs.mkdirSync(p, { recursive: true })
+  return d
+}
+
+async function fake(opts = {}) {
+  const f = await startFakeKimi({ deviceInterval: 1, autoApprove: 0, ...opts })
+  servers.push(f)
+  return f
+}
+
+/** Clean environment: nothing from this machine (no official logins, no bus, no API key, no colour hints). */
+function envFor(f, d, extra = {}) {
+  const env = {
+    PATH: process.env.PATH,
+    HOME: d.home,
+    KIMI_NATIVE_HOME: d.kn,
+    KIMI_NATIVE_STORE: 'file',
+    KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS: '1',
+    KIMI_CODE_OAUTH_HOST: f ? f.oauthHost : 'http://127.0.0.1:9',
+    KIMI_CODE_BASE_URL: f ? f.baseUrl : 'http://127.0.0.1:9/coding/v1',
+    ...extra,
+  }
+  if (process.env.TMPDIR) env.TMPDIR = process.env.TMPDIR
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k]
+  return env
+}
+
+/** Starts the CLI; `done` resolves with {code, signal, stdout, stderr, ms}. */
+function start(args, env, timeoutMs = 20000) {
+  const t0 = Date.now()
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' })
+  const r = { stdout: '', stderr: '' }
+  const waiters = []
+  const check = () => {
+    for (const w of waiters.slice()) {
+      if (w.re.test(r.stderr) || w.re.test(r.stdout)) {
+        waiters.splice(waiters.indexOf(w), 1)
+        w.resolve()
+      }
+    }
+  }
+  child.stdout.on('data', (b) => {
+    r.stdout += b
+    check()
+  })
+  child.stderr.on('data', (b) => {
+    r.stderr += b
+    check()
+  })
+  child.on('error', (err) => (r.stderr += `\nspawn error: ${err.message}`))
+  const done = new Promise((resolve) =>
+    child.on('close', (code, signal) => {
+      outputs.push(r.stdout, r.stderr)
+      for (const w of waiters) w.reject(new Error(`CLI exited (${code}) before printing ${w.re}\n${r.stderr}`))
+      resolve({ ...r, code, signal, ms: Date.now() - t0 })
+    }),
+  )
+  const waitFor = (re) =>
+    new Promise((resolve, reject) => {
+      waiters.push({ re, resolve, reject })
+      check()
+    })
+  return { child, done, waitFor, t0 }
+}
+
+const cli = (args, env, timeoutMs) => start(args, env, timeoutMs).done
+const show = (r) => `exit ${r.code} ${r.signal || ''} (${r.ms} ms)\n--stdout--\n${r.stdout}\n--stderr--\n${r.stderr}`
+
+function credentialFiles(d) {
+  try {
+    return fs.readdirSync(path.join(d.kn, 'credentials'))
+  } catch {
+    return []
+  }
+}
+
+/** The JSON block printed after the "opencode.json:" line. */
+function opencodeBlock(stdout) {
+  const lines = stdout.split('\n')
+  const at = lines.findIndex((l) => l.includes('opencode.json'))
+  assert.ok(at >= 0, 'an opencode.json block is printed')
+  const startAt = lines.findIndex((l, i) => i > at && l.startsWith('{'))
+  const endAt = lines.findIndex((l, i) => i > startAt && l.startsWith('}'))
+  assert.ok(startAt > at && endAt > startAt, 'the block is a JSON object')
+  return JSON.parse(lines.slice(startAt, endAt + 1).join('\n'))
+}
+
+test('login --no-browser, status, models, usage, logout: the whole session through the real CLI', { timeout: 40000 }, async (t) => {
+  const f = await fake({ autoApprove: 2 }) // two authorization_pending answers, then approved
+  const d = newHome()
+  const env = envFor(f, d)
+
+  await t.test('login prints URL, code, model, context, store and ready-to-paste host config', async () => {
+    const r = await cli(['login', '--no-browser'], env)
+    assert.equal(r.code, 0, show(r))
+    const [dev] = f.deviceCodes()
+    assert.ok(dev && dev.polls >= 3, `the CLI polled until approval (${dev && dev.polls} polls)`)
+    assert.ok(r.ms >= 1800, `two pending polls at a 1 s interval take ~2 s (${r.ms} ms)`)
+    const all = r.stdout + r.stderr
+    assert.ok(all.includes(`${f.url}/code/authorize_device`), 'verification URL shown')
+    assert.ok(all.includes(dev.user_code), 'user code shown')
+    assert.match(r.stdout, /Logged in/)
+    assert.match(r.stdout, /kimi-for-coding/)
+    assert.match(r.stdout, /262,144/)
+    assert.match(r.stdout, /stored:.*file/)
+    const oc = opencodeBlock(r.stdout)
+    assert.equal(PROVIDER.opencodeId, 'kimi-for-coding-oauth')
+    const prov = oc.provider['kimi-for-coding-oauth']
+    assert.ok(prov, 'provider kimi-for-coding-oauth in the opencode config')
+    assert.equal(prov.models['kimi-for-coding'].limit.context, 262144)
+    assert.ok(oc.plugin.includes('kimi-native'))
+    assert.ok(r.stdout.includes(`pi --model ${PROVIDER.piId}/kimi-for-coding`), 'pi setup line')
+    const files = credentialFiles(d)
+    assert.equal(files.length, 1)
+    const mode = fs.statSync(path.join(d.kn, 'credentials', files[0])).mode & 0o777
+    assert.equal(mode, 0o600)
+  })
+
+  await t.test('status (human and --json) exits 0', async () => {
+    const times = []
+    let r
+    for (let i = 0; i < 5; i++) {
+      r = await cli(['status'], env)
+      times.push(r.ms)
+      assert.equal(r.code, 0, show(r))
+    }
+    times.sort((a, b) => a - b)
+    console.log(`# kimi-native status wall time (process spawn to exit, file store): min ${times[0]} ms, median ${times[2]} ms, max ${times[4]} ms`)
+    assert.ok(times[2] < 3000, 'status is quick')
+    assert.match(r.stdout, /Logged in/)
+    assert.match(r.stdout, /store:\s+file/)
+    assert.match(r.stdout, /kimi-for-coding/)
+    const j = await cli(['status', '--json'], env)
+    assert.equal(j.code, 0, show(j))
+    const s = JSON.parse(j.stdout)
+    assert.equal(s.loggedIn, true)
+    assert.equal(s.store, 'file')
+    assert.equal(s.source, 'kimi-native')
+    assert.equal(s.reloginRequired, false)
+    assert.equal(s.oauthHost, f.oauthHost)
+  })
+
+  await t.test('models (human and --json)', async () => {
+    const r = await cli(['models'], env)
+    assert.equal(r.code, 0, show(r))
+    assert.match(r.stdout, /kimi-for-coding/)
+    assert.match(r.stdout, /context 262,144/)
+    const j = await cli(['models', '--json'], env)
+    assert.equal(j.code, 0, show(j))
+    const list = JSON.parse(j.stdout)
+    assert.ok(Array.isArray(list) && list.length >= 1)
+    assert.equal(list[0].id, 'kimi-for-coding')
+    assert.equal(list[0].contextLength, 262144)
+  })
+
+  await t.test('usage: a table with percentages and bars, and --json', async () => {
+    const j = await cli(['usage', '--json'], env)
+    assert.equal(j.code, 0, show(j))
+    const u = JSON.parse(j.stdout)
+    assert.ok(Array.isArray(u.windows) && u.windows.length >= 1, j.stdout)
+    const r = await cli(['usage'], env)
+    assert.equal(r.code, 0, show(r))
+    const rows = r.stdout.split('\n').filter((l) => /\d+%/.test(l))
+    assert.equal(rows.length, u.windows.length, r.stdout)
+    for (const w of u.windows) {
+      const row = rows.find((l) => l.startsWith(w.label))
+      assert.ok(row, `a row for ${w.label}`)
+      assert.match(row, /[█░]{24}/, 'a 24-cell bar')
+      const pct = Math.round((w.used / w.limit) * 100)
+      assert.match(row, new RegExp(`\\b${pct}%`))
+      assert.ok(row.includes(`${w.used}/${w.limit}`))
+    }
+  })
+
+  await t.test('logout removes the login; status then exits 1', async () => {
+    const r = await cli(['logout'], env)
+    assert.equal(r.code, 0, show(r))
+    assert.match(r.stdout, /Logged out/)
+    assert.deepEqual(credentialFiles(d), [])
+    const s = await cli(['status'], env)
+    assert.equal(s.code, 1, show(s))
+    assert.match(s.stdout, /Not logged in/)
+    const again = await cli(['logout'], env)
+    assert.equal(again.code, 0)
+    assert.match(again.stdout, /No stored/)
+  })
+})
+
+test('relogin required: a revoked refresh token makes usage fail with KIMI_RELOGIN_REQUIRED, then status exits 2', { timeout: 30000 }, async () => {
+  const f = await fake()
+  const d = newHome()
+  const login = await cli(['login', '--no-browser'], envFor(f, d))
+  assert.equal(login.code, 0, show(login))
+  f.revokeAll()
+  const env = envFor(f, d, { KIMI_NATIVE_REFRESH_FLOOR_SECS: '100000' }) // the 900 s token needs a refresh now
+  const u = await cli(['usage'], env)
+  // The CLI maps KIMI_RELOGIN_REQUIRED to exit 2 for every command (same code as `status`).
+  assert.equal(u.code, 2, show(u))
+  assert.match(u.stderr, /^error \[KIMI_RELOGIN_REQUIRED\] /m)
+  assert.equal(u.stdout, '')
+  assert.equal(f.stats().invalidGrantCount, 1, 'one refresh attempt, refused')
+  const s = await cli(['status'], env)
+  assert.equal(s.code, 2, show(s))
+  assert.match(s.stdout, /login/)
+  assert.match(s.stdout, /kimi-native login/)
+  const j = await cli(['status', '--json'], env)
+  assert.equal(j.code, 2)
+  const st = JSON.parse(j.stdout)
+  assert.equal(st.loggedIn, false)
+  assert.equal(st.reloginRequired, true)
+  // Still no new refresh attempt: the mark is remembered, the dead token is not retried.
+  const again = await cli(['usage'], env)
+  assert.equal(again.code, 2)
+  assert.equal(f.stats().invalidGrantCount, 1)
+})
+
+test('denied login: non-zero exit, a clear message, nothing stored', { timeout: 20000 }, async () => {
+  const f = await fake({ autoApprove: false })
+  const d = newHome()
+  const run = start(['login', '--no-browser'], envFor(f, d))
+  await run.waitFor(/[A-Z0-9]{4}-[A-Z0-9]{4}/)
+  f.deny()
+  const r = await run.done
+  assert.equal(r.code, 3, show(r))
+  assert.match(r.stderr, /error \[KIMI_LOGIN_DENIED\] .*denied/)
+  assert.deepEqual(credentialFiles(d), [])
+  assert.equal(f.stats().tokenIssueCount, 0)
+})
+
+test('Ctrl+C while polling exits 130 within 2 s and stores nothing', { timeout: 20000 }, async () => {
+  const f = await fake({ autoApprove: false })
+  const d = newHome()
+  const run = start(['login', '--no-browser'], envFor(f, d))
+  await run.waitFor(/[A-Z0-9]{4}-[A-Z0-9]{4}/)
+  await f.waitForRequest('/api/oauth/token', { timeoutMs: 5000 }) // polling has begun
+  const t0 = Date.now()
+  run.child.kill('SIGINT')
+  const r = await run.done
+  const ms = Date.now() - t0
+  assert.equal(r.code, 130, show(r))
+  assert.ok(ms < 2000, `exited ${ms} ms after SIGINT`)
+  assert.match(r.stderr, /cancel/i)
+  assert.deepEqual(credentialFiles(d), [])
+  assert.equal(f.stats().tokenIssueCount, 0)
+  // Approving afterwards must not resurrect the login.
+  f.approve()
+  const s = await cli(['status'], envFor(f, d))
+  assert.equal(s.code, 1, show(s))
+})
+
+test('--version prints the package version; --help lists the five commands', { timeout: 15000 }, async () => {
+  const v = await cli(['--version'], envFor(null, newHome()))
+  assert.equal(v.code, 0)
+  assert.equal(v.stdout.trim(), pkg.version)
+  const h = await cli(['--help'], envFor(null, newHome()))
+  assert.equal(h.code, 0, show(h))
+  const commands = h.stdout.slice(h.stdout.indexOf('Commands:'))
+  for (const c of ['login', 'status', 'logout', 'models', 'usage']) assert.match(commands, new RegExp(`^\\s+${c}\\b`, 'm'), `${c} listed`)
+})
+
+test('colours: none when NO_COLOR is set on a TTY (and present without it); none on a pipe', { timeout: 15000 }, async (t) => {
+  // Every output captured in this file is a pipe (non-TTY); the last test checks them all.
+  const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore', timeout: 5000 }).status === 0
+  if (process.platform !== 'linux' || !hasScript) {
+    t.skip('needs util-linux `script` to give the CLI a pseudo-terminal')
+    return
+  }
+  const d = newHome()
+  const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`
+  const tty = (extra) => {
+    const r = spawnSync('script', ['-qec', `${q(process.execPath)} ${q(CLI)} status`, '/dev/null'], {
+      env: envFor(null, d, { TERM: 'xterm', ...extra }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      encoding: 'utf8',
+      timeout: 10000,
+    })
+    ttyOutputs.push(r.stdout, r.stderr)
+    return r
+  }
+  const colored = tty({})
+  assert.equal(colored.status, 1, colored.stdout + colored.stderr)
+  assert.match(colored.stdout, ANSI, 'a TTY without NO_COLOR gets colours (so the check below can fail)')
+  const plain = tty({ NO_COLOR: '1' })
+  assert.equal(plain.status, 1)
+  assert.match(plain.stdout, /Not logged in/)
+  assert.doesNotMatch(plain.stdout, ANSI)
+})
+
+test('no issued token appears in any CLI output, and piped output has no ANSI escapes', () => {
+  const tokens = servers.flatMap((s) => s.issuedTokens())
+  assert.ok(tokens.length >= 4, `tokens were issued (${tokens.length})`)
+  assert.ok(outputs.length > 20, `CLI runs were captured (${outputs.length / 2})`)
+  const all = outputs.concat(ttyOutputs).join('\n')
+  for (const tok of tokens) assert.ok(!all.includes(tok), `token ${tok.slice(0, 8)}… leaked into CLI output`)
+  outputs.forEach((o, i) => assert.doesNotMatch(o, ANSI, `ANSI escape in piped output #${i}: ${JSON.stringify(o.slice(0, 200))}`))
+})

@@ -1,0 +1,765 @@
+'use strict';
+// createKimiFetch end to end against the fake Kimi server: streaming, abort, 401 retry,
+// error classification, identity + shaping on the wire, custom CA, proxies, and secrets.
+// Proxy/CA cases run in child processes (__test__/helpers/fetch-child.js) because the core
+// reads those variables once, when its HTTP client is first built.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const http = require('node:http');
+const https = require('node:https');
+const net = require('node:net');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const { spawn, spawnSync } = require('node:child_process');
+
+const kimi = require('../lib');
+const { startFakeKimi, ERRORS, makeBigChunks } = require('./fake-kimi/server');
+
+const CHILD = path.join(__dirname, 'helpers', 'fetch-child.js');
+const CHAT = '/coding/v1/chat/completions';
+const MODEL = 'kimi-for-coding';
+const { HINT_HEADERS, ERROR_HEADER } = kimi;
+
+// Variables a test sets; saved and restored around every test.
+const ENV_KEYS = [
+  'KIMI_CODE_OAUTH_HOST',
+  'KIMI_OAUTH_HOST',
+  'KIMI_CODE_BASE_URL',
+  'KIMI_NATIVE_HOME',
+  'KIMI_NATIVE_STORE',
+  'KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS',
+  'KIMI_CODE_HOME',
+  'KIMI_SHARE_DIR',
+  'KIMI_API_KEY',
+];
+// Developer settings that would change identity or routing under the tests.
+for (const k of ['KIMI_NATIVE_PROFILE', 'KIMI_NATIVE_CLIENT_VERSION', 'KIMI_NATIVE_REGION']) delete process.env[k];
+const PROXY_KEYS = ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'NO_PROXY'].flatMap((k) => [k, k.toLowerCase()]);
+
+// Every credential the fakes issued, and every error message / child output seen (test 8).
+const SECRETS = new Set();
+const OUTPUTS = [];
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function tempDir(t, prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kn-fetch-${prefix}-`));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Own fake server + own temp home + env pointed at them; optionally logged in by device flow. */
+async function setup(t, { login = true, apiKey, serverOpts = {} } = {}) {
+  const srv = await startFakeKimi({ deviceInterval: 1, autoApprove: 0, apiKeys: apiKey ? [apiKey] : [], ...serverOpts });
+  const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
+  t.after(async () => {
+    for (const s of srv.issuedTokens()) SECRETS.add(s);
+    if (apiKey) SECRETS.add(apiKey);
+    await srv.close();
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+  for (const k of ENV_KEYS) delete process.env[k];
+  Object.assign(process.env, {
+    KIMI_CODE_OAUTH_HOST: srv.oauthHost,
+    KIMI_CODE_BASE_URL: srv.baseUrl,
+    KIMI_NATIVE_HOME: tempDir(t, 'home'),
+    KIMI_NATIVE_STORE: 'file',
+    KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS: '1',
+    KIMI_CODE_HOME: tempDir(t, 'code-home'),
+    KIMI_SHARE_DIR: tempDir(t, 'cli-share'),
+  });
+  if (apiKey) process.env.KIMI_API_KEY = apiKey;
+  if (login) await kimi.login({});
+  return srv;
+}
+
+const chatBody = (extra = {}) =>
+  JSON.stringify({ model: MODEL, stream: true, messages: [{ role: 'user', content: 'hi' }], ...extra });
+
+function post(f, url, body, { headers = {}, signal } = {}) {
+  return f(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal });
+}
+
+/** The rejection of a promise (fails if it resolves); records the message for the secrets test. */
+async function rejection(promise) {
+  let value;
+  try {
+    value = await promise;
+  } catch (err) {
+    OUTPUTS.push(String(err && err.message), String(err && err.stack));
+    return err;
+  }
+  assert.fail(`expected a rejection, got ${value && value.status !== undefined ? `a ${value.status} Response` : value}`);
+}
+
+const headerValues = (pairs, name) => pairs.filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
+const bearerOf = (rec) => {
+  const [auth] = headerValues(rec.headers, 'authorization');
+  return auth && auth.replace(/^Bearer /, '');
+};
+
+/** Concatenated delta.content of an OpenAI-style SSE text. */
+function sseContent(text) {
+  let out = '';
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
+    const ev = JSON.parse(line.slice(6));
+    const c = ev.choices && ev.choices[0] && ev.choices[0].delta && ev.choices[0].delta.content;
+    if (c) out += c;
+  }
+  return out;
+}
+
+/** [{streamed, at}] per chat request, filled when the server's pump ends ('done' | 'aborted' | 'reset'). */
+function watchStreamEnds(srv) {
+  const ends = [];
+  srv.on('request', (rec) => {
+    if (!rec.path.startsWith(CHAT)) return;
+    const i = ends.push(undefined) - 1;
+    let v;
+    Object.defineProperty(rec, 'streamed', {
+      configurable: true,
+      enumerable: true,
+      get: () => v,
+      set: (x) => {
+        v = x;
+        ends[i] = { streamed: x, at: Date.now() };
+      },
+    });
+  });
+  return ends;
+}
+
+async function waitFor(cond, timeoutMs, what) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (cond()) return;
+    await sleep(20);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+async function closedPort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/* ------------------------------------------------------------------------------------------------ 1 -- */
+
+test('1. streaming: chunks reach the JS reader while the server is still writing', async (t) => {
+  const srv = await setup(t);
+  const N = 8;
+  const DELAY = 150;
+  const parts = Array.from({ length: N }, (_, i) => `part${i};`);
+  srv.setReply({ chunks: parts, chunkDelayMs: DELAY });
+  const ends = watchStreamEnds(srv); // set when the server has written the last event
+  const f = kimi.createKimiFetch();
+  const res = await post(f, srv.baseUrl + '/chat/completions', chatBody());
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /text\/event-stream/);
+  const reader = res.body.getReader();
+  const reads = [];
+  const dec = new TextDecoder();
+  let text = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    reads.push(Date.now());
+    text += dec.decode(value, { stream: true });
+  }
+  assert.equal(ends.length, 1);
+  assert.equal(ends[0] && ends[0].streamed, 'done');
+  const serverDoneAt = ends[0].at;
+  assert.ok(reads.length > 1, `expected several reads, got ${reads.length}`);
+  assert.ok(reads.length >= N / 2, `expected about one read per event, got ${reads.length}`);
+  // (N + 1) inter-event delays after the first event; the first read must be far ahead of the end.
+  const lead = serverDoneAt - reads[0];
+  assert.ok(lead > DELAY * 4, `first chunk read only ${lead} ms before the server wrote the last one`);
+  assert.equal(sseContent(text), parts.join(''));
+  assert.ok(text.trimEnd().endsWith('data: [DONE]'));
+});
+
+/* ------------------------------------------------------------------------------------------------ 2 -- */
+
+test('2. abort: mid-stream abort rejects the reader with AbortError; pre-aborted signal sends nothing', async (t) => {
+  const srv = await setup(t);
+  const f = kimi.createKimiFetch();
+  const url = srv.baseUrl + '/chat/completions';
+
+  await t.test('mid-stream', async () => {
+    srv.setReply({ chunks: Array(40).fill('x'), chunkDelayMs: 100 });
+    const ac = new AbortController();
+    const res = await post(f, url, chatBody(), { signal: ac.signal });
+    assert.equal(res.status, 200);
+    const reader = res.body.getReader();
+    const first = await reader.read();
+    assert.equal(first.done, false);
+    const t0 = Date.now();
+    setTimeout(() => ac.abort(), 20);
+    const err = await rejection(
+      (async () => {
+        for (;;) {
+          const r = await reader.read();
+          if (r.done) return 'stream ended instead of aborting';
+        }
+      })(),
+    );
+    const elapsed = Date.now() - t0;
+    assert.equal(err.name, 'AbortError', `got ${err.name}: ${err.message}`);
+    assert.ok(elapsed < 500, `abort took ${elapsed} ms`);
+  });
+
+  await t.test('before the response head', async () => {
+    srv.inject({ path: CHAT, hang: true });
+    const ac = new AbortController();
+    const since = srv.requests.length;
+    const p = post(f, url, chatBody(), { signal: ac.signal });
+    p.catch(() => {}); // awaited below; keeps a failed wait from leaving an unhandled rejection
+    await srv.waitForRequest(CHAT, { timeoutMs: 3000, since });
+    const t0 = Date.now();
+    ac.abort();
+    const err = await rejection(p);
+    assert.equal(err.name, 'AbortError', `got ${err.name}: ${err.message}`);
+    assert.ok(Date.now() - t0 < 500, `abort took ${Date.now() - t0} ms`);
+  });
+
+  await t.test('already aborted signal', async () => {
+    const before = srv.requests.length;
+    const t0 = Date.now();
+    const err = await rejection(post(f, url, chatBody(), { signal: AbortSignal.abort() }));
+    assert.equal(err.name, 'AbortError');
+    assert.ok(Date.now() - t0 < 100, `took ${Date.now() - t0} ms`);
+    await sleep(150);
+    assert.equal(srv.requests.length, before, 'no request may reach the server');
+  });
+});
+
+test(
+  '2b. abort / reader.cancel() hang up the upstream connection at once',
+  async (t) => {
+    const srv = await setup(t);
+    const f = kimi.createKimiFetch();
+    srv.setReply({ chunks: Array(40).fill('x'), chunkDelayMs: 100 }); // ~4 s if nobody hangs up
+    const ends = watchStreamEnds(srv);
+    // The server notices a closed socket at its next write (≤ 100 ms); allow generous slack, but far
+    // less than the remaining stream, so only an immediate hang-up passes (not a lucky GC later).
+    const LIMIT = 600;
+
+    const ac = new AbortController();
+    const res1 = await post(f, srv.baseUrl + '/chat/completions', chatBody(), { signal: ac.signal });
+    const r1 = res1.body.getReader();
+    await r1.read();
+    const t1 = Date.now();
+    ac.abort();
+    await r1.read().catch(() => {});
+    await waitFor(() => ends[0], LIMIT, `the server to see the hang-up after abort (stream ended: ${ends[0]})`).catch(() => {});
+    const e1 = ends[0];
+
+    const res2 = await post(f, srv.baseUrl + '/chat/completions', chatBody());
+    const r2 = res2.body.getReader();
+    await r2.read();
+    const t2 = Date.now();
+    await r2.cancel();
+    await waitFor(() => ends[1], LIMIT, 'the server to see the hang-up after reader.cancel()').catch(() => {});
+    const e2 = ends[1];
+
+    assert.ok(e1 && e1.streamed === 'aborted' && e1.at - t1 < LIMIT, `after abort: ${JSON.stringify(e1)}`);
+    assert.ok(e2 && e2.streamed === 'aborted' && e2.at - t2 < LIMIT, `after reader.cancel(): ${JSON.stringify(e2)}`);
+  },
+);
+
+/* ------------------------------------------------------------------------------------------------ 3 -- */
+
+test('3. 401: one forced refresh and one retry, never a loop', async (t) => {
+  const srv = await setup(t);
+  const f = kimi.createKimiFetch();
+  const url = srv.baseUrl + '/chat/completions';
+  // A refresh also re-reads /models (model discovery); only the chat/token sequence matters here.
+  const calls = (since) => srv.requests.slice(since).filter((r) => !r.path.startsWith('/coding/v1/models'));
+  const paths = (since) => calls(since).map((r) => r.path);
+
+  await t.test('one 401 → refresh → retry with the new bearer → 200', async () => {
+    const since = srv.requests.length;
+    const refreshes = [];
+    srv.on('refresh', (ev) => refreshes.push(ev));
+    srv.inject({ path: CHAT, ...ERRORS.invalidAuth401 });
+    const res = await post(f, url, chatBody({ stream: false }));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get(ERROR_HEADER), null);
+    assert.equal((await res.json()).choices[0].message.content, 'hi');
+    assert.deepEqual(paths(since), [CHAT, '/api/oauth/token', CHAT]);
+    assert.equal(srv.refreshCount, 1);
+    assert.equal(refreshes.length, 1);
+    const [c1, , c2] = calls(since);
+    assert.equal(c1.status, 401);
+    assert.equal(c2.status, 200);
+    assert.notEqual(bearerOf(c2), bearerOf(c1), 'retry must carry a new bearer');
+    assert.equal(bearerOf(c2), refreshes[0].access_token);
+    assert.equal(c2.body, c1.body, 'the retry resends the same body');
+  });
+
+  await t.test('two 401s → the 401 Response with the error header (2 chats, 1 refresh)', async () => {
+    const since = srv.requests.length;
+    const refreshBefore = srv.refreshCount;
+    srv.inject({ path: CHAT, ...ERRORS.invalidAuth401, times: 2 });
+    const res = await post(f, url, chatBody({ stream: false }));
+    assert.equal(res.status, 401);
+    assert.equal(res.headers.get(ERROR_HEADER), 'KIMI_RELOGIN_REQUIRED');
+    assert.equal(await res.text(), JSON.stringify(ERRORS.invalidAuth401.body));
+    await sleep(100); // a looping client would have sent more by now
+    assert.deepEqual(paths(since), [CHAT, '/api/oauth/token', CHAT]);
+    assert.equal(srv.refreshCount - refreshBefore, 1);
+  });
+
+  await t.test('static KIMI_API_KEY: no refresh, no retry', async (st) => {
+    const key = `fk-key-${crypto.randomBytes(16).toString('hex')}`;
+    const srv2 = await setup(st, { login: false, apiKey: key });
+    srv2.inject({ path: CHAT, ...ERRORS.invalidAuth401 });
+    const res = await post(kimi.createKimiFetch(), srv2.baseUrl + '/chat/completions', chatBody({ stream: false }));
+    assert.equal(res.status, 401);
+    assert.ok(res.headers.get(ERROR_HEADER));
+    await res.text();
+    assert.deepEqual(srv2.requests.map((r) => r.path), [CHAT]);
+    assert.equal(srv2.refreshCount, 0);
+  });
+});
+
+/* ------------------------------------------------------------------------------------------------ 4 -- */
+
+test('4. error codes: header on Responses, classifyResponse, transport and login failures', async (t) => {
+  const key = `fk-key-${crypto.randomBytes(16).toString('hex')}`;
+  const srv = await setup(t, { login: false, apiKey: key });
+  const f = kimi.createKimiFetch();
+  const url = srv.baseUrl + '/chat/completions';
+  const version = kimi.identity().version.value;
+  const cases = [
+    {
+      name: '403 client gate',
+      rule: ERRORS.accessTerminated403,
+      code: 'KIMI_ACCESS_TERMINATED',
+      check: (c) => {
+        assert.match(c.message, /kimi-code/);
+        assert.ok(c.message.includes(version), `message should name the claimed version ${version}: ${c.message}`);
+      },
+    },
+    { name: '402 membership', rule: ERRORS.membership402, code: 'KIMI_MEMBERSHIP' },
+    { name: '429 quota', rule: ERRORS.quota429, code: 'KIMI_QUOTA_EXCEEDED' },
+    {
+      name: '429 overloaded + Retry-After',
+      rule: ERRORS.overloaded429,
+      code: 'KIMI_RATE_LIMITED',
+      check: (c, res) => {
+        assert.equal(res.headers.get('retry-after'), '1');
+        assert.equal(c.retryAfter, 1);
+      },
+    },
+    { name: '500', rule: ERRORS.server500, code: 'KIMI_SERVER' },
+  ];
+  for (const cs of cases) {
+    await t.test(cs.name, async () => {
+      srv.inject({ path: CHAT, ...cs.rule });
+      const res = await post(f, url, chatBody());
+      assert.equal(res.status, cs.rule.status);
+      assert.equal(res.headers.get(ERROR_HEADER), cs.code);
+      assert.match(res.headers.get('content-type'), /application\/json/);
+      const text = await res.text();
+      assert.equal(text, JSON.stringify(cs.rule.body), 'the original body reaches the host unchanged');
+      const ra = res.headers.get('retry-after');
+      const c = kimi.classifyResponse(res.status, text, ra == null ? undefined : Number(ra));
+      OUTPUTS.push(c.message);
+      assert.equal(c.code, cs.code);
+      if (cs.check) cs.check(c, res);
+    });
+  }
+
+  await t.test('2xx classifies as nothing', () => {
+    assert.equal(kimi.classifyResponse(200, '{}'), null);
+  });
+
+  await t.test('transport failure → KIMI_NETWORK rejection', async () => {
+    const port = await closedPort();
+    const err = await rejection(post(f, `http://127.0.0.1:${port}/coding/v1/chat/completions`, chatBody()));
+    assert.ok(err instanceof Error);
+    assert.equal(err.code, 'KIMI_NETWORK', `${err.code}: ${err.message}`);
+  });
+
+  await t.test('not logged in → KIMI_NOT_LOGGED_IN rejection', async (st) => {
+    const srv2 = await setup(st, { login: false });
+    const err = await rejection(post(kimi.createKimiFetch(), srv2.baseUrl + '/chat/completions', chatBody()));
+    assert.equal(err.code, 'KIMI_NOT_LOGGED_IN', `${err.code}: ${err.message}`);
+    assert.equal(srv2.requests.length, 0);
+  });
+});
+
+/* ------------------------------------------------------------------------------------------------ 5 -- */
+
+test('5. identity + shaping on the wire; input forms; Response fields; 5 MB stream', async (t) => {
+  const srv = await setup(t);
+  const f = kimi.createKimiFetch();
+  const url = srv.baseUrl + '/chat/completions';
+  const identity = kimi.buildHeaders();
+  assert.equal(identity.length, 7);
+  const lastChat = () => srv.requestsTo(CHAT).at(-1);
+
+  await t.test('host UA replaced, identity headers, x-custom kept, hints stripped and applied', async () => {
+    const res = await f(url, {
+      method: 'POST',
+      headers: {
+        'User-Agent': 'ai-sdk/x',
+        'x-custom': '1',
+        'content-type': 'application/json',
+        [HINT_HEADERS.effort]: 'off',
+        [HINT_HEADERS.sessionId]: 's1',
+      },
+      body: chatBody({ stream: false }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.statusText, 'OK');
+    assert.equal(res.url, url);
+    assert.match(res.headers.get('x-trace-id') || '', /^fk-trace-/);
+    assert.match(res.headers.get('content-type'), /application\/json/);
+    assert.equal((await res.json()).choices[0].message.content, 'hi');
+
+    const rec = lastChat();
+    assert.deepEqual(headerValues(rec.headers, 'user-agent'), [identity[0][1]]);
+    assert.match(identity[0][1], /^kimi-code-cli\//);
+    for (const [k, v] of identity) assert.deepEqual(headerValues(rec.headers, k), [v], k);
+    assert.deepEqual(headerValues(rec.headers, 'x-custom'), ['1']);
+    assert.deepEqual(headerValues(rec.headers, HINT_HEADERS.effort), []);
+    assert.deepEqual(headerValues(rec.headers, HINT_HEADERS.sessionId), []);
+    assert.equal(headerValues(rec.headers, 'authorization').length, 1);
+    assert.ok(srv.issuedTokens().includes(bearerOf(rec)), 'bearer is a token the server issued');
+    const body = JSON.parse(rec.body);
+    assert.deepEqual(body.thinking, { type: 'disabled' });
+    assert.equal(body.prompt_cache_key, 'session_s1');
+    assert.equal(body.model, MODEL);
+  });
+
+  await t.test('URL object input', async () => {
+    const res = await post(f, new URL(url), chatBody({ stream: false }));
+    assert.equal(res.status, 200);
+    assert.equal(res.url, url);
+    await res.arrayBuffer();
+  });
+
+  await t.test('Request object with a JSON body', async () => {
+    const req = new Request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [HINT_HEADERS.sessionId]: 's2', 'x-custom': '2' },
+      body: chatBody({ stream: false }),
+    });
+    const res = await f(req);
+    assert.equal(res.status, 200);
+    assert.equal(res.url, url);
+    await res.arrayBuffer();
+    const rec = lastChat();
+    assert.deepEqual(headerValues(rec.headers, HINT_HEADERS.sessionId), []);
+    assert.deepEqual(headerValues(rec.headers, 'x-custom'), ['2']);
+    const body = JSON.parse(rec.body);
+    assert.equal(body.prompt_cache_key, 'session_s2');
+    assert.deepEqual(body.messages, [{ role: 'user', content: 'hi' }]);
+  });
+
+  await t.test('string URL GET (no body)', async () => {
+    const res = await f(srv.baseUrl + '/models');
+    assert.equal(res.status, 200);
+    const list = await res.json();
+    assert.ok(list.data.some((m) => m.id === MODEL));
+  });
+
+  await t.test('≥ 5 MB stream complete and byte-identical to Node fetch', async () => {
+    const BYTES = 5 * 1024 * 1024 + 777;
+    srv.setReply({ bigStreamBytes: BYTES });
+    const resK = await post(f, url, chatBody());
+    assert.equal(resK.status, 200);
+    const bufK = Buffer.from(await resK.arrayBuffer());
+    const rec = lastChat();
+    assert.equal(rec.streamed, 'done');
+
+    // Same request (the shaped body the server saw, same identity + bearer) with Node's own fetch.
+    const resN = await fetch(url, {
+      method: 'POST',
+      headers: { ...Object.fromEntries(identity), authorization: `Bearer ${bearerOf(rec)}`, 'content-type': 'application/json' },
+      body: rec.body,
+    });
+    assert.equal(resN.status, 200);
+    const bufN = Buffer.from(await resN.arrayBuffer());
+
+    const expected = makeBigChunks(BYTES).join('');
+    assert.equal(sseContent(bufK.toString('utf8')).length, expected.length);
+    assert.ok(sseContent(bufK.toString('utf8')) === expected, 'content reassembles exactly');
+    // Only the per-response id and timestamp differ between two answers.
+    const norm = (b) =>
+      b.toString('latin1').replace(/chatcmpl-[0-9a-f]{24}/g, 'chatcmpl-X').replace(/"created":\d+/g, '"created":0');
+    assert.equal(bufK.length, bufN.length, 'same byte length as Node fetch');
+    const hash = (s) => crypto.createHash('sha256').update(s, 'latin1').digest('hex');
+    assert.equal(hash(norm(bufK)), hash(norm(bufN)), 'byte-identical (modulo id/created) to Node fetch');
+  });
+});
+
+/* ------------------------------------------------------------------------------------------ 6 + 7 -- */
+
+function opensslAvailable() {
+  const r = spawnSync('openssl', ['version'], { encoding: 'utf8' });
+  return r.status === 0;
+}
+
+/** Throw-away CA + server certificate for 127.0.0.1 (EC P-256). */
+function makePki(dir) {
+  const run = (args) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr}`);
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=kimi-native fetch test CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  run(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+  fs.writeFileSync(
+    path.join(dir, 'ext.cnf'),
+    'subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n',
+  );
+  run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial',
+    `0x${crypto.randomBytes(8).toString('hex')}`, '-days', '2', '-out', 'server.pem', '-extfile', 'ext.cnf']);
+  return { ca: path.join(dir, 'ca.pem'), key: path.join(dir, 'server.key'), cert: path.join(dir, 'server.pem') };
+}
+
+async function startTlsServer(t, pki) {
+  const requests = [];
+  const server = https.createServer({ key: fs.readFileSync(pki.key), cert: fs.readFileSync(pki.cert) }, (req, res) => {
+    requests.push({ method: req.method, url: req.url, headers: Object.entries(req.headers) });
+    req.resume();
+    req.on('end', () => {
+      const body = JSON.stringify({ ok: true, path: req.url });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  server.on('tlsClientError', () => {});
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
+  return { requests, port: server.address().port, url: `https://127.0.0.1:${server.address().port}` };
+}
+
+/** Forward proxy: CONNECT tunnels (recorded) and absolute-form HTTP requests (answered itself). */
+async function startProxy(t) {
+  const log = [];
+  const sockets = new Set();
+  const server = http.createServer((req, res) => {
+    log.push({ kind: 'http', method: req.method, target: req.url });
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('via-proxy');
+  });
+  server.on('connect', (req, client, head) => {
+    log.push({ kind: 'connect', method: req.method, target: req.url });
+    sockets.add(client);
+    const [host, port] = req.url.split(':');
+    const up = net.connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head && head.length) up.write(head);
+      up.pipe(client);
+      client.pipe(up);
+    });
+    sockets.add(up);
+    up.on('error', () => client.destroy());
+    client.on('error', () => up.destroy());
+    up.on('close', () => client.destroy());
+    client.on('close', () => up.destroy());
+  });
+  server.on('connection', (s) => sockets.add(s));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.after(
+    () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(r);
+      }),
+  );
+  return { log, url: `http://127.0.0.1:${server.address().port}` };
+}
+
+/** Environment for a child: the test's own Kimi env, no inherited proxy or CA settings. */
+function childEnv(t, extra = {}) {
+  const env = { ...process.env };
+  for (const k of [...PROXY_KEYS, 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'NODE_EXTRA_CA_CERTS']) delete env[k];
+  env.HOME = tempDir(t, 'child-home');
+  return { ...env, ...extra };
+}
+
+function runChild(env, spec, timeoutMs = 15000) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD], {
+      env: { ...env, FETCH_CHILD_SPEC: JSON.stringify(spec) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      OUTPUTS.push(stdout, stderr);
+      const line = stdout.trim().split('\n').pop();
+      let out;
+      try {
+        out = JSON.parse(line);
+      } catch {
+        return reject(new Error(`child exited ${code}/${signal} without a result; stderr: ${stderr}`));
+      }
+      resolve({ ...out, stderr });
+    });
+  });
+}
+
+test('6. custom CA via SSL_CERT_FILE (child processes)', async (t) => {
+  if (!opensslAvailable()) return t.skip('openssl CLI not found; cannot mint a throw-away CA');
+  const srv = await setup(t); // parent logs in; the child reads the same file store
+  const pki = makePki(tempDir(t, 'pki'));
+  const tls = await startTlsServer(t, pki);
+  const spec = { url: `${tls.url}/coding/v1/models` };
+
+  const noCa = await runChild(childEnv(t), spec);
+  assert.equal(noCa.ok, false, `expected a TLS failure, got ${JSON.stringify(noCa)}`);
+  assert.equal(noCa.code, 'KIMI_NETWORK');
+  assert.match(noCa.message, /TLS|certificate/i);
+  assert.match(noCa.message, /SSL_CERT_FILE/);
+  assert.equal(tls.requests.length, 0);
+
+  const withCa = await runChild(childEnv(t, { SSL_CERT_FILE: pki.ca }), spec);
+  assert.equal(withCa.ok, true, JSON.stringify(withCa));
+  assert.equal(withCa.status, 200);
+  assert.equal(JSON.parse(withCa.body).path, '/coding/v1/models');
+  assert.equal(tls.requests.length, 1);
+  const auth = headerValues(tls.requests[0].headers, 'authorization')[0] || '';
+  assert.ok(srv.issuedTokens().includes(auth.replace(/^Bearer /, '')), 'child sent the stored bearer');
+  assert.match(headerValues(tls.requests[0].headers, 'user-agent')[0] || '', /^kimi-code-cli\//);
+});
+
+test('7. proxies: HTTPS_PROXY CONNECT, NO_PROXY bypass, HTTP_PROXY absolute-form (child processes)', async (t) => {
+  if (!opensslAvailable()) return t.skip('openssl CLI not found; cannot mint a throw-away CA');
+  await setup(t);
+  const pki = makePki(tempDir(t, 'pki'));
+  const tls = await startTlsServer(t, pki);
+  const target = `127.0.0.1:${tls.port}`;
+
+  await t.test('HTTPS_PROXY tunnels with CONNECT', async () => {
+    const proxy = await startProxy(t);
+    const r = await runChild(childEnv(t, { SSL_CERT_FILE: pki.ca, HTTPS_PROXY: proxy.url }), { url: `${tls.url}/p1` });
+    assert.equal(r.ok, true, JSON.stringify(r));
+    assert.equal(r.status, 200);
+    assert.deepEqual(proxy.log, [{ kind: 'connect', method: 'CONNECT', target }]);
+    assert.ok(tls.requests.some((q) => q.url === '/p1'));
+  });
+
+  await t.test('NO_PROXY=127.0.0.1 bypasses the proxy', async () => {
+    const proxy = await startProxy(t);
+    const r = await runChild(
+      childEnv(t, { SSL_CERT_FILE: pki.ca, HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1' }),
+      { url: `${tls.url}/p2` },
+    );
+    assert.equal(r.ok, true, JSON.stringify(r));
+    assert.equal(r.status, 200);
+    assert.deepEqual(proxy.log, []);
+    assert.ok(tls.requests.some((q) => q.url === '/p2'));
+  });
+
+  await t.test('HTTP_PROXY gets an absolute-form request for http:// URLs', async () => {
+    const proxy = await startProxy(t);
+    const port = await closedPort(); // nothing listens there: only the proxy can answer
+    const r = await runChild(childEnv(t, { HTTP_PROXY: proxy.url }), { url: `http://127.0.0.1:${port}/p3?x=1` });
+    assert.equal(r.ok, true, JSON.stringify(r));
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'via-proxy');
+    assert.deepEqual(proxy.log, [{ kind: 'http', method: 'GET', target: `http://127.0.0.1:${port}/p3?x=1` }]);
+  });
+});
+
+/** Plain HTTP server on another origin that records request headers (redirect targets). */
+async function startRecorder(t) {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    requests.push({ method: req.method, url: req.url, headers: Object.entries(req.headers) });
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('elsewhere');
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
+  return { requests, url: `http://127.0.0.1:${server.address().port}` };
+}
+
+/** Header pairs whose value contains a credential the server issued. */
+const secretsIn = (pairs, srv) =>
+  pairs.filter(([, v]) => srv.issuedTokens().some((tok) => String(v).includes(tok))).map(([k]) => k);
+
+/* ------------------------------------------------------------------------------------------------ 8 -- */
+
+test('8. secrets: no issued token in any error message or child output', async (t) => {
+  const srv = await setup(t);
+  const f = kimi.createKimiFetch();
+  const token = await kimi.getAccessToken();
+  assert.ok(srv.issuedTokens().includes(token));
+
+  // A server that echoes the bearer into its error message: the body reaches the host as is
+  // (it is the host's response), but the core's own messages must not repeat it.
+  const echo = { error: { message: `Invalid token ${token} for this request`, type: 'invalid_authentication_error' } };
+  srv.inject({ path: CHAT, status: 401, body: echo, times: 2 });
+  const res = await post(f, srv.baseUrl + '/chat/completions', chatBody());
+  assert.equal(res.status, 401);
+  const text = await res.text();
+  assert.equal(text, JSON.stringify(echo));
+  const c = kimi.classifyResponse(401, text);
+  assert.equal(c.code, 'KIMI_RELOGIN_REQUIRED');
+  OUTPUTS.push(c.message);
+  assert.ok(!c.message.includes(token), `classifyResponse repeated the token: ${c.message}`);
+
+  // Refresh refused (server-side logout): the error names no token.
+  srv.revokeAll();
+  const err = await rejection(kimi.getAccessToken({ force: true }));
+  assert.ok(['KIMI_RELOGIN_REQUIRED', 'KIMI_OAUTH'].includes(err.code), `${err.code}: ${err.message}`);
+  // The login is now marked for re-login; the fetch rejects instead of sending a dead token.
+  const err2 = await rejection(post(f, srv.baseUrl + '/chat/completions', chatBody()));
+  assert.equal(err2.code, 'KIMI_RELOGIN_REQUIRED', `${err2.code}: ${err2.message}`);
+
+  // Redirect to another origin: the core does not follow it (the host gets the 302), so no
+  // credential is ever replayed to another host.
+  await kimi.login({});
+  const other = await startRecorder(t);
+  srv.inject({ path: '/coding/v1/models', status: 302, headers: { location: `${other.url}/elsewhere` } });
+  const red = await f(srv.baseUrl + '/models');
+  assert.equal(red.status, 302);
+  assert.equal(red.headers.get('location'), `${other.url}/elsewhere`);
+  assert.equal(other.requests.length, 0, 'a cross-origin redirect was followed');
+
+  for (const s of srv.issuedTokens()) SECRETS.add(s);
+  assert.ok(SECRETS.size >= 6, `too few secrets collected (${SECRETS.size}) — earlier tests did not run?`);
+  assert.ok(OUTPUTS.length >= 10, `too few outputs collected (${OUTPUTS.length})`);
+  const leaks = [];
+  for (const s of SECRETS) for (const o of OUTPUTS) if (o && o.includes(s)) leaks.push(`${s.slice(0, 8)}… in ${o.slice(0, 200)}`);
+  assert.deepEqual(leaks, []);
+});
+
+test(
+  '8b. secrets: a cross-origin redirect on the x-api-key route (/messages) carries no credential',
+  async (t) => {
+    const srv = await setup(t);
+    const other = await startRecorder(t);
+    srv.inject({ path: '/coding/v1/messages', status: 307, headers: { location: `${other.url}/elsewhere` } });
+    const body = JSON.stringify({ model: MODEL, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
+    const res = await post(kimi.createKimiFetch(), srv.baseUrl + '/messages?beta=true', body);
+    await res.arrayBuffer();
+    assert.ok(srv.requestsTo('/coding/v1/messages').length === 1, 'the request reached the API');
+    const leaked = other.requests.flatMap((r) => secretsIn(r.headers, srv));
+    assert.deepEqual(leaked, [], `credential forwarded to another origin in: ${leaked.join(', ')}`);
+  },
+);

@@ -1,0 +1,50 @@
+'use strict'
+// Points the core at a fake server and a private home for one test. The core resolves its
+// settings from the environment on every call, and keys its in-process state by home, so a
+// fresh home per test isolates tests that share one process.
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+
+function tempHome(prefix = 'kimi-native-test-') {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+}
+
+function pointAt(server, { home = tempHome(), store = 'file', extra = {} } = {}) {
+  const env = {
+    KIMI_CODE_OAUTH_HOST: server.oauthHost,
+    KIMI_CODE_BASE_URL: server.baseUrl,
+    KIMI_NATIVE_HOME: home,
+    KIMI_NATIVE_STORE: store,
+    KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS: '1',
+    // The device id lives in the official client's home: keep the real one untouched.
+    KIMI_CODE_HOME: path.join(home, 'kimi-code-home'),
+    KIMI_SHARE_DIR: path.join(home, 'kimi-share'),
+    ...extra,
+  }
+  const saved = {}
+  for (const k of Object.keys(env)) {
+    saved[k] = process.env[k]
+    if (env[k] === undefined) delete process.env[k]
+    else process.env[k] = env[k]
+  }
+  return {
+    home,
+    env,
+    restore() {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k]
+        else process.env[k] = v
+      }
+    },
+  }
+}
+
+/** Asserts that none of the secrets appears in the text. */
+function assertNoSecrets(assert, text, secrets) {
+  for (const s of secrets) {
+    if (s && s.length >= 8) assert.ok(!text.includes(s), `a token leaked into output: ${s.slice(0, 6)}…`)
+  }
+}
+
+module.exports = { tempHome, pointAt, assertNoSecrets }

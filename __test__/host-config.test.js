@@ -1,0 +1,26 @@
+'use strict'
+// The config `kimi-native login` prints must be exactly what the docs show (and what the
+// opencode / pi e2e tests prove works).
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+const hosts = require('../lib/host-config')
+
+const raw = (file, begin, end) => {
+  const text = fs.readFileSync(path.join(__dirname, '..', file), 'utf8')
+  assert.ok(text.includes(begin) && text.includes(end), `${file} lacks the ${begin} markers`)
+  return text.slice(text.indexOf(begin) + begin.length, text.indexOf(end))
+}
+const fenced = (block) => block.slice(block.indexOf('\n', block.indexOf('```')) + 1, block.lastIndexOf('```'))
+
+test('opencode.json printed by login equals the documented template', () => {
+  const doc = JSON.parse(fenced(raw('docs/opencode.md', '<!-- opencode-json:begin -->', '<!-- opencode-json:end -->')))
+  assert.deepEqual(hosts.opencodeConfig(), doc)
+})
+
+test('pi setup printed by login equals the documented commands', () => {
+  const doc = raw('docs/pi.md', '<!-- pi-setup:begin -->', '<!-- pi-setup:end -->')
+  for (const line of hosts.piSetup()) assert.ok(doc.includes(line), `docs/pi.md lacks: ${line}`)
+  assert.ok(doc.includes(hosts.PI_NOTE))
+})

@@ -1,0 +1,469 @@
+'use strict'
+// Benchmark for kimi-native's fetch (issue #4). NOT a test: it prints numbers and verdicts and
+// always exits 0 unless something is broken. Run with `npm run bench` (release build first).
+//
+// One loopback SSE server (the fake Kimi server, started standalone in a child process so its CPU
+// never lands in this process's process.cpuUsage()) answers both clients. kimi-native's fetch and
+// Node's global fetch are ALTERNATED in one run; Node's fetch carries the same identity headers
+// (buildHeaders() + Authorization + content-type) and the same bytes on the wire (the body as the
+// core shapes it), so the only difference is the client. Authentication is KIMI_API_KEY: no login,
+// no refresh. Everything lives in temporary directories and is removed at the end.
+//
+// Measured:
+//   TTFB        time from calling fetch() to the first body chunk, N alternating pairs (median/p90)
+//   throughput  a long SSE stream (>= 5 MB), several alternating reps (total time, bytes/s)
+//   CPU         process.cpuUsage() (all threads: V8, libuv, tokio) over batches of small sequential
+//               non-stream requests, alternating batches, each framed by a full GC; µs/request for each
+//               and the median over rounds of kimi - node ("added CPU")
+//   require     `require('<repo>/lib')` in a fresh `node -e`, median of several reps
+//   shaping     buildHeaders() + shapeRequest(typical chat body, {effort, sessionId}) in a loop, µs/op
+//
+// Environment knobs (optional): BENCH_PAIRS, BENCH_STREAM_MB, BENCH_STREAM_REPS, BENCH_BATCH,
+// BENCH_BATCHES, BENCH_EVENT_BYTES (content bytes per SSE event of the long stream). Defaults keep the whole run well under two minutes.
+
+const { spawn, execFileSync } = require('node:child_process')
+const crypto = require('node:crypto')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const readline = require('node:readline')
+const { performance } = require('node:perf_hooks')
+const v8 = require('node:v8')
+const vm = require('node:vm')
+
+// CPU batches start with a full GC and end with one inside the measured window: each batch pays
+// for collecting exactly its own garbage, never for the other client's.
+v8.setFlagsFromString('--expose-gc')
+const gc = vm.runInNewContext('gc')
+
+const ROOT = path.resolve(__dirname, '..')
+const LIB = path.join(ROOT, 'lib')
+const SERVER = path.join(ROOT, '__test__', 'fake-kimi', 'server.js')
+
+const int = (name, dflt, min) => {
+  const v = Number(process.env[name])
+  return Number.isFinite(v) && v >= min ? Math.floor(v) : dflt
+}
+const CFG = {
+  pairs: int('BENCH_PAIRS', 200, 30),
+  streamMB: int('BENCH_STREAM_MB', 16, 5),
+  streamReps: int('BENCH_STREAM_REPS', 6, 2),
+  eventBytes: int('BENCH_EVENT_BYTES', 4096, 64),
+  batch: int('BENCH_BATCH', 300, 300),
+  batches: int('BENCH_BATCHES', 16, 2),
+  requireReps: 7,
+  shapeIters: 3000,
+  warmupSmall: 200,
+  warmupStream: 2,
+}
+const TARGET = { ttfb: 1.02, throughput: 1.0, addedCpuUs: 30 }
+
+// ---------------------------------------------------------------------------------- environment --
+const KEY = `sk-bench-${crypto.randomBytes(12).toString('hex')}`
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kimi-native-bench-'))
+const ENV = {
+  KIMI_API_KEY: KEY,
+  KIMI_NATIVE_HOME: path.join(tmp, 'native'),
+  KIMI_NATIVE_STORE: 'file',
+  KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS: '1',
+  KIMI_CODE_HOME: path.join(tmp, 'kimi-code'),
+  KIMI_SHARE_DIR: path.join(tmp, 'kimi-share'),
+}
+Object.assign(process.env, ENV)
+// Loopback only: a proxy variable would send reqwest (not Node's fetch) through a proxy.
+for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy']) {
+  delete process.env[k]
+}
+
+// ------------------------------------------------------------------------------------ statistics --
+const sorted = (xs) => [...xs].sort((a, b) => a - b)
+const quantile = (xs, q) => {
+  const s = sorted(xs)
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]
+}
+const median = (xs) => {
+  const s = sorted(xs)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : String(x))
+
+// ---------------------------------------------------------------------------------- fake server --
+async function startServer() {
+  const child = spawn(process.execPath, [SERVER, '--api-key', KEY], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env },
+  })
+  const rl = readline.createInterface({ input: child.stdout })
+  const info = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('fake server did not start within 15 s')), 15000)
+    child.once('exit', (code) => reject(new Error(`fake server exited early (${code})`)))
+    rl.once('line', (line) => {
+      clearTimeout(timer)
+      resolve(JSON.parse(line))
+    })
+  })
+  rl.close()
+  child.stdout.resume()
+  const control = async (action, body) => {
+    const r = await fetch(`${info.controlUrl}/${action}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    if (!r.ok) throw new Error(`control ${action}: HTTP ${r.status} ${await r.text()}`)
+    return r.json()
+  }
+  const stop = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve()
+      child.once('exit', resolve)
+      child.kill('SIGTERM')
+    })
+  return { ...info, control, stop }
+}
+
+// ----------------------------------------------------------------------------------- chat bodies --
+/** A typical coding-agent request: long system prompt, a developer note, a few turns, two tools. */
+function chatBody(stream) {
+  const rules = []
+  for (let i = 0; i < 60; i++) {
+    rules.push(`Rule ${i + 1}: prefer small, reviewable edits; explain what changed and why; never invent file paths.`)
+  }
+  return {
+    model: 'kimi-for-coding',
+    stream,
+    max_tokens: 4096,
+    temperature: 0.6,
+    messages: [
+      { role: 'system', content: `You are a coding agent working in a git repository.\n${rules.join('\n')}` },
+      { role: 'developer', content: 'The user prefers TypeScript and short answers.' },
+      { role: 'user', content: [{ type: 'text', text: 'Why does `npm test` fail on CI but not locally?' }] },
+      {
+        role: 'assistant',
+        content: '',
+        tool_calls: [
+          {
+            id: 'call_1',
+            type: 'function',
+            function: { name: 'read_file', arguments: JSON.stringify({ path: 'package.json' }) },
+          },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'call_1', content: JSON.stringify({ scripts: { test: 'node --test' } }) },
+      { role: 'assistant', content: [{ type: 'text', text: 'The test script runs node --test directly.' }] },
+      { role: 'user', content: 'Fix it, please.' },
+    ],
+    tools: ['read_file', 'write_file'].map((name) => ({
+      type: 'function',
+      function: {
+        name,
+        description: `${name.replace('_', ' ')} in the workspace`,
+        parameters: {
+          type: 'object',
+          properties: { path: { type: 'string', description: 'workspace-relative path' }, content: { type: 'string' } },
+          required: ['path'],
+        },
+      },
+    })),
+  }
+}
+
+// --------------------------------------------------------------------------------------- clients --
+async function expectOk(res, who) {
+  if (res.status === 200) return
+  throw new Error(`${who}: HTTP ${res.status} ${await res.text()}`)
+}
+
+/** One streamed request: time to headers, to the first body chunk, to the end; bytes; CPU. */
+async function streamOnce(client) {
+  const c0 = process.cpuUsage()
+  const t0 = performance.now()
+  const res = await client.fetch(client.url, client.init(true))
+  const th = performance.now()
+  await expectOk(res, client.name)
+  const reader = res.body.getReader()
+  const first = await reader.read()
+  const t1 = performance.now()
+  let bytes = first.done ? 0 : first.value.byteLength
+  let chunks = first.done ? 0 : 1
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    bytes += value.byteLength
+    chunks++
+  }
+  const t2 = performance.now()
+  const c = process.cpuUsage(c0)
+  return { headers: th - t0, ttfb: t1 - t0, total: t2 - t0, bytes, chunks, cpuUs: c.user + c.system }
+}
+
+/** A batch of sequential small non-stream requests; CPU µs and wall µs per request. */
+async function cpuBatch(client, n) {
+  const init = client.init(false)
+  gc()
+  const c0 = process.cpuUsage()
+  const t0 = performance.now()
+  for (let i = 0; i < n; i++) {
+    const res = await client.fetch(client.url, init)
+    if (res.status !== 200) await expectOk(res, client.name)
+    await res.arrayBuffer()
+  }
+  gc()
+  const wall = (performance.now() - t0) * 1000
+  const c = process.cpuUsage(c0)
+  return { cpuUs: (c.user + c.system) / n, wallUs: wall / n }
+}
+
+/** Runs fn for kimi and node alternately, swapping who goes first every round. */
+async function alternate(rounds, clients, fn) {
+  const out = { kimi: [], node: [] }
+  for (let i = 0; i < rounds; i++) {
+    const order = i % 2 ? [clients.node, clients.kimi] : [clients.kimi, clients.node]
+    for (const c of order) out[c.name].push(await fn(c))
+  }
+  return out
+}
+
+// ------------------------------------------------------------------------------ require / shaping --
+function requireTimes(reps) {
+  const code =
+    'const t=process.hrtime.bigint();require(process.argv[1]);' +
+    'process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))'
+  const times = []
+  for (let i = 0; i < reps; i++) {
+    times.push(Number(execFileSync(process.execPath, ['-e', code, LIB], { env: process.env, encoding: 'utf8' })))
+  }
+  return times
+}
+
+/** µs per call: median of 5 timed rounds (a shared machine makes single rounds noisy). */
+function perOp(iters, fn) {
+  for (let i = 0; i < Math.min(300, iters); i++) fn()
+  const per = Math.ceil(iters / 5)
+  const rounds = []
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now()
+    for (let i = 0; i < per; i++) fn()
+    rounds.push(((performance.now() - t0) * 1000) / per)
+  }
+  return median(rounds)
+}
+
+// ------------------------------------------------------------------------------------------ main --
+async function main() {
+  const started = performance.now()
+  const nodeBuild = fs
+    .readdirSync(ROOT)
+    .filter((n) => n.endsWith('.node'))
+    .map((n) => `${n} (${(fs.statSync(path.join(ROOT, n)).size / 1048576).toFixed(1)} MB)`)
+  const server = await startServer()
+  process.env.KIMI_CODE_BASE_URL = server.baseUrl
+  process.env.KIMI_CODE_OAUTH_HOST = server.oauthHost
+  const kimi = require(LIB)
+  const results = {}
+  try {
+    const effort = 'high'
+    const sessionId = 'bench-session'
+    const url = `${server.baseUrl}/chat/completions`
+    const raw = { true: JSON.stringify(chatBody(true)), false: JSON.stringify(chatBody(false)) }
+    // Node's fetch sends exactly what the core would send after shaping.
+    const shaped = {
+      true: JSON.stringify(kimi.shapeRequest(chatBody(true), { effort, sessionId })),
+      false: JSON.stringify(kimi.shapeRequest(chatBody(false), { effort, sessionId })),
+    }
+    const idHeaders = kimi.buildHeaders()
+    const nodeHeaders = [...idHeaders, ['Authorization', `Bearer ${KEY}`], ['content-type', 'application/json']]
+    const kimiFetch = kimi.createKimiFetch({ effort, sessionId })
+    const clients = {
+      kimi: {
+        name: 'kimi',
+        url,
+        fetch: kimiFetch,
+        init: (stream) => ({ method: 'POST', headers: [['content-type', 'application/json']], body: raw[stream] }),
+      },
+      node: {
+        name: 'node',
+        url,
+        fetch: globalThis.fetch,
+        init: (stream) => ({ method: 'POST', headers: nodeHeaders, body: shaped[stream] }),
+      },
+    }
+
+    // Same bytes on the wire? (checked once; a difference would make the comparison unfair)
+    await server.control('reply', { text: 'ok' })
+    await server.control('reset', {})
+    for (const c of [clients.kimi, clients.node]) await (await c.fetch(url, c.init(false))).arrayBuffer()
+    const seen = await server.control('requests?prefix=/coding/v1')
+    const sameBody = seen.length === 2 && seen[0].body === seen[1].body
+    const hdr = (r, n) => (r.headers.find(([k]) => k.toLowerCase() === n) || [])[1]
+    const sameIdentity = seen.length === 2 && idHeaders.every(([k]) => hdr(seen[0], k.toLowerCase()) === hdr(seen[1], k.toLowerCase()))
+
+    // --- warm-up: both clients, small and streamed requests
+    await server.control('reply', { text: 'hello from the fake server' })
+    await alternate(2, clients, (c) => cpuBatch(c, CFG.warmupSmall / 2))
+    await server.control('reply', { text: 'x'.repeat(2000), chunkSize: 100 })
+    await alternate(CFG.warmupStream * 5, clients, streamOnce)
+    await server.control('reply', { bigStreamBytes: CFG.streamMB << 20, chunkSize: CFG.eventBytes })
+    await alternate(CFG.warmupStream, clients, streamOnce)
+
+    // --- TTFB: a short SSE answer (20 content events + head/tail)
+    await server.control('reset', {})
+    await server.control('reply', { text: 'x'.repeat(2000), chunkSize: 100 })
+    results.ttfb = await alternate(CFG.pairs, clients, streamOnce)
+
+    // --- throughput: a long SSE stream
+    await server.control('reset', {})
+    await server.control('reply', { bigStreamBytes: CFG.streamMB << 20, chunkSize: CFG.eventBytes })
+    results.stream = await alternate(CFG.streamReps, clients, streamOnce)
+
+    // --- CPU per small non-stream request
+    await server.control('reset', {})
+    await server.control('reply', { text: 'hello from the fake server' })
+    results.cpu = await alternate(CFG.batches, clients, (c) => cpuBatch(c, CFG.batch))
+    await server.control('reset', {})
+
+    // --- require time and shaping cost (no network)
+    results.require = requireTimes(CFG.requireReps)
+    const body = chatBody(true)
+    const models = await kimi.models().catch(() => undefined)
+    results.shape = {
+      headers: perOp(CFG.shapeIters, () => kimi.buildHeaders()),
+      shape: perOp(CFG.shapeIters, () => kimi.shapeRequest(body, { effort, sessionId: 'x' })),
+      both: perOp(CFG.shapeIters, () => {
+        kimi.buildHeaders()
+        kimi.shapeRequest(body, { effort, sessionId: 'x' })
+      }),
+      shapeWithModels: models
+        ? perOp(CFG.shapeIters, () => kimi.shapeRequest(body, { effort, sessionId: 'x', models }))
+        : NaN,
+      jsonRoundTrip: perOp(CFG.shapeIters, () => JSON.parse(JSON.stringify(body))),
+      bodyBytes: raw.true.length,
+    }
+    results.meta = { sameBody, sameIdentity, nodeBuild, seconds: (performance.now() - started) / 1000 }
+  } finally {
+    await server.stop()
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+  report(results)
+}
+
+// ---------------------------------------------------------------------------------------- report --
+function verdict(ok, by) {
+  return ok ? `PASS (${by})` : `MISS (${by})`
+}
+
+function report(r) {
+  const K = (xs, k) => xs.kimi.map((x) => x[k])
+  const N = (xs, k) => xs.node.map((x) => x[k])
+  const rows = []
+  const row = (metric, k, n, ratio, target, result) => rows.push([metric, k, n, ratio, target, result])
+
+  const tk = median(K(r.ttfb, 'ttfb'))
+  const tn = median(N(r.ttfb, 'ttfb'))
+  const tkp = quantile(K(r.ttfb, 'ttfb'), 0.9)
+  const tnp = quantile(N(r.ttfb, 'ttfb'), 0.9)
+  const ttfbRatio = tk / tn
+  row(
+    `TTFB median, ms (${CFG.pairs} pairs)`,
+    f(tk, 3),
+    f(tn, 3),
+    `${f(ttfbRatio, 3)}x`,
+    `<= ${TARGET.ttfb}x`,
+    verdict(
+      ttfbRatio <= TARGET.ttfb,
+      ttfbRatio <= TARGET.ttfb
+        ? `${f((TARGET.ttfb - ttfbRatio) * 100, 1)} pts margin`
+        : `${f((ttfbRatio / TARGET.ttfb - 1) * 100, 1)}% over, +${f((tk - tn) * 1000, 0)} µs`,
+    ),
+  )
+  row('TTFB p90, ms', f(tkp, 3), f(tnp, 3), `${f(tkp / tnp, 3)}x`, '', '')
+  const pd = median(r.ttfb.kimi.map((x, i) => x.ttfb - r.ttfb.node[i].ttfb)) * 1000
+  row('  TTFB kimi - node, median of pairs, µs', f(pd, 0), '', '', '', '')
+  const hk = median(K(r.ttfb, 'headers'))
+  const hn = median(N(r.ttfb, 'headers'))
+  row('  of which fetch() resolved, ms', f(hk, 3), f(hn, 3), `${f(hk / hn, 3)}x`, '', '')
+
+  const bps = (x) => x.bytes / (x.total / 1000)
+  const sk = median(r.stream.kimi.map(bps))
+  const sn = median(r.stream.node.map(bps))
+  const thrRatio = sk / sn
+  const mb = r.stream.kimi[0].bytes / 1e6
+  row(
+    `Stream ${f(mb, 1)} MB SSE, MB/s (${CFG.streamReps} reps, ${CFG.eventBytes} B events)`,
+    f(sk / 1e6, 1),
+    f(sn / 1e6, 1),
+    `${f(thrRatio, 3)}x`,
+    `>= ${TARGET.throughput}x`,
+    verdict(
+      thrRatio >= TARGET.throughput,
+      thrRatio >= TARGET.throughput
+        ? `${f((thrRatio - 1) * 100, 1)}% faster`
+        : `${f((1 - thrRatio) * 100, 1)}% slower`,
+    ),
+  )
+  const stk = median(K(r.stream, 'total'))
+  const stn = median(N(r.stream, 'total'))
+  row('  stream total time, ms', f(stk, 1), f(stn, 1), `${f(stk / stn, 3)}x`, '', '')
+  const cmk = median(r.stream.kimi.map((x) => x.cpuUs / (x.bytes / 1e6)))
+  const cmn = median(r.stream.node.map((x) => x.cpuUs / (x.bytes / 1e6)))
+  row('  stream client CPU, µs/MB', f(cmk, 0), f(cmn, 0), `${f(cmk / cmn, 3)}x`, '', '')
+  const avgChunk = (xs) => median(xs.map((x) => x.bytes / x.chunks))
+  row('  body chunk size seen by JS, B', f(avgChunk(r.stream.kimi), 0), f(avgChunk(r.stream.node), 0), '', '', '')
+
+  const ck = median(K(r.cpu, 'cpuUs'))
+  const cn = median(N(r.cpu, 'cpuUs'))
+  // Median of the per-round differences: each round's two batches ran back to back.
+  const diffs = r.cpu.kimi.map((x, i) => x.cpuUs - r.cpu.node[i].cpuUs)
+  const added = median(diffs)
+  const addedSpread = [quantile(diffs, 0.25), quantile(diffs, 0.75)]
+  row(
+    `CPU/request, µs (${CFG.batches}x${CFG.batch} each)`,
+    f(ck, 1),
+    f(cn, 1),
+    `${f(ck / cn, 3)}x`,
+    '',
+    '',
+  )
+  row(
+    '  added CPU (kimi - node), µs, median of pairs',
+    f(added, 1),
+    '',
+    `IQR ${f(addedSpread[0], 0)}..${f(addedSpread[1], 0)}`,
+    `<= ${TARGET.addedCpuUs} µs`,
+    verdict(
+      added <= TARGET.addedCpuUs,
+      added <= TARGET.addedCpuUs ? `${f(TARGET.addedCpuUs - added, 1)} µs margin` : `${f(added - TARGET.addedCpuUs, 1)} µs over`,
+    ),
+  )
+  const wk = median(K(r.cpu, 'wallUs'))
+  const wn = median(N(r.cpu, 'wallUs'))
+  row('  wall time/request, µs', f(wk, 1), f(wn, 1), `${f(wk / wn, 3)}x`, '', '')
+
+  row(`require('kimi-native') ms (median of ${CFG.requireReps})`, f(median(r.require), 1), '', '', '', '')
+  const s = r.shape
+  row(`buildHeaders + shapeRequest, µs/op (${s.bodyBytes} B body)`, f(s.both, 1), '', '', '', '')
+  row('  buildHeaders() alone, µs/op', f(s.headers, 1), '', '', '', '')
+  row('  shapeRequest() alone, µs/op', f(s.shape, 1), '', '', '', '')
+  row('  shapeRequest({models}) (no cache read), µs/op', f(s.shapeWithModels, 1), '', '', '', '')
+  row('  JSON.parse(JSON.stringify(body)), µs/op', '', f(s.jsonRoundTrip, 1), '', '', '')
+
+  const head = ['metric', 'kimi-native', 'node fetch', 'ratio', 'target', 'result']
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => String(x[i]).length)))
+  const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(w[i])).join(' | ')} |`
+  console.log(`\nkimi-native fetch benchmark — Node ${process.version}, ${os.cpus().length} CPU(s) ${os.cpus()[0].model}`)
+  console.log(`addon: ${r.meta.nodeBuild.join(', ') || 'none found'}`)
+  console.log(
+    `same shaped body on the wire: ${r.meta.sameBody ? 'yes' : 'NO'}; same identity headers: ${r.meta.sameIdentity ? 'yes' : 'NO'}\n`,
+  )
+  console.log(line(head))
+  console.log(`|${w.map((n) => '-'.repeat(n + 2)).join('|')}|`)
+  for (const x of rows) console.log(line(x))
+  console.log(`\nrun time ${f(r.meta.seconds, 1)} s`)
+}
+
+main().catch((err) => {
+  console.error(err && err.stack ? err.stack : err)
+  fs.rmSync(tmp, { recursive: true, force: true })
+  process.exitCode = 1
+})
