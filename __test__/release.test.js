@@ -159,7 +159,7 @@ test('every workflow file parses as YAML and every job is well formed', () => {
 })
 
 test('every npm run / yarn / npx napi command in the workflows exists', (t) => {
-  if (!NAPI) return t.skip('@napi-rs/cli is not installed (run `npm ci --ignore-scripts`)')
+  if (!NAPI) return t.skip('@napi-rs/cli is not installed (run `npm install --ignore-scripts`)')
   const problems = []
   let checked = 0
   let inWorkflows = 0
@@ -308,11 +308,15 @@ test('publish job: version commit gate, provenance, dist-tags', () => {
   assert.ok(latest.test('1.2.3') && !latest.test('1.2.3-rc.1') && !latest.test('fix: 1.2.3'))
 })
 
-test('npm ci in CI has a lockfile in sync with package.json', () => {
-  const usesCi = workflows.some((w) => jobsOf(w).some(([, job]) => commandsOf(job).some((c) => /\bnpm ci\b/.test(c))))
-  assert.ok(usesCi, 'workflows are expected to install with `npm ci --ignore-scripts`')
+test('CI installs with a lockfile in sync with package.json and never runs the install script', () => {
+  // `npm install`, not `npm ci`: the committed lockfile lacks other platforms' optional packages of
+  // @napi-rs/cli's own native deps (the registry it was written against does not serve them), and `npm ci`
+  // rejects such a lockfile while `npm install` completes it.
+  const installs = workflows.flatMap((w) => jobsOf(w).flatMap(([, job]) => commandsOf(job))).filter((c) => /\bnpm (?:ci|install)\b/.test(c))
+  assert.ok(installs.length > 0, 'workflows are expected to install JS dependencies')
+  for (const c of installs) assert.doesNotMatch(c, /\bnpm ci\b/, `\`${c.trim()}\` would reject the lockfile`)
   const lockPath = path.join(ROOT, 'package-lock.json')
-  assert.ok(fs.existsSync(lockPath), '`npm ci` needs a committed package-lock.json')
+  assert.ok(fs.existsSync(lockPath), 'package-lock.json must be committed')
   const lock = JSON.parse(fs.readFileSync(lockPath, 'utf8'))
   const rootEntry = (lock.packages && lock.packages['']) || {}
   // (optionalDependencies are written at publish time by `napi prepublish`, so they are not compared.)
@@ -353,7 +357,7 @@ test('npm/<platform> packages match their targets', () => {
 })
 
 test('committed npm/ dirs are exactly what `napi create-npm-dirs` generates now', (t) => {
-  if (!NAPI) return t.skip('@napi-rs/cli is not installed (run `npm ci --ignore-scripts`)')
+  if (!NAPI) return t.skip('@napi-rs/cli is not installed (run `npm install --ignore-scripts`)')
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kimi-npm-dirs-'))
   try {
     fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(tmp, 'package.json'))

@@ -54,8 +54,8 @@ if [ "$NODE_MAJOR" -lt 22 ]; then
     }' || die "--use-napi-cross cannot work on Node $NODE_MAJOR without the overrides"
 fi
 if [ ! -x "$NAPI" ]; then
-  step "npm ci --ignore-scripts (node_modules missing)"
-  if [ -f package-lock.json ]; then npm ci --ignore-scripts --no-audit --no-fund
+  step "npm install --ignore-scripts (node_modules missing)"
+  if [ -f package-lock.json ]; then npm install --ignore-scripts --no-audit --no-fund
   else npm install --ignore-scripts --no-audit --no-fund --no-save --no-package-lock; fi
 fi
 [ -x "$NAPI" ] || die "@napi-rs/cli is not installed"
