@@ -204,10 +204,13 @@ test('login --no-browser, status, models, usage, logout: the whole session throu
   })
 
   await t.test('logout removes the login; status then exits 1', async () => {
+    const modelsDir = path.join(d.kn, 'models')
+    assert.ok(fs.readdirSync(modelsDir).length > 0, 'models were cached by `models`')
     const r = await cli(['logout'], env)
     assert.equal(r.code, 0, show(r))
     assert.match(r.stdout, /Logged out/)
     assert.deepEqual(credentialFiles(d), [])
+    assert.deepEqual(fs.readdirSync(modelsDir), [], "the account's model list goes with the login")
     const s = await cli(['status'], env)
     assert.equal(s.code, 1, show(s))
     assert.match(s.stdout, /Not logged in/)

@@ -386,7 +386,8 @@ test('4. error codes: header on Responses, classifyResponse, transport and login
 
   await t.test('transport failure → KIMI_NETWORK rejection', async () => {
     const port = await closedPort();
-    const err = await rejection(post(f, `http://127.0.0.1:${port}/coding/v1/chat/completions`, chatBody()));
+    const base = `http://127.0.0.1:${port}/coding/v1`;
+    const err = await rejection(post(kimi.createKimiFetch({ baseUrl: base }), `${base}/chat/completions`, chatBody()));
     assert.ok(err instanceof Error);
     assert.equal(err.code, 'KIMI_NETWORK', `${err.code}: ${err.message}`);
   });
@@ -623,25 +624,29 @@ function runChild(env, spec, timeoutMs = 15000) {
 
 test('6. custom CA via SSL_CERT_FILE (child processes)', async (t) => {
   if (!opensslAvailable()) return t.skip('openssl CLI not found; cannot mint a throw-away CA');
-  const srv = await setup(t); // parent logs in; the child reads the same file store
+  await setup(t);
   const pki = makePki(tempDir(t, 'pki'));
   const tls = await startTlsServer(t, pki);
   const spec = { url: `${tls.url}/coding/v1/models` };
+  // The TLS server is the configured Kimi API here (credentials go only there); an API key
+  // stands in for a login, which is tied to the fake server's base URL.
+  const key = 'sk-test-ca-key-0123456789';
+  const api = { KIMI_CODE_BASE_URL: `${tls.url}/coding/v1`, KIMI_API_KEY: key };
 
-  const noCa = await runChild(childEnv(t), spec);
+  const noCa = await runChild(childEnv(t, api), spec);
   assert.equal(noCa.ok, false, `expected a TLS failure, got ${JSON.stringify(noCa)}`);
   assert.equal(noCa.code, 'KIMI_NETWORK');
   assert.match(noCa.message, /TLS|certificate/i);
   assert.match(noCa.message, /SSL_CERT_FILE/);
   assert.equal(tls.requests.length, 0);
 
-  const withCa = await runChild(childEnv(t, { SSL_CERT_FILE: pki.ca }), spec);
+  const withCa = await runChild(childEnv(t, { ...api, SSL_CERT_FILE: pki.ca }), spec);
   assert.equal(withCa.ok, true, JSON.stringify(withCa));
   assert.equal(withCa.status, 200);
   assert.equal(JSON.parse(withCa.body).path, '/coding/v1/models');
   assert.equal(tls.requests.length, 1);
   const auth = headerValues(tls.requests[0].headers, 'authorization')[0] || '';
-  assert.ok(srv.issuedTokens().includes(auth.replace(/^Bearer /, '')), 'child sent the stored bearer');
+  assert.equal(auth, `Bearer ${key}`, 'child sent the configured credential');
   assert.match(headerValues(tls.requests[0].headers, 'user-agent')[0] || '', /^kimi-code-cli\//);
 });
 
@@ -651,10 +656,11 @@ test('7. proxies: HTTPS_PROXY CONNECT, NO_PROXY bypass, HTTP_PROXY absolute-form
   const pki = makePki(tempDir(t, 'pki'));
   const tls = await startTlsServer(t, pki);
   const target = `127.0.0.1:${tls.port}`;
+  const api = { KIMI_CODE_BASE_URL: `${tls.url}/coding/v1`, KIMI_API_KEY: 'sk-test-proxy-key' };
 
   await t.test('HTTPS_PROXY tunnels with CONNECT', async () => {
     const proxy = await startProxy(t);
-    const r = await runChild(childEnv(t, { SSL_CERT_FILE: pki.ca, HTTPS_PROXY: proxy.url }), { url: `${tls.url}/p1` });
+    const r = await runChild(childEnv(t, { ...api, SSL_CERT_FILE: pki.ca, HTTPS_PROXY: proxy.url }), { url: `${tls.url}/p1` });
     assert.equal(r.ok, true, JSON.stringify(r));
     assert.equal(r.status, 200);
     assert.deepEqual(proxy.log, [{ kind: 'connect', method: 'CONNECT', target }]);
@@ -664,7 +670,7 @@ test('7. proxies: HTTPS_PROXY CONNECT, NO_PROXY bypass, HTTP_PROXY absolute-form
   await t.test('NO_PROXY=127.0.0.1 bypasses the proxy', async () => {
     const proxy = await startProxy(t);
     const r = await runChild(
-      childEnv(t, { SSL_CERT_FILE: pki.ca, HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1' }),
+      childEnv(t, { ...api, SSL_CERT_FILE: pki.ca, HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1' }),
       { url: `${tls.url}/p2` },
     );
     assert.equal(r.ok, true, JSON.stringify(r));
@@ -676,7 +682,8 @@ test('7. proxies: HTTPS_PROXY CONNECT, NO_PROXY bypass, HTTP_PROXY absolute-form
   await t.test('HTTP_PROXY gets an absolute-form request for http:// URLs', async () => {
     const proxy = await startProxy(t);
     const port = await closedPort(); // nothing listens there: only the proxy can answer
-    const r = await runChild(childEnv(t, { HTTP_PROXY: proxy.url }), { url: `http://127.0.0.1:${port}/p3?x=1` });
+    const base = { KIMI_CODE_BASE_URL: `http://127.0.0.1:${port}/coding/v1`, KIMI_API_KEY: 'sk-test-proxy-key' };
+    const r = await runChild(childEnv(t, { ...base, HTTP_PROXY: proxy.url }), { url: `http://127.0.0.1:${port}/p3?x=1` });
     assert.equal(r.ok, true, JSON.stringify(r));
     assert.equal(r.status, 200);
     assert.equal(r.body, 'via-proxy');

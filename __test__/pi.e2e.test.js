@@ -181,7 +181,8 @@ test('pi -e <checkout>: a kimi-native CLI login is used with no /login; thinking
   assert.match(table, new RegExp(`${id}\\s+${modelInfo.id}\\s+262\\.1K\\s+\\S+\\s+yes\\s+yes`))
   assert.match(table, new RegExp(`${id}\\s+kimi-test-small\\s+131\\.1K\\s+\\S+\\s+no\\s+no`))
 
-  // pi level -> core effort (minimal goes out as low; xhigh exists because the fake model declares "max")
+  // pi level -> effort on the wire (the core maps minimal to the model's lowest; xhigh exists because the
+  // fake model declares "max" and goes out as its highest)
   for (const [level, effort] of [['off', 'off'], ['minimal', 'low'], ['low', 'low'], ['medium', 'medium'], ['high', 'high'], ['xhigh', 'max']]) {
     const since = fake.requests.length
     const r = await runPi(sb, ['--model', `${id}/${modelInfo.id}`, '--thinking', level, '--mode', 'json', '-p', `hello ${level}`])

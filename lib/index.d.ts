@@ -150,7 +150,17 @@ export function models(options?: KimiOptions & { refresh?: boolean }): Promise<M
 export function usage(options?: KimiOptions): Promise<Usage>
 /** Pure: returns a new body; does not mutate the input. */
 export function shapeRequest(body: any, options?: ShapeOptions): any
+/**
+ * A fetch for the Kimi API: fresh bearer, identity headers, shaping, one retry after a forced refresh on
+ * 401, streaming body. Only URLs on the configured `baseUrl` origin are accepted (KIMI_BAD_INPUT otherwise).
+ */
 export function createKimiFetch(options?: KimiFetchOptions): typeof fetch
 /** Header names a host may set on a request to pass per-request shaping hints to createKimiFetch (stripped before sending). */
 export const HINT_HEADERS: { effort: string; sessionId: string }
 export const PROVIDER: { opencodeId: string; piId: string; defaultModel: string }
+/** Response header that carries the kimi-native error code of a non-2xx response from createKimiFetch. */
+export const ERROR_HEADER: string
+/** The keys of KimiOptions the core reads (hosts copy these from their own config). */
+export const OPTION_KEYS: ReadonlyArray<keyof KimiOptions>
+/** The default OAuth host, API base URL and client versions (what the core uses with no options and no env). */
+export const DEFAULTS: Readonly<Record<string, string>>

@@ -9,7 +9,7 @@ const facts = native.constants()
 const HINT_HEADERS = Object.freeze({ ...facts.hintHeaders })
 const PROVIDER = Object.freeze({ ...facts.provider })
 const ERROR_HEADER = facts.errorHeader
-const CORE_KEYS = ['profile', 'version', 'region', 'oauthHost', 'baseUrl', 'store', 'home']
+const CORE_KEYS = Object.freeze(['profile', 'version', 'region', 'oauthHost', 'baseUrl', 'store', 'home'])
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
 
 function coded(code, message) {
@@ -122,7 +122,8 @@ function toResponse(res, method, cleanup, mapError) {
       {
         async pull(ctrl) {
           try {
-            const chunk = await res.read()
+            // Data already read ahead is taken synchronously; only an empty buffer waits.
+            const chunk = res.tryRead() ?? (await res.read())
             if (chunk === null) {
               ctrl.close()
               cleanup()
@@ -221,5 +222,6 @@ module.exports = {
   HINT_HEADERS,
   PROVIDER,
   ERROR_HEADER,
+  OPTION_KEYS: CORE_KEYS,
   DEFAULTS: Object.freeze({ ...facts.defaults }),
 }

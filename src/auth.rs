@@ -13,7 +13,7 @@ use crate::store::{self, ResolvedStore};
 use crate::token::{needs_refresh, now_secs, parse_official, StoredLogin};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a refresh may wait for another process holding the lock (kimi-code: ~90 s).
 const LOCK_DEADLINE: Duration = Duration::from_secs(90);
@@ -38,8 +38,15 @@ fn refresh_floor() -> f64 {
 struct Session {
   store: tokio::sync::OnceCell<ResolvedStore>,
   cache: Mutex<Option<StoredLogin>>,
+  /// When the store was last found empty. Callers that run on `KIMI_API_KEY` or an official
+  /// client's login would otherwise read the store (a keychain round trip) on every request.
+  absent_since: Mutex<Option<Instant>>,
   refresh: tokio::sync::Mutex<()>,
 }
+
+/// How long "no login stored" is believed before the store is read again (a login made by
+/// another process shows up within this time).
+const ABSENT_RECHECK: Duration = Duration::from_secs(5);
 
 fn session(settings: &Settings) -> Arc<Session> {
   static SESSIONS: OnceLock<Mutex<HashMap<String, Arc<Session>>>> = OnceLock::new();
@@ -53,6 +60,7 @@ fn session(settings: &Settings) -> Arc<Session> {
       Arc::new(Session {
         store: tokio::sync::OnceCell::new(),
         cache: Mutex::new(None),
+        absent_since: Mutex::new(None),
         refresh: tokio::sync::Mutex::new(()),
       })
     })
@@ -73,12 +81,29 @@ impl Session {
   }
   fn set_cache(&self, v: Option<StoredLogin>) {
     *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = v;
+    *self.absent_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
+  }
+  fn recently_absent(&self) -> bool {
+    let since = *self.absent_since.lock().unwrap_or_else(|e| e.into_inner());
+    since.is_some_and(|t| t.elapsed() < ABSENT_RECHECK)
   }
   async fn load(&self, settings: &Settings) -> Result<Option<StoredLogin>> {
     let st = self.store(settings).await?;
     let loaded = blocking(move || st.load()).await?;
     self.set_cache(loaded.clone().filter(|l| l.relogin_reason.is_none()));
+    if loaded.is_none() {
+      *self.absent_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
     Ok(loaded)
+  }
+  /// The login held in memory, else the store's; an empty store is re-read only every
+  /// [`ABSENT_RECHECK`].
+  async fn current(&self, settings: &Settings) -> Result<Option<StoredLogin>> {
+    match self.cached() {
+      Some(l) => Ok(Some(l)),
+      None if self.recently_absent() => Ok(None),
+      None => self.load(settings).await,
+    }
   }
   async fn save(&self, settings: &Settings, login: StoredLogin) -> Result<()> {
     let st = self.store(settings).await?;
@@ -173,10 +198,7 @@ fn usable_official(settings: &Settings) -> Option<Grant> {
 /// unless another caller already replaced the token we held.
 pub async fn access_token(settings: &Settings, force: bool) -> Result<Grant> {
   let sess = session(settings);
-  let held = match sess.cached() {
-    Some(l) => Some(l),
-    None => sess.load(settings).await?,
-  };
+  let held = sess.current(settings).await?;
   let mut relogin: Option<String> = None;
   if let Some(login) = held {
     if let Some(reason) = &login.relogin_reason {
@@ -483,7 +505,14 @@ pub async fn login(settings: &Settings, events: &dyn LoginEvents, cancel: &Cance
 pub async fn logout(settings: &Settings) -> Result<bool> {
   let sess = session(settings);
   let st = sess.store(settings).await?;
-  let removed = blocking(move || st.delete()).await?;
+  let s = settings.clone();
+  let removed = blocking(move || {
+    let removed = st.delete()?;
+    // The account's model list goes with its login.
+    models::clear_cache(&s);
+    Ok(removed)
+  })
+  .await?;
   sess.set_cache(None);
   Ok(removed)
 }

@@ -33,7 +33,7 @@ pub struct FetchRequest {
 }
 
 pub enum Body {
-  Stream(reqwest::Response),
+  Stream(StreamBody),
   Buffered(Option<Bytes>),
 }
 
@@ -45,37 +45,140 @@ pub struct FetchResponse {
   pub body: Body,
 }
 
-impl Body {
-  /// The next chunk; ready chunks are coalesced (up to 256 KiB) without waiting, so SSE is
-  /// never delayed but a fast stream crosses into JS in fewer, larger pieces.
-  pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
-    match self {
-      Body::Buffered(b) => Ok(b.take()),
-      Body::Stream(resp) => {
-        let first = match resp.chunk().await {
-          Ok(Some(c)) => c,
-          Ok(None) => return Ok(None),
-          Err(e) => return Err(KimiError::network("Reading the Kimi response", &e)),
+/// The most one read hands to JS. Large enough that a fast stream crosses the FFI boundary
+/// rarely; small enough not to hold much memory per read.
+const MAX_READ: usize = 256 * 1024;
+/// Chunks read ahead of JS before the network is paused (back-pressure).
+const READ_AHEAD_CHUNKS: usize = 32;
+
+/// A response body read ahead by its own task: the network keeps flowing while JS handles the
+/// previous piece, and each read takes everything that has arrived since, so a fast stream
+/// costs one JS↔native round trip per batch instead of one per network chunk. Dropping it
+/// stops the task and closes the connection, so the server stops generating.
+pub struct StreamBody {
+  rx: tokio::sync::mpsc::Receiver<Result<Bytes>>,
+  pending_error: Option<KimiError>,
+  task: tokio::task::AbortHandle,
+}
+
+impl Drop for StreamBody {
+  fn drop(&mut self) {
+    self.task.abort();
+  }
+}
+
+impl StreamBody {
+  /// Must be called inside the tokio runtime.
+  pub fn spawn(mut resp: reqwest::Response) -> StreamBody {
+    let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD_CHUNKS);
+    let task = tokio::spawn(async move {
+      loop {
+        let next = tokio::select! {
+          _ = tx.closed() => return,
+          r = resp.chunk() => r,
         };
-        let mut buf: Option<bytes::BytesMut> = None;
-        loop {
-          let next = futures_util::FutureExt::now_or_never(resp.chunk());
-          match next {
-            Some(Ok(Some(more))) => {
-              let b = buf.get_or_insert_with(|| bytes::BytesMut::from(&first[..]));
-              b.extend_from_slice(&more);
-              if b.len() >= 256 * 1024 {
-                break;
-              }
-            }
-            // An error or the end is reported on the next call.
-            _ => break,
-          }
+        let (item, last) = match next {
+          Ok(Some(chunk)) => (Ok(chunk), false),
+          Ok(None) => return,
+          Err(e) => (Err(KimiError::network("Reading the Kimi response", &e)), true),
+        };
+        if tx.send(item).await.is_err() || last {
+          return;
         }
-        Ok(Some(buf.map(|b| b.freeze()).unwrap_or(first)))
       }
+    })
+    .abort_handle();
+    StreamBody {
+      rx,
+      pending_error: None,
+      task,
     }
   }
+
+  /// Waits for the next data, then also takes whatever else is already buffered.
+  pub async fn next(&mut self) -> Result<Option<Vec<u8>>> {
+    if let Some(e) = self.pending_error.take() {
+      return Err(e);
+    }
+    match self.rx.recv().await {
+      None => Ok(None),
+      Some(Err(e)) => Err(e),
+      Some(Ok(first)) => Ok(Some(self.drain_after(first))),
+    }
+  }
+
+  /// Data that is already buffered, without waiting. `None` means "call `next`": nothing has
+  /// arrived yet, the stream ended, or an error is waiting to be reported there.
+  pub fn try_next(&mut self) -> Option<Vec<u8>> {
+    if self.pending_error.is_some() {
+      return None;
+    }
+    match self.rx.try_recv() {
+      Ok(Ok(first)) => Some(self.drain_after(first)),
+      Ok(Err(e)) => {
+        self.pending_error = Some(e);
+        None
+      }
+      Err(_) => None,
+    }
+  }
+
+  fn drain_after(&mut self, first: Bytes) -> Vec<u8> {
+    let mut out = first.to_vec();
+    while out.len() < MAX_READ {
+      match self.rx.try_recv() {
+        Ok(Ok(more)) => out.extend_from_slice(&more),
+        // Reported on the next read, after the data before it.
+        Ok(Err(e)) => {
+          self.pending_error = Some(e);
+          break;
+        }
+        Err(_) => break,
+      }
+    }
+    out
+  }
+}
+
+impl Body {
+  /// The next piece of the body, or `None` at the end.
+  pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
+    match self {
+      Body::Buffered(b) => Ok(b.take().map(|b| b.to_vec())),
+      Body::Stream(s) => s.next().await,
+    }
+  }
+
+  /// The next piece if it is available now (see [`StreamBody::try_next`]).
+  pub fn try_next_chunk(&mut self) -> Option<Vec<u8>> {
+    match self {
+      // Buffered bodies go through `next_chunk`, which also reports their end.
+      Body::Buffered(_) => None,
+      Body::Stream(s) => s.try_next(),
+    }
+  }
+}
+
+/// Reads at most `limit` bytes of an error body; a broken body just ends it.
+async fn read_error_body(resp: &mut reqwest::Response, limit: usize, cancel: &Cancel) -> Result<Vec<u8>> {
+  let mut buf = Vec::new();
+  while buf.len() < limit {
+    match cancel
+      .run(async {
+        resp
+          .chunk()
+          .await
+          .map_err(|e| KimiError::network("Reading the Kimi response", &e))
+      })
+      .await
+    {
+      Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
+      Ok(None) => break,
+      Err(e) if e.code == Code::Cancelled => return Err(e),
+      Err(_) => break,
+    }
+  }
+  Ok(buf)
 }
 
 fn is_identity_or_managed(name: &str) -> bool {
@@ -161,6 +264,38 @@ fn cached_models(settings: &Settings) -> Vec<crate::models::ModelInfo> {
   models
 }
 
+fn origin_of(url: &reqwest::Url) -> String {
+  url.origin().ascii_serialization()
+}
+
+/// The bearer goes only to the configured Kimi API: a host bug or a hostile redirect target in
+/// a request URL must not receive the user's credentials. Only origins are named in errors
+/// (a query string may carry secrets of its own).
+fn check_target(settings: &Settings, req: &FetchRequest) -> Result<()> {
+  let url = reqwest::Url::parse(&req.url)
+    .ok()
+    .filter(|u| matches!(u.scheme(), "http" | "https"))
+    .ok_or_else(|| KimiError::bad_input("kimi fetch needs an absolute http(s) URL.".to_string()))?;
+  let base = reqwest::Url::parse(&settings.base_url).map_err(|_| {
+    KimiError::bad_input("The Kimi base URL is not a valid URL; check baseUrl or KIMI_CODE_BASE_URL.".to_string())
+  })?;
+  if origin_of(&url) != origin_of(&base) {
+    return Err(KimiError::bad_input(format!(
+      "kimi fetch sends Kimi credentials only to the Kimi API at {}, not to {}. \
+       If that server is your Kimi API, set baseUrl (or KIMI_CODE_BASE_URL) to it.",
+      origin_of(&base),
+      origin_of(&url)
+    )));
+  }
+  if reqwest::Method::from_bytes(req.method.as_bytes()).is_err() {
+    return Err(KimiError::bad_input(format!(
+      "kimi fetch: {:?} is not an HTTP method.",
+      req.method
+    )));
+  }
+  Ok(())
+}
+
 async fn send_once(
   http: &reqwest::Client,
   settings: &Settings,
@@ -169,7 +304,8 @@ async fn send_once(
   json_body: bool,
   token: &str,
 ) -> std::result::Result<reqwest::Response, reqwest::Error> {
-  let method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes()).unwrap_or(reqwest::Method::GET);
+  // Checked in `check_target`.
+  let method = reqwest::Method::from_bytes(req.method.as_bytes()).unwrap_or(reqwest::Method::GET);
   let mut rb = http.request(method, &req.url);
   for (k, v) in &req.headers {
     // A shaped chat body is JSON whatever generic type the host's fetch defaulted to.
@@ -216,12 +352,7 @@ pub async fn fetch(
   req: FetchRequest,
   cancel: &Cancel,
 ) -> Result<FetchResponse> {
-  if !(req.url.starts_with("http://") || req.url.starts_with("https://")) {
-    return Err(KimiError::bad_input(format!(
-      "kimi fetch needs an absolute http(s) URL, got {:?}.",
-      req.url
-    )));
-  }
+  check_target(settings, &req)?;
   let http = crate::http::client(
     config
       .connect_timeout_ms
@@ -258,7 +389,7 @@ pub async fn fetch(
     }
     break (resp, None);
   };
-  let (resp, refresh_error) = resp;
+  let (mut resp, refresh_error) = resp;
   let status = resp.status().as_u16();
   let status_text = resp.status().canonical_reason().unwrap_or("").to_string();
   let url = resp.url().to_string();
@@ -269,21 +400,12 @@ pub async fn fetch(
       status_text,
       url,
       headers,
-      body: Body::Stream(resp),
+      body: Body::Stream(StreamBody::spawn(resp)),
     });
   }
   // Error bodies are small: buffer to classify, then replay them to the host unchanged.
   let retry_after = crate::http::retry_after(resp.headers());
-  let mut body = Body::Stream(resp);
-  let mut buf = Vec::new();
-  while buf.len() < MAX_ERROR_BODY {
-    match cancel.run(body.next_chunk()).await {
-      Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
-      Ok(None) => break,
-      Err(e) if e.code == Code::Cancelled => return Err(e),
-      Err(_) => break,
-    }
-  }
+  let buf = read_error_body(&mut resp, MAX_ERROR_BODY, cancel).await?;
   let text = String::from_utf8_lossy(&buf);
   let code = match &refresh_error {
     Some(e) => Some(e.code),
@@ -326,6 +448,95 @@ mod tests {
     for h in ["content-type", "accept", "x-session-affinity", "anthropic-beta"] {
       assert!(!is_identity_or_managed(h), "{h}");
     }
+  }
+
+  fn response_of(chunks: Vec<std::result::Result<&'static [u8], std::io::Error>>) -> reqwest::Response {
+    let stream = futures_util::stream::iter(chunks.into_iter().map(|c| c.map(Bytes::from_static)));
+    reqwest::Response::from(http::Response::new(reqwest::Body::wrap_stream(stream)))
+  }
+
+  #[tokio::test]
+  async fn read_ahead_coalesces_what_arrived_and_reports_errors_after_the_data() {
+    let mut body = StreamBody::spawn(response_of(vec![
+      Ok(b"data: 1\n\n"),
+      Ok(b"data: 2\n\n"),
+      Err(std::io::Error::other("reset")),
+    ]));
+    // Let the reader task run ahead of the consumer.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(body.try_next().as_deref(), Some(&b"data: 1\n\ndata: 2\n\n"[..]));
+    assert!(body.try_next().is_none(), "the error waits for next()");
+    let err = body.next().await.unwrap_err();
+    assert_eq!(err.code, Code::Network);
+    assert!(body.next().await.unwrap().is_none());
+  }
+
+  #[tokio::test]
+  async fn one_read_never_exceeds_the_cap() {
+    static BIG: [u8; 100 * 1024] = [b'x'; 100 * 1024];
+    let mut body = StreamBody::spawn(response_of(vec![
+      Ok(&BIG[..]),
+      Ok(&BIG[..]),
+      Ok(&BIG[..]),
+      Ok(&BIG[..]),
+    ]));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut sizes = Vec::new();
+    while let Some(piece) = body.next().await.unwrap() {
+      sizes.push(piece.len());
+    }
+    assert_eq!(sizes.iter().sum::<usize>(), 400 * 1024);
+    assert!(sizes.iter().all(|&n| n <= MAX_READ + 100 * 1024), "{sizes:?}");
+    assert!(sizes.len() >= 2, "{sizes:?}");
+  }
+
+  #[tokio::test]
+  async fn dropping_the_body_stops_the_reader() {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<std::result::Result<Bytes, std::io::Error>>();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let body = StreamBody::spawn(reqwest::Response::from(http::Response::new(
+      reqwest::Body::wrap_stream(stream),
+    )));
+    tx.send(Ok(Bytes::from_static(b"x"))).unwrap();
+    drop(body);
+    // The aborted task drops the response and with it the receiving end of the stream.
+    for _ in 0..100 {
+      if tx.is_closed() {
+        return;
+      }
+      tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the reader task kept the response alive after the body was dropped");
+  }
+
+  #[test]
+  fn credentials_go_only_to_the_configured_api_origin() {
+    let env = |k: &str| match k {
+      "KIMI_NATIVE_HOME" => Some("/x".to_string()),
+      "KIMI_CODE_BASE_URL" => Some("http://127.0.0.1:8080/coding/v1".to_string()),
+      _ => None,
+    };
+    let s = Settings::resolve_with(&crate::config::Options::default(), &env).unwrap();
+    let req = |url: &str, method: &str| FetchRequest {
+      url: url.into(),
+      method: method.into(),
+      headers: vec![],
+      body: None,
+    };
+    assert!(check_target(&s, &req("http://127.0.0.1:8080/coding/v1/chat/completions", "POST")).is_ok());
+    for bad in [
+      "http://127.0.0.1:8081/coding/v1/models",
+      "https://127.0.0.1:8080/coding/v1/models",
+      "http://evil.example/coding/v1/models?token=secret-value",
+      "file:///etc/passwd",
+      "/coding/v1/models",
+    ] {
+      let err = check_target(&s, &req(bad, "GET")).unwrap_err();
+      assert_eq!(err.code, Code::BadInput, "{bad}");
+      assert!(!err.message.contains("secret-value"), "{}", err.message);
+    }
+    let err = check_target(&s, &req("http://127.0.0.1:8080/coding/v1/models", "GE T")).unwrap_err();
+    assert_eq!(err.code, Code::BadInput);
   }
 
   #[test]

@@ -98,6 +98,10 @@ pub fn load_cache(settings: &Settings) -> Option<Vec<ModelInfo>> {
   serde_json::from_slice::<CacheFile>(&text).ok().map(|c| c.models)
 }
 
+pub fn clear_cache(settings: &Settings) {
+  let _ = std::fs::remove_file(cache_path(settings));
+}
+
 pub fn save_cache(settings: &Settings, models: &[ModelInfo]) {
   let data = serde_json::to_vec_pretty(&CacheFile {
     fetched_at: crate::token::now_secs(),

@@ -22,7 +22,6 @@ const ID = core.PROVIDER.opencodeId
 // (only plugins refresh, and this one delegates to the core); a fixed far-future date keeps any reader from
 // treating it as expired while staying a valid Date.
 const MARKER = Object.freeze({ type: 'oauth', access: 'kimi-native', refresh: 'kimi-native', expires: 4102444800000 })
-const KIMI_OPTION_KEYS = ['profile', 'version', 'region', 'oauthHost', 'baseUrl', 'store', 'home']
 // Headers opencode adds to every request for its own gateways; the official client sends neither.
 const HOST_ONLY_HEADERS = ['x-session-affinity', 'x-session-id']
 // Core errors that mean "log in again": shown to opencode as a 401 so the run stops with the message instead of
@@ -33,7 +32,7 @@ const LOGIN_HINT = `In opencode: \`opencode auth login -p ${ID}\`.`
 
 function kimiOptions(pluginOptions) {
   const out = {}
-  for (const k of KIMI_OPTION_KEYS) if (pluginOptions && pluginOptions[k] !== undefined) out[k] = pluginOptions[k]
+  for (const k of core.OPTION_KEYS) if (pluginOptions && pluginOptions[k] !== undefined) out[k] = pluginOptions[k]
   return out
 }
 

@@ -33,9 +33,9 @@ const ZERO_COST = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 }
 
 // ---- core ModelInfo -> pi model --------------------------------------------------------------------
 function toPiModel(info) {
-  // thinkingLevelMap carries the core effort for each pi level (pi itself ignores it with COMPAT above).
-  const map = { minimal: 'low' }
-  if (info.thinkEfforts && info.thinkEfforts.includes('max')) map.xhigh = 'max'
+  // pi shows a level only if the map allows it; the core maps pi's level onto the model's efforts.
+  const map = {}
+  if (info.thinkEfforts && info.thinkEfforts.includes('max')) map.xhigh = 'xhigh'
   if (info.thinkingType === 'only') map.off = null
   return {
     id: info.id,
@@ -73,12 +73,6 @@ async function accountModels(st) {
   } catch {
     return [fallbackInfo()]
   }
-}
-
-function effortFor(model, level) {
-  if (!level || level === 'off') return 'off'
-  const mapped = model.thinkingLevelMap && model.thinkingLevelMap[level]
-  return typeof mapped === 'string' ? mapped : level
 }
 
 // ---- pi-ai from the pi that loads us ---------------------------------------------------------------
@@ -143,7 +137,7 @@ function errorMessage(model, err) {
 function makeStreamSimple(ai, infoById) {
   return function streamKimi(model, context, options = {}) {
     const out = ai.createAssistantMessageEventStream()
-    const shaping = { model: model.id, effort: effortFor(model, options.reasoning), sessionId: options.sessionId }
+    const shaping = { model: model.id, effort: options.reasoning || 'off', sessionId: options.sessionId }
     if (infoById.has(model.id)) shaping.modelInfo = infoById.get(model.id)
     const onPayload = async (payload, m) => {
       const replaced = options.onPayload ? await options.onPayload(payload, m) : undefined
