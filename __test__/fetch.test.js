@@ -278,6 +278,95 @@ test(
 
 /* ------------------------------------------------------------------------------------------------ 3 -- */
 
+test('5b. shapeRequest: an object and its JSON text shape alike; non-JSON text is left alone', () => {
+  const body = {
+    model: 'kimi-for-coding',
+    reasoning_effort: 'high',
+    messages: [{ role: 'developer', content: 'be brief' }, { role: 'user', content: 'hi' }],
+  };
+  const before = structuredClone(body);
+  const opts = { effort: 'off', sessionId: 's1', models: [] };
+  const shaped = kimi.shapeRequest(body, opts);
+  assert.deepEqual(body, before, 'the input is not mutated');
+  assert.equal(shaped.messages[0].role, 'system');
+  assert.deepEqual(shaped.thinking, { type: 'disabled' });
+  assert.ok(!('reasoning_effort' in shaped));
+  const text = kimi.shapeRequest(JSON.stringify(body), opts);
+  assert.equal(typeof text, 'string');
+  assert.deepEqual(JSON.parse(text), shaped);
+  assert.equal(kimi.shapeRequest('data: not json', opts), 'data: not json');
+});
+
+/** A server that sends `events` SSE events `gapMs` apart, or (events = Infinity) keeps the stream open. */
+async function startSlowStream(t, { events, gapMs }) {
+  const sockets = new Set();
+  const server = http.createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (sent === events) {
+        clearInterval(timer);
+        res.end('data: [DONE]\n\n');
+        return;
+      }
+      res.write(`data: {"n":${sent++}}\n\n`);
+    }, gapMs);
+    res.on('close', () => clearInterval(timer));
+  });
+  server.on('connection', (s) => sockets.add(s));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(r); }));
+  return `http://127.0.0.1:${server.address().port}/coding/v1`;
+}
+
+/** Runs `script` in a fresh node with the kimi-native lib as `kimi`; resolves {code, stdout, stderr, ms}. */
+function runNodeScript(env, script, timeoutMs) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const src = `const kimi = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))});\n${script}`;
+    const child = spawn(process.execPath, ['-e', src], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+test('2c. event loop: a waiting read keeps Node alive; an unread body does not', async (t) => {
+  const env = (base) => ({ ...childEnv(t), KIMI_API_KEY: 'sk-test-loop', KIMI_CODE_BASE_URL: base, KIMI_NATIVE_HOME: tempDir(t, 'loop'), KIMI_NATIVE_STORE: 'file', KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS: '1' });
+
+  await t.test('reading a slow stream: nothing else is pending while the core waits for the next event', async () => {
+    const base = await startSlowStream(t, { events: 4, gapMs: 300 });
+    const r = await runNodeScript(
+      env(base),
+      `kimi.createKimiFetch()(${JSON.stringify(base + '/chat/completions')}, { method: 'POST', body: '{}' })
+        .then(async (res) => { const text = await res.text(); process.stdout.write(JSON.stringify(text.match(/"n":\\d+/g))) })`,
+      15000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), ['"n":0', '"n":1', '"n":2', '"n":3'], 'every event read before the process exited');
+  });
+
+  await t.test('a response whose body is never read lets the process exit', async () => {
+    const base = await startSlowStream(t, { events: Infinity, gapMs: 100 });
+    const r = await runNodeScript(
+      env(base),
+      `kimi.createKimiFetch()(${JSON.stringify(base + '/chat/completions')}, { method: 'POST', body: '{}' })
+        .then((res) => process.stdout.write(String(res.status)))`,
+      10000,
+    );
+    assert.equal(r.signal, null, 'the process exited by itself (not killed after 10 s)');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '200');
+  });
+});
+
 test('3. 401: one forced refresh and one retry, never a loop', async (t) => {
   const srv = await setup(t);
   const f = kimi.createKimiFetch();

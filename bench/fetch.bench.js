@@ -47,7 +47,7 @@ const int = (name, dflt, min) => {
 const CFG = {
   pairs: int('BENCH_PAIRS', 200, 30),
   streamMB: int('BENCH_STREAM_MB', 16, 5),
-  streamReps: int('BENCH_STREAM_REPS', 6, 2),
+  streamReps: int('BENCH_STREAM_REPS', 16, 2),
   eventBytes: int('BENCH_EVENT_BYTES', 4096, 64),
   batch: int('BENCH_BATCH', 300, 300),
   batches: int('BENCH_BATCHES', 16, 2),

@@ -148,7 +148,7 @@ export function status(options?: KimiOptions): Promise<Status>
 export function getAccessToken(options?: KimiOptions & { force?: boolean }): Promise<string>
 export function models(options?: KimiOptions & { refresh?: boolean }): Promise<ModelInfo[]>
 export function usage(options?: KimiOptions): Promise<Usage>
-/** Pure: returns a new body; does not mutate the input. */
+/** Pure: returns a new body; does not mutate the input. A string is shaped as JSON text (returned as a string; not JSON: unchanged). */
 export function shapeRequest(body: any, options?: ShapeOptions): any
 /**
  * A fetch for the Kimi API: fresh bearer, identity headers, shaping, one retry after a forced refresh on

@@ -73,7 +73,13 @@ const usage = (options) => native.usage(coreOptions(options))
 const buildHeaders = (options) => native.buildHeaders(coreOptions(options))
 const getDeviceId = (options) => native.getDeviceId(coreOptions(options))
 const identity = (options) => native.identity(coreOptions(options))
-const shapeRequest = (body, options) => native.shapeRequest(body, options == null ? undefined : options)
+/** A string body is shaped as JSON text; an object crosses into the core as JSON text too (far
+ * cheaper than converting it value by value) and comes back as a new object. */
+function shapeRequest(body, options) {
+  const opts = options == null ? undefined : options
+  if (body === null || typeof body !== 'object') return native.shapeRequest(body, opts)
+  return JSON.parse(native.shapeRequest(JSON.stringify(body), opts))
+}
 const classifyResponse = (statusCode, bodyText, retryAfter, options) =>
   native.classifyResponse(statusCode, String(bodyText), retryAfter, coreOptions(options))
 
@@ -118,12 +124,20 @@ function toResponse(res, method, cleanup, mapError) {
     res.cancel()
     cleanup()
   } else {
+    // The core reads ahead; tryRead() takes what has arrived without a promise, and only an
+    // empty buffer waits for the core's onReadable wake-up.
+    let wake = null
+    res.onReadable(() => {
+      const w = wake
+      wake = null
+      if (w) w()
+    })
     stream = new ReadableStream(
       {
         async pull(ctrl) {
           try {
-            // Data already read ahead is taken synchronously; only an empty buffer waits.
-            const chunk = res.tryRead() ?? (await res.read())
+            let chunk
+            while ((chunk = res.tryRead()) === undefined) await new Promise((resolve) => (wake = resolve))
             if (chunk === null) {
               ctrl.close()
               cleanup()

@@ -17,6 +17,22 @@ use std::sync::Arc;
 
 type Callback = ThreadsafeFunction<Value, (), Value, Status, false>;
 
+/// One tokio worker: a client's work is a few connections and cheap parsing, and napi's
+/// default (one worker per CPU) adds cross-worker wake-ups to every streamed chunk. Blocking
+/// work (keychain, files) runs on tokio's blocking pool, not on this worker.
+#[napi_derive::module_init]
+fn init_runtime() {
+  let rt = tokio::runtime::Builder::new_multi_thread()
+    .worker_threads(1)
+    .thread_name("kimi-native")
+    .enable_all()
+    .build();
+  // Without it napi builds its default runtime.
+  if let Ok(rt) = rt {
+    napi::bindgen_prelude::create_custom_tokio_runtime(rt);
+  }
+}
+
 /// Builds a real JS `Error` with `.code` (and `.status` / `.retryAfter` when known).
 fn js_error(env: &Env, e: &KimiError) -> napi::Error {
   let build = || -> napi::Result<napi::Error> {
@@ -187,10 +203,19 @@ struct ShapeArgs {
   rest: serde_json::Map<String, Value>,
 }
 
-/// Pure request shaping; returns a new body.
-#[napi]
+/// Pure request shaping; returns a new body. A JSON string in gives a JSON string out, which
+/// is much cheaper for large bodies than converting a JS object value by value.
+#[napi(ts_args_type = "body: any, options?: any", ts_return_type = "any")]
 pub fn shape_request(env: Env, body: Value, options: Option<Value>) -> napi::Result<Value> {
   sync(&env, || {
+    let (mut out, as_text) = match body {
+      Value::String(text) => match serde_json::from_str::<Value>(&text) {
+        Ok(v) => (v, true),
+        // Not JSON: nothing to shape, as on the fetch path.
+        Err(_) => return Ok(Value::String(text)),
+      },
+      value => (value, false),
+    };
     let args: ShapeArgs = match options {
       None | Some(Value::Null) => ShapeArgs::default(),
       Some(v) => {
@@ -214,7 +239,6 @@ pub fn shape_request(env: Env, body: Value, options: Option<Value>) -> napi::Res
       (None, Some(list)) => list,
       (None, None) => models::load_cache(&s).unwrap_or_default(),
     };
-    let mut out = body;
     shaping::shape(
       &mut out,
       &shaping::ShapeOptions {
@@ -226,7 +250,7 @@ pub fn shape_request(env: Env, body: Value, options: Option<Value>) -> napi::Res
         keep: shaping::keep_from_env(),
       },
     );
-    Ok(out)
+    Ok(if as_text { Value::String(out.to_string()) } else { out })
   })
 }
 
@@ -417,15 +441,37 @@ struct FetchOpts {
   read_timeout_ms: Option<f64>,
 }
 
-/// A response whose body is pulled chunk by chunk by the JS ReadableStream.
+/// Wakes the JS stream when body data arrives. Weak: it keeps Node's event loop alive only
+/// while JS waits for data (`try_read` refs it then), never for an unread body.
+type WakeFn = ThreadsafeFunction<(), (), (), Status, false, true>;
+
+/// A response whose body the JS ReadableStream takes with `tryRead()`; when nothing has
+/// arrived yet, the `onReadable` callback says when to try again. Synchronous reads and one
+/// wake-up per wait keep a fast stream from paying a promise and a task hand-off per chunk.
 #[napi]
 pub struct NativeResponse {
   status: u16,
   status_text: String,
   url: String,
   headers: Vec<Vec<String>>,
-  body: Arc<tokio::sync::Mutex<Option<fetch::Body>>>,
+  body: std::sync::Mutex<Option<fetch::Body>>,
+  wake: std::sync::Mutex<Option<Arc<std::sync::Mutex<WakeFn>>>>,
   cancel: Cancel,
+}
+
+impl NativeResponse {
+  /// Refs the wake function while JS waits, unrefs it otherwise.
+  #[allow(deprecated)] // napi 3 keeps refer/unref for exactly this (napi_ref_threadsafe_function).
+  fn hold_loop(&self, env: &Env, waiting: bool) {
+    if let Some(wake) = self.wake.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+      let mut wake = wake.lock().unwrap_or_else(|e| e.into_inner());
+      let _ = if waiting { wake.refer(env) } else { wake.unref(env) };
+    }
+  }
+  fn end(&self, env: &Env) {
+    *self.body.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    self.hold_loop(env, false);
+  }
 }
 
 #[napi]
@@ -446,55 +492,68 @@ impl NativeResponse {
   pub fn headers(&self) -> Vec<Vec<String>> {
     self.headers.clone()
   }
-  /// Next body chunk, or null at the end.
-  #[napi(ts_return_type = "Promise<Buffer | null>")]
-  pub fn read(&self, env: Env) -> napi::Result<AsyncBlock<Option<Buffer>>> {
-    let body = self.body.clone();
-    let cancel = self.cancel.clone();
-    spawn_coded(
-      &env,
-      async move {
-        let mut guard = body.lock().await;
-        let Some(b) = guard.as_mut() else {
-          return if cancel.is_cancelled() {
-            Err(KimiError::cancelled())
-          } else {
-            Ok(None)
-          };
-        };
-        match cancel.run(b.next_chunk()).await {
-          Ok(Some(chunk)) => Ok(Some(chunk)),
-          Ok(None) => {
-            *guard = None;
-            Ok(None)
-          }
-          // Dropping the response closes the connection, so the server stops generating.
-          Err(e) => {
-            *guard = None;
-            Err(e)
-          }
-        }
-      },
-      |_, v: Option<Vec<u8>>| Ok(v.map(Buffer::from)),
-    )
-  }
-  /// Body data that has already arrived, without waiting; null means "call read()" (nothing
-  /// buffered yet, the end, or an error that read() reports). Saves a promise round trip per
-  /// piece of a fast stream.
-  #[napi]
-  pub fn try_read(&self) -> Option<Buffer> {
-    let mut guard = self.body.try_lock().ok()?;
-    guard.as_mut()?.try_next_chunk().map(Buffer::from)
-  }
-  /// Stops the body stream and releases the connection.
-  #[napi]
-  pub fn cancel(&self) {
-    self.cancel.cancel();
-    // Release the connection now rather than when V8 collects this object; a read in
-    // progress sees the cancellation and drops the body itself.
-    if let Ok(mut guard) = self.body.try_lock() {
-      *guard = None;
+  /// Registers the callback run (on the JS thread) when `tryRead()` returned undefined and
+  /// something has arrived since.
+  #[napi(ts_args_type = "callback: () => void")]
+  pub fn on_readable(&self, callback: Function<(), ()>) -> napi::Result<()> {
+    let wake: WakeFn = callback
+      .build_threadsafe_function()
+      .callee_handled::<false>()
+      .weak::<true>()
+      .build()?;
+    let wake = Arc::new(std::sync::Mutex::new(wake));
+    let body = self.body.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(notifier) = body.as_ref().and_then(|b| b.notifier()) {
+      let hook = wake.clone();
+      notifier.set_hook(Box::new(move || {
+        hook
+          .lock()
+          .unwrap_or_else(|e| e.into_inner())
+          .call((), ThreadsafeFunctionCallMode::NonBlocking);
+      }));
     }
+    *self.wake.lock().unwrap_or_else(|e| e.into_inner()) = Some(wake);
+    Ok(())
+  }
+  /// Body data that has arrived, `null` at the end, `undefined` when nothing has arrived yet
+  /// (the `onReadable` callback then runs once). Throws the coded error of a failed stream.
+  #[napi(ts_return_type = "Buffer | null | undefined")]
+  pub fn try_read(&self, env: Env) -> napi::Result<Either3<Buffer, Null, Undefined>> {
+    let mut guard = self.body.lock().unwrap_or_else(|e| e.into_inner());
+    let polled = match guard.as_mut() {
+      Some(body) => {
+        std::panic::catch_unwind(AssertUnwindSafe(|| body.poll_now())).unwrap_or_else(|_| Err(panic_error()))
+      }
+      None if self.cancel.is_cancelled() => Err(KimiError::cancelled()),
+      None => Ok(fetch::Ready::End),
+    };
+    drop(guard);
+    match polled {
+      Ok(fetch::Ready::Data(data)) => {
+        self.hold_loop(&env, false);
+        Ok(Either3::A(Buffer::from(data)))
+      }
+      Ok(fetch::Ready::Pending) => {
+        self.hold_loop(&env, true);
+        Ok(Either3::C(()))
+      }
+      Ok(fetch::Ready::End) => {
+        self.end(&env);
+        Ok(Either3::B(Null))
+      }
+      // Dropping the body closes the connection, so the server stops generating.
+      Err(e) => {
+        self.end(&env);
+        Err(js_error(&env, &e))
+      }
+    }
+  }
+  /// Stops the body stream and releases the connection now rather than when V8 collects
+  /// this object.
+  #[napi]
+  pub fn cancel(&self, env: Env) {
+    self.cancel.cancel();
+    self.end(&env);
   }
 }
 
@@ -538,7 +597,8 @@ pub fn kimi_fetch(
         status_text: resp.status_text,
         url: resp.url,
         headers: resp.headers.into_iter().map(|(k, v)| vec![k, v]).collect(),
-        body: Arc::new(tokio::sync::Mutex::new(Some(resp.body))),
+        body: std::sync::Mutex::new(Some(resp.body)),
+        wake: std::sync::Mutex::new(None),
         cancel,
       })
     },

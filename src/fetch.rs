@@ -9,7 +9,10 @@ use crate::constants as c;
 use crate::error::{Code, KimiError, Result};
 use crate::shaping::{self, ShapeOptions};
 use bytes::Bytes;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::mpsc::{error::TryRecvError, Sender};
 
 /// Response header carrying the kimi-native error code of a non-2xx response.
 pub const ERROR_CODE_HEADER: &str = "x-kimi-native-error";
@@ -58,7 +61,40 @@ const READ_AHEAD_CHUNKS: usize = 32;
 pub struct StreamBody {
   rx: tokio::sync::mpsc::Receiver<Result<Bytes>>,
   pending_error: Option<KimiError>,
+  ready: Arc<ReadyNotifier>,
+  cancel: Cancel,
   task: tokio::task::AbortHandle,
+}
+
+/// What [`StreamBody::poll_now`] found.
+pub enum Ready {
+  Data(Vec<u8>),
+  End,
+  /// Nothing yet; the notifier's hook runs once when that changes.
+  Pending,
+}
+
+type Hook = Box<dyn Fn() + Send + Sync>;
+
+/// Tells a consumer that found the body empty that data, the end or an error arrived — one
+/// cross-thread wake-up instead of a task hand-off per read.
+#[derive(Default)]
+pub struct ReadyNotifier {
+  waiting: AtomicBool,
+  hook: Mutex<Option<Hook>>,
+}
+
+impl ReadyNotifier {
+  pub fn set_hook(&self, hook: Hook) {
+    *self.hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(hook);
+  }
+  fn notify(&self) {
+    if self.waiting.swap(false, Ordering::AcqRel) {
+      if let Some(hook) = self.hook.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        hook();
+      }
+    }
+  }
 }
 
 impl Drop for StreamBody {
@@ -68,35 +104,41 @@ impl Drop for StreamBody {
 }
 
 impl StreamBody {
-  /// Must be called inside the tokio runtime.
-  pub fn spawn(mut resp: reqwest::Response) -> StreamBody {
+  /// Must be called inside the tokio runtime. Cancelling `cancel` stops the stream at once
+  /// (buffered data is dropped, as fetch does on abort).
+  pub fn spawn(resp: reqwest::Response, cancel: Cancel) -> StreamBody {
     let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD_CHUNKS);
+    let ready = Arc::new(ReadyNotifier::default());
+    let notifier = ready.clone();
+    let stop = cancel.clone();
     let task = tokio::spawn(async move {
-      loop {
-        let next = tokio::select! {
-          _ = tx.closed() => return,
-          r = resp.chunk() => r,
-        };
-        let (item, last) = match next {
-          Ok(Some(chunk)) => (Ok(chunk), false),
-          Ok(None) => return,
-          Err(e) => (Err(KimiError::network("Reading the Kimi response", &e)), true),
-        };
-        if tx.send(item).await.is_err() || last {
-          return;
-        }
+      tokio::select! {
+        _ = stop.cancelled() => {}
+        _ = pump(resp, &tx, &notifier) => {}
       }
+      // The consumer sees the end (a closed channel) before it is woken for it.
+      drop(tx);
+      notifier.notify();
     })
     .abort_handle();
     StreamBody {
       rx,
       pending_error: None,
+      ready,
+      cancel,
       task,
     }
   }
 
+  pub fn notifier(&self) -> Arc<ReadyNotifier> {
+    self.ready.clone()
+  }
+
   /// Waits for the next data, then also takes whatever else is already buffered.
   pub async fn next(&mut self) -> Result<Option<Vec<u8>>> {
+    if self.cancel.is_cancelled() {
+      return Err(KimiError::cancelled());
+    }
     if let Some(e) = self.pending_error.take() {
       return Err(e);
     }
@@ -107,20 +149,25 @@ impl StreamBody {
     }
   }
 
-  /// Data that is already buffered, without waiting. `None` means "call `next`": nothing has
-  /// arrived yet, the stream ended, or an error is waiting to be reported there.
-  pub fn try_next(&mut self) -> Option<Vec<u8>> {
-    if self.pending_error.is_some() {
-      return None;
+  /// What has arrived, without waiting. On `Pending` the notifier's hook runs once when data,
+  /// the end or an error arrives. Errors come after the data that preceded them.
+  pub fn poll_now(&mut self) -> Result<Ready> {
+    if self.cancel.is_cancelled() {
+      return Err(KimiError::cancelled());
     }
-    match self.rx.try_recv() {
-      Ok(Ok(first)) => Some(self.drain_after(first)),
-      Ok(Err(e)) => {
-        self.pending_error = Some(e);
-        None
-      }
-      Err(_) => None,
+    if let Some(e) = self.pending_error.take() {
+      return Err(e);
     }
+    // Set before looking, so a chunk sent right after the look still wakes the consumer.
+    self.ready.waiting.store(true, Ordering::Release);
+    let found = match self.rx.try_recv() {
+      Ok(Ok(first)) => Ok(Ready::Data(self.drain_after(first))),
+      Ok(Err(e)) => Err(e),
+      Err(TryRecvError::Disconnected) => Ok(Ready::End),
+      Err(TryRecvError::Empty) => return Ok(Ready::Pending),
+    };
+    self.ready.waiting.store(false, Ordering::Release);
+    found
   }
 
   fn drain_after(&mut self, first: Bytes) -> Vec<u8> {
@@ -140,21 +187,78 @@ impl StreamBody {
   }
 }
 
+/// Reads `resp` into `tx` until the end, an error, or the consumer goes away.
+async fn pump(mut resp: reqwest::Response, tx: &Sender<Result<Bytes>>, ready: &ReadyNotifier) {
+  loop {
+    let next = tokio::select! {
+      _ = tx.closed() => return,
+      r = resp.chunk() => r,
+    };
+    let first = match next {
+      Ok(Some(chunk)) => chunk,
+      Ok(None) => return,
+      Err(e) => {
+        let _ = tx.send(Err(KimiError::network("Reading the Kimi response", &e))).await;
+        return;
+      }
+    };
+    // hyper yields one chunked-encoding frame at a time; frames it has already decoded go
+    // into the same message, so a fast stream wakes the consumer less often.
+    let (batch, end) = take_ready(&mut resp, first);
+    if tx.send(Ok(batch)).await.is_err() {
+      return;
+    }
+    ready.notify();
+    match end {
+      None => {}
+      Some(Ok(())) => return,
+      Some(Err(e)) => {
+        let _ = tx.send(Err(e)).await;
+        return;
+      }
+    }
+  }
+}
+
+/// Appends to `first` every chunk `resp` can give without waiting (up to [`MAX_READ`]). The
+/// second value is `Some` when the body ended (`Ok`) or failed (`Err`) while doing so.
+fn take_ready(resp: &mut reqwest::Response, first: Bytes) -> (Bytes, Option<Result<()>>) {
+  use futures_util::FutureExt;
+  let mut buf: Option<bytes::BytesMut> = None;
+  let mut end = None;
+  while buf.as_ref().map_or(first.len(), |b| b.len()) < MAX_READ {
+    match resp.chunk().now_or_never() {
+      Some(Ok(Some(more))) => buf
+        .get_or_insert_with(|| bytes::BytesMut::from(&first[..]))
+        .extend_from_slice(&more),
+      Some(Ok(None)) => {
+        end = Some(Ok(()));
+        break;
+      }
+      Some(Err(e)) => {
+        end = Some(Err(KimiError::network("Reading the Kimi response", &e)));
+        break;
+      }
+      // Not decoded yet: dropping the pending future consumes nothing.
+      None => break,
+    }
+  }
+  (buf.map_or(first, |b| b.freeze()), end)
+}
+
 impl Body {
-  /// The next piece of the body, or `None` at the end.
-  pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
+  /// What is available now (see [`StreamBody::poll_now`]); a buffered body is always ready.
+  pub fn poll_now(&mut self) -> Result<Ready> {
     match self {
-      Body::Buffered(b) => Ok(b.take().map(|b| b.to_vec())),
-      Body::Stream(s) => s.next().await,
+      Body::Buffered(b) => Ok(b.take().map_or(Ready::End, |b| Ready::Data(b.to_vec()))),
+      Body::Stream(s) => s.poll_now(),
     }
   }
 
-  /// The next piece if it is available now (see [`StreamBody::try_next`]).
-  pub fn try_next_chunk(&mut self) -> Option<Vec<u8>> {
+  pub fn notifier(&self) -> Option<Arc<ReadyNotifier>> {
     match self {
-      // Buffered bodies go through `next_chunk`, which also reports their end.
       Body::Buffered(_) => None,
-      Body::Stream(s) => s.try_next(),
+      Body::Stream(s) => Some(s.notifier()),
     }
   }
 }
@@ -400,7 +504,7 @@ pub async fn fetch(
       status_text,
       url,
       headers,
-      body: Body::Stream(StreamBody::spawn(resp)),
+      body: Body::Stream(StreamBody::spawn(resp, cancel.clone())),
     });
   }
   // Error bodies are small: buffer to classify, then replay them to the host unchanged.
@@ -450,6 +554,10 @@ mod tests {
     }
   }
 
+  fn spawn_plain(resp: reqwest::Response) -> StreamBody {
+    StreamBody::spawn(resp, Cancel::default())
+  }
+
   fn response_of(chunks: Vec<std::result::Result<&'static [u8], std::io::Error>>) -> reqwest::Response {
     let stream = futures_util::stream::iter(chunks.into_iter().map(|c| c.map(Bytes::from_static)));
     reqwest::Response::from(http::Response::new(reqwest::Body::wrap_stream(stream)))
@@ -457,24 +565,80 @@ mod tests {
 
   #[tokio::test]
   async fn read_ahead_coalesces_what_arrived_and_reports_errors_after_the_data() {
-    let mut body = StreamBody::spawn(response_of(vec![
+    let mut body = spawn_plain(response_of(vec![
       Ok(b"data: 1\n\n"),
       Ok(b"data: 2\n\n"),
       Err(std::io::Error::other("reset")),
     ]));
     // Let the reader task run ahead of the consumer.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(body.try_next().as_deref(), Some(&b"data: 1\n\ndata: 2\n\n"[..]));
-    assert!(body.try_next().is_none(), "the error waits for next()");
-    let err = body.next().await.unwrap_err();
+    match body.poll_now() {
+      Ok(Ready::Data(d)) => assert_eq!(d, b"data: 1\n\ndata: 2\n\n"),
+      _ => panic!("expected both chunks in one piece"),
+    }
+    let err = body.poll_now().err().expect("the error comes after the data");
     assert_eq!(err.code, Code::Network);
-    assert!(body.next().await.unwrap().is_none());
+    assert!(matches!(body.poll_now(), Ok(Ready::End)));
+  }
+
+  #[tokio::test]
+  async fn a_consumer_that_found_nothing_is_woken_once_for_data_and_once_for_the_end() {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<std::result::Result<Bytes, std::io::Error>>();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let mut body = spawn_plain(reqwest::Response::from(http::Response::new(
+      reqwest::Body::wrap_stream(stream),
+    )));
+    let (wake_tx, mut wakes) = tokio::sync::mpsc::unbounded_channel::<()>();
+    body.notifier().set_hook(Box::new(move || {
+      let _ = wake_tx.send(());
+    }));
+    assert!(matches!(body.poll_now(), Ok(Ready::Pending)));
+    tx.send(Ok(Bytes::from_static(b"data: x\n\n"))).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), wakes.recv())
+      .await
+      .expect("woken for data");
+    assert!(matches!(body.poll_now(), Ok(Ready::Data(d)) if d == b"data: x\n\n"));
+    assert!(matches!(body.poll_now(), Ok(Ready::Pending)));
+    drop(tx);
+    tokio::time::timeout(Duration::from_secs(5), wakes.recv())
+      .await
+      .expect("woken for the end");
+    assert!(matches!(body.poll_now(), Ok(Ready::End)));
+    // Not waiting any more: no further wake-ups.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(wakes.try_recv().is_err());
+  }
+
+  #[tokio::test]
+  async fn cancelling_wakes_the_consumer_and_closes_the_upstream() {
+    let cancel = Cancel::default();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<std::result::Result<Bytes, std::io::Error>>();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let resp = reqwest::Response::from(http::Response::new(reqwest::Body::wrap_stream(stream)));
+    let mut body = StreamBody::spawn(resp, cancel.clone());
+    let (wake_tx, mut wakes) = tokio::sync::mpsc::unbounded_channel::<()>();
+    body.notifier().set_hook(Box::new(move || {
+      let _ = wake_tx.send(());
+    }));
+    assert!(matches!(body.poll_now(), Ok(Ready::Pending)));
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(5), wakes.recv())
+      .await
+      .expect("woken by the cancel");
+    assert_eq!(body.poll_now().err().map(|e| e.code), Some(Code::Cancelled));
+    for _ in 0..100 {
+      if tx.is_closed() {
+        return;
+      }
+      tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the upstream stayed open after the cancel");
   }
 
   #[tokio::test]
   async fn one_read_never_exceeds_the_cap() {
     static BIG: [u8; 100 * 1024] = [b'x'; 100 * 1024];
-    let mut body = StreamBody::spawn(response_of(vec![
+    let mut body = spawn_plain(response_of(vec![
       Ok(&BIG[..]),
       Ok(&BIG[..]),
       Ok(&BIG[..]),
@@ -494,7 +658,7 @@ mod tests {
   async fn dropping_the_body_stops_the_reader() {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<std::result::Result<Bytes, std::io::Error>>();
     let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
-    let body = StreamBody::spawn(reqwest::Response::from(http::Response::new(
+    let body = spawn_plain(reqwest::Response::from(http::Response::new(
       reqwest::Body::wrap_stream(stream),
     )));
     tx.send(Ok(Bytes::from_static(b"x"))).unwrap();
