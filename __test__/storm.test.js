@@ -15,13 +15,15 @@ if (process.env.KIMI_STORM_CHILD) {
   const stop = process.env.KIMI_STORM_STOP
   const seen = new Set()
   let errors = 0
+  let calls = 0
   ;(async () => {
     while (!fs.existsSync(stop)) {
       const tokens = await Promise.all(Array.from({ length: 32 }, () => kimi.getAccessToken().catch((e) => { errors++; return `ERR:${e.code}` })))
       for (const t of tokens) seen.add(t)
+      calls += tokens.length
       await new Promise((r) => setTimeout(r, 20))
     }
-    process.stdout.write(JSON.stringify({ errors, tokens: [...seen] }))
+    process.stdout.write(JSON.stringify({ errors, calls, tokens: [...seen] }))
   })()
   return
 }
@@ -53,13 +55,15 @@ test('8 processes × 32 concurrent callers share one refresh per expiry', { time
     const log = server.refreshLog
     for (let i = 1; i < log.length; i++) assert.equal(log[i].refresh_token, log[i - 1].newRefreshToken, `refresh ${i} reused or skipped a token`)
     const issued = new Set(server.issuedTokens())
+    let calls = 0
     for (const r of results) {
       assert.equal(r.code, 0, r.out)
-      const { errors, tokens } = JSON.parse(r.out)
+      const { errors, calls: made, tokens } = JSON.parse(r.out)
       assert.equal(errors, 0, `errors in a child: ${tokens.filter((t) => t.startsWith('ERR')).join(',')}`)
       for (const t of tokens) assert.ok(issued.has(t), 'a child returned a token the server never issued')
+      calls += made
     }
-    console.log(`storm: ${rotations} rotations, 0 invalid_grant, 8×32 callers`)
+    console.log(`storm: 8 processes × 32 callers, ${calls} getAccessToken() calls, ${rotations} refresh requests = rotations, 0 invalid_grant`)
   } finally {
     env.restore()
     await server.close()
