@@ -14,13 +14,17 @@ const raw = (file, begin, end) => {
 }
 const fenced = (block) => block.slice(block.indexOf('\n', block.indexOf('```')) + 1, block.lastIndexOf('```'))
 
-test('opencode.json printed by login equals the documented template', () => {
-  const doc = JSON.parse(fenced(raw('docs/opencode.md', '<!-- opencode-json:begin -->', '<!-- opencode-json:end -->')))
-  assert.deepEqual(hosts.opencodeConfig(), doc)
-})
+for (const file of ['README.md', 'docs/opencode.md']) {
+  test(`opencode.json printed by login equals the template in ${file}`, () => {
+    const doc = JSON.parse(fenced(raw(file, '<!-- opencode-json:begin -->', '<!-- opencode-json:end -->')))
+    assert.deepEqual(hosts.opencodeConfig(), doc)
+  })
+}
 
-test('pi setup printed by login equals the documented commands', () => {
-  const doc = raw('docs/pi.md', '<!-- pi-setup:begin -->', '<!-- pi-setup:end -->')
-  for (const line of hosts.piSetup()) assert.ok(doc.includes(line), `docs/pi.md lacks: ${line}`)
-  assert.ok(doc.includes(hosts.PI_NOTE))
-})
+for (const file of ['README.md', 'docs/pi.md']) {
+  test(`pi setup printed by login equals the commands in ${file}`, () => {
+    const doc = raw(file, '<!-- pi-setup:begin -->', '<!-- pi-setup:end -->')
+    for (const line of hosts.piSetup()) assert.ok(doc.includes(line), `${file} lacks: ${line}`)
+    assert.ok(doc.includes(hosts.PI_NOTE))
+  })
+}
