@@ -12,10 +12,11 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 
 const kimi = require('../lib');
 const { startFakeKimi, ERRORS, makeBigChunks } = require('./fake-kimi/server');
+const { spawnCollect } = require('./helpers/spawn');
 
 const CHILD = path.join(__dirname, 'helpers', 'fetch-child.js');
 const CHAT = '/coding/v1/chat/completions';
@@ -320,22 +321,10 @@ async function startSlowStream(t, { events, gapMs }) {
   return `http://127.0.0.1:${server.address().port}/coding/v1`;
 }
 
-/** Runs `script` in a fresh node with the kimi-native lib as `kimi`; resolves {code, stdout, stderr, ms}. */
+/** Runs `script` in a fresh node with the kimi-native lib as `kimi`. */
 function runNodeScript(env, script, timeoutMs) {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const src = `const kimi = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))});\n${script}`;
-    const child = spawn(process.execPath, ['-e', src], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
-    });
-  });
+  const src = `const kimi = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))});\n${script}`;
+  return spawnCollect(process.execPath, ['-e', src], { env, timeoutMs });
 }
 
 test('2c. event loop: a waiting read keeps Node alive; an unread body does not', async (t) => {
@@ -684,31 +673,14 @@ function childEnv(t, extra = {}) {
   return { ...env, ...extra };
 }
 
-function runChild(env, spec, timeoutMs = 15000) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD], {
-      env: { ...env, FETCH_CHILD_SPEC: JSON.stringify(spec) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      OUTPUTS.push(stdout, stderr);
-      const line = stdout.trim().split('\n').pop();
-      let out;
-      try {
-        out = JSON.parse(line);
-      } catch {
-        return reject(new Error(`child exited ${code}/${signal} without a result; stderr: ${stderr}`));
-      }
-      resolve({ ...out, stderr });
-    });
-  });
+async function runChild(env, spec, timeoutMs = 15000) {
+  const r = await spawnCollect(process.execPath, [CHILD], { env: { ...env, FETCH_CHILD_SPEC: JSON.stringify(spec) }, timeoutMs });
+  OUTPUTS.push(r.stdout, r.stderr);
+  try {
+    return { ...JSON.parse(r.stdout.trim().split('\n').pop()), stderr: r.stderr };
+  } catch {
+    throw new Error(`child exited ${r.code}/${r.signal} without a result; stderr: ${r.stderr}`);
+  }
 }
 
 test('6. custom CA via SSL_CERT_FILE (child processes)', async (t) => {

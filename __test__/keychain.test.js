@@ -14,7 +14,8 @@ const crypto = require('node:crypto')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { spawn, spawnSync } = require('node:child_process')
+const { spawnSync } = require('node:child_process')
+const { spawnCollect } = require('./helpers/spawn')
 
 const SERVICE = 'kimi-native'
 const RESULT = '@@RESULT '
@@ -258,21 +259,11 @@ function defineTests() {
     return env
   }
 
-  function run(cmd, args, env, timeoutMs) {
-    return new Promise((resolve) => {
-      const t0 = Date.now()
-      const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.on('data', (b) => (stdout += b))
-      child.stderr.on('data', (b) => (stderr += b))
-      child.on('error', (err) => (stderr += `\nspawn error: ${err.message}`))
-      child.on('close', (code, signal) => {
-        outputs.push(stdout, stderr)
-        const line = stdout.split('\n').find((l) => l.startsWith(RESULT))
-        resolve({ code, signal, stdout, stderr, ms: Date.now() - t0, result: line ? JSON.parse(line.slice(RESULT.length)) : null })
-      })
-    })
+  async function run(cmd, args, env, timeoutMs) {
+    const r = await spawnCollect(cmd, args, { env, timeoutMs })
+    outputs.push(r.stdout, r.stderr)
+    const line = r.stdout.split('\n').find((l) => l.startsWith(RESULT))
+    return { ...r, result: line ? JSON.parse(line.slice(RESULT.length)) : null }
   }
 
   const child = (scenario, env, timeoutMs = 20000) =>

@@ -6,7 +6,8 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { spawn, spawnSync } = require('node:child_process')
+const { spawnSync } = require('node:child_process')
+const { spawnCollect } = require('./spawn')
 
 const REPO = path.resolve(__dirname, '..', '..')
 const CACHE = path.join(REPO, '.test-cache')
@@ -81,33 +82,6 @@ function ensureOpencode({ version = OPENCODE.version, dir = OPENCODE.dir } = {})
     return { ok: false, reason: `opencode binary does not run here: ${(v.error && v.error.message) || v.stderr || v.stdout}` }
   }
   return { ok: true, bin, base, version }
-}
-
-function spawnCollect(cmd, args, { cwd, env, timeoutMs, onStdout, onStderr }) {
-  return new Promise((resolve) => {
-    const started = Date.now()
-    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
-      child.kill('SIGKILL')
-    }, timeoutMs)
-    child.stdout.on('data', (d) => {
-      stdout += d
-      if (onStdout) onStdout(String(d), child)
-    })
-    child.stderr.on('data', (d) => {
-      stderr += d
-      if (onStderr) onStderr(String(d), child)
-    })
-    child.on('error', (e) => (stderr += `\nspawn error: ${e.message}`))
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr, timedOut, ms: Date.now() - started })
-    })
-  })
 }
 
 /**

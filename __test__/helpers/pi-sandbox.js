@@ -5,7 +5,8 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { spawn, spawnSync } = require('node:child_process')
+const { spawnSync } = require('node:child_process')
+const { spawnCollect } = require('./spawn')
 
 const REPO = path.resolve(__dirname, '..', '..')
 const CACHE = path.join(REPO, '.test-cache')
@@ -131,26 +132,7 @@ function createSandbox({ settings = {} } = {}) {
    * onStdout(chunk, child) sees output as it arrives (for interactive flows such as device login).
    */
   sb.node = (args, { env = {}, timeoutMs = 90000, cwd = sb.cwd, onStdout } = {}) =>
-    new Promise((resolve) => {
-      const started = Date.now()
-      const child = spawn(process.execPath, args, { cwd, env: sb.env(env), stdio: ['ignore', 'pipe', 'pipe'] })
-      let stdout = ''
-      let stderr = ''
-      let timedOut = false
-      const timer = setTimeout(() => {
-        timedOut = true
-        child.kill('SIGKILL')
-      }, timeoutMs)
-      child.stdout.on('data', (d) => {
-        stdout += d
-        if (onStdout) onStdout(String(d), child)
-      })
-      child.stderr.on('data', (d) => (stderr += d))
-      child.on('close', (code, signal) => {
-        clearTimeout(timer)
-        resolve({ code, signal, stdout, stderr, timedOut, ms: Date.now() - started })
-      })
-    })
+    spawnCollect(process.execPath, args, { cwd, env: sb.env(env), timeoutMs, onStdout })
 
   /** Run the pi CLI (`pi.cli` from ensurePi) with args. */
   sb.pi = (pi, args, opts) => sb.node([pi.cli, ...args], opts)
