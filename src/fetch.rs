@@ -11,7 +11,6 @@ use crate::shaping::{self, ShapeOptions};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::sync::mpsc::{error::TryRecvError, Sender};
 
 /// Response header carrying the kimi-native error code of a non-2xx response.
@@ -347,27 +346,6 @@ fn shaped_body(
   }
 }
 
-fn cached_models(settings: &Settings) -> Vec<crate::models::ModelInfo> {
-  use std::collections::HashMap;
-  use std::sync::{Mutex, OnceLock};
-  // The cache file changes only on login/refresh; re-read it at most every 30 s.
-  type Entry = (std::time::Instant, Vec<crate::models::ModelInfo>);
-  static CACHE: OnceLock<Mutex<HashMap<String, Entry>>> = OnceLock::new();
-  let key = settings.login_key();
-  let map = CACHE.get_or_init(Default::default);
-  if let Some((at, m)) = map.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-    if at.elapsed() < Duration::from_secs(30) {
-      return m.clone();
-    }
-  }
-  let models = crate::models::load_cache(settings).unwrap_or_default();
-  map
-    .lock()
-    .unwrap_or_else(|e| e.into_inner())
-    .insert(key, (std::time::Instant::now(), models.clone()));
-  models
-}
-
 fn origin_of(url: &reqwest::Url) -> String {
   url.origin().ascii_serialization()
 }
@@ -467,7 +445,11 @@ pub async fn fetch(
     settings,
     config,
     &req,
-    if config.shape { cached_models(settings) } else { vec![] },
+    if config.shape {
+      crate::models::cached(settings)
+    } else {
+      vec![]
+    },
   );
   let mut grant = cancel.run(auth::access_token(settings, false)).await?;
   let mut retried = false;
@@ -536,6 +518,7 @@ pub fn classify(settings: &Settings, status: u16, body: &str, retry_after: Optio
 #[cfg(test)]
 mod tests {
   use super::*;
+  use std::time::Duration;
 
   #[test]
   fn managed_headers_are_replaced_not_merged() {

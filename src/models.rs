@@ -98,8 +98,37 @@ pub fn load_cache(settings: &Settings) -> Option<Vec<ModelInfo>> {
   serde_json::from_slice::<CacheFile>(&text).ok().map(|c| c.models)
 }
 
+type MemoryEntry = (std::time::Instant, Vec<ModelInfo>);
+
+fn memory() -> &'static std::sync::Mutex<std::collections::HashMap<String, MemoryEntry>> {
+  static MEMORY: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, MemoryEntry>>> =
+    std::sync::OnceLock::new();
+  MEMORY.get_or_init(Default::default)
+}
+
+/// The cached list for the request path: the file changes only on login/refresh, so it is
+/// re-read at most every 30 s (another process may have refreshed it).
+pub fn cached(settings: &Settings) -> Vec<ModelInfo> {
+  let key = settings.login_key();
+  if let Some((at, m)) = memory().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+    if at.elapsed() < std::time::Duration::from_secs(30) {
+      return m.clone();
+    }
+  }
+  let models = load_cache(settings).unwrap_or_default();
+  memory()
+    .lock()
+    .unwrap_or_else(|e| e.into_inner())
+    .insert(key, (std::time::Instant::now(), models.clone()));
+  models
+}
+
 pub fn clear_cache(settings: &Settings) {
   let _ = std::fs::remove_file(cache_path(settings));
+  memory()
+    .lock()
+    .unwrap_or_else(|e| e.into_inner())
+    .remove(&settings.login_key());
 }
 
 pub fn save_cache(settings: &Settings, models: &[ModelInfo]) {
@@ -110,6 +139,10 @@ pub fn save_cache(settings: &Settings, models: &[ModelInfo]) {
   if let Ok(data) = data {
     let _ = crate::store::file::write_atomic(&cache_path(settings), &data);
   }
+  memory()
+    .lock()
+    .unwrap_or_else(|e| e.into_inner())
+    .insert(settings.login_key(), (std::time::Instant::now(), models.to_vec()));
 }
 
 /// The model a request should use when the host did not name a discovered one.
@@ -121,6 +154,20 @@ pub fn default_model(models: &[ModelInfo]) -> Option<&ModelInfo> {
 mod tests {
   use super::*;
   use serde_json::json;
+
+  #[test]
+  fn clearing_the_cache_also_forgets_the_in_memory_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_string_lossy().to_string();
+    let env = move |k: &str| (k == "KIMI_NATIVE_HOME").then(|| home.clone());
+    let s = Settings::resolve_with(&crate::config::Options::default(), &env).unwrap();
+    let list = parse_models(&json!({"data":[{"id":"m1","context_length":1000}]})).unwrap();
+    save_cache(&s, &list);
+    assert_eq!(cached(&s).len(), 1);
+    clear_cache(&s);
+    assert!(load_cache(&s).is_none(), "file removed");
+    assert!(cached(&s).is_empty(), "memory forgotten too");
+  }
 
   #[test]
   fn parses_golden_and_rich_payloads() {
