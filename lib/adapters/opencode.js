@@ -16,6 +16,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const core = require('../index.js')
+const { withTimeout } = require('../timeout.js')
 
 const ID = core.PROVIDER.opencodeId
 // What opencode stores instead of credentials. `expires` is read by nothing in opencode for a plugin provider
@@ -34,14 +35,6 @@ function kimiOptions(pluginOptions) {
   const out = {}
   for (const k of core.OPTION_KEYS) if (pluginOptions && pluginOptions[k] !== undefined) out[k] = pluginOptions[k]
   return out
-}
-
-function withTimeout(promise, ms) {
-  let timer
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
 function hostFetch(kimiFetch) {

@@ -11,6 +11,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { pathToFileURL, fileURLToPath } = require('node:url')
 const core = require('../index.js')
+const { withTimeout } = require('../timeout.js')
 
 const ID = core.PROVIDER.piId
 // Unique api id: registering streamSimple under "openai-completions" would replace it for every provider.
@@ -55,14 +56,6 @@ const FALLBACK = Symbol('fallback')
 function fallbackInfo() {
   const id = core.PROVIDER.defaultModel
   return { id, displayName: 'Kimi For Coding', contextLength: 262144, supportsReasoning: true, supportsImageIn: true, [FALLBACK]: true }
-}
-
-function withTimeout(promise, ms) {
-  let timer
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out')), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
 async function accountModels(st) {
