@@ -121,7 +121,11 @@ test('refresh rotates the refresh token ahead of expiry; transient failures are 
       await kimi.login({})
       const first = await kimi.getAccessToken()
       assert.equal(server.refreshCount, 0)
+      // Due (1.5 s left of 3 s) but still valid beyond the margin: handed out while the
+      // refresh runs in the background; the next call gets the new token.
       await new Promise((r) => setTimeout(r, 1700))
+      assert.equal(await kimi.getAccessToken(), first)
+      await kimi.settle()
       const second = await kimi.getAccessToken()
       assert.notEqual(second, first)
       assert.equal(server.refreshCount, 1)

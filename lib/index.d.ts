@@ -146,6 +146,12 @@ export function login(
 export function logout(options?: KimiOptions): Promise<{ removed: boolean }>
 export function status(options?: KimiOptions): Promise<Status>
 export function getAccessToken(options?: KimiOptions & { force?: boolean }): Promise<string>
+/**
+ * Resolves once no token refresh is in flight in this process. The event loop is held open
+ * while a refresh runs, so a process that ends naturally never loses a rotated token; call
+ * this before `process.exit()`, which cannot be held.
+ */
+export function settle(): Promise<void>
 export function models(options?: KimiOptions & { refresh?: boolean }): Promise<ModelInfo[]>
 export function usage(options?: KimiOptions): Promise<Usage>
 /** Pure: returns a new body; does not mutate the input. A string is shaped as JSON text (returned as a string; not JSON: unchanged). */

@@ -65,11 +65,31 @@ function login(options = {}) {
   )
 }
 
+/*
+ * A token refresh runs in the core on its own task and always persists its result, even when
+ * the call that started it was aborted or has returned (refresh-ahead). The server rotates the
+ * refresh token the moment it answers, so the process must not exit before the new one is
+ * saved: after every call that may start a refresh, a pending `refreshSettled()` promise holds
+ * the event loop open until it is. `process.exit()` cannot be held; call `settle()` first.
+ */
+let settling = null
+function holdWhileRefreshing() {
+  if (settling || !native.refreshPending()) return
+  settling = native.refreshSettled().then(
+    () => (settling = null),
+    () => (settling = null),
+  )
+}
+const holding = (promise) => promise.finally(holdWhileRefreshing)
+/** Resolves once no token refresh is in flight (call it before `process.exit()`). */
+const settle = () => (native.refreshPending() ? native.refreshSettled() : Promise.resolve())
+
 const logout = (options) => native.logout(coreOptions(options))
 const status = (options) => native.status(coreOptions(options))
-const getAccessToken = (options = {}) => native.getAccessToken(coreOptions(options), Boolean(options && options.force))
-const models = (options = {}) => native.models(coreOptions(options), Boolean(options && options.refresh))
-const usage = (options) => native.usage(coreOptions(options))
+const getAccessToken = (options = {}) =>
+  holding(native.getAccessToken(coreOptions(options), Boolean(options && options.force)))
+const models = (options = {}) => holding(native.models(coreOptions(options), Boolean(options && options.refresh)))
+const usage = (options) => holding(native.usage(coreOptions(options)))
 const buildHeaders = (options) => native.buildHeaders(coreOptions(options))
 const getDeviceId = (options) => native.getDeviceId(coreOptions(options))
 const identity = (options) => native.identity(coreOptions(options))
@@ -208,7 +228,7 @@ function createKimiFetch(options = {}) {
     }
     let res
     try {
-      res = await native.kimiFetch({ url, method, headers: pairs, options: spec }, buf, token)
+      res = await holding(native.kimiFetch({ url, method, headers: pairs, options: spec }, buf, token))
     } catch (err) {
       cleanup()
       if (signal && signal.aborted) throw abort()
@@ -227,6 +247,7 @@ module.exports = {
   logout,
   status,
   getAccessToken,
+  settle,
   models,
   usage,
   shapeRequest,

@@ -384,7 +384,32 @@ pub fn get_access_token(env: Env, options: Option<Value>, force: Option<bool>) -
     &env,
     async move {
       let s = settings(&options)?;
-      Ok(auth::access_token(&s, force.unwrap_or(false)).await?.token)
+      let grant = if force.unwrap_or(false) {
+        auth::forced_token(&s).await?
+      } else {
+        auth::access_token(&s).await?
+      };
+      Ok(grant.token)
+    },
+    |_, v| Ok(v),
+  )
+}
+
+/// Whether a token refresh is in flight in this process (cheap; the JS layer asks after each
+/// call and then holds the event loop open with `refreshSettled()` until it is persisted).
+#[napi]
+pub fn refresh_pending() -> bool {
+  auth::refreshes_pending() > 0
+}
+
+/// Resolves when no token refresh is in flight in this process.
+#[napi(ts_return_type = "Promise<void>")]
+pub fn refresh_settled(env: Env) -> napi::Result<AsyncBlock<()>> {
+  spawn_coded(
+    &env,
+    async {
+      auth::refreshes_settled().await;
+      Ok(())
     },
     |_, v| Ok(v),
   )

@@ -7,6 +7,7 @@ use crate::error::{KimiError, Result};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Profile {
@@ -130,6 +131,38 @@ pub struct Settings {
   pub home: PathBuf,
   /// The official client's home for this profile (device id, read-only credentials).
   pub official_home: PathBuf,
+  /// Both official clients' homes, whose credential files are reused read-only.
+  pub kimi_code_home: Option<PathBuf>,
+  pub kimi_share_dir: Option<PathBuf>,
+  /// Whether the official clients' credential files may be reused at all.
+  pub official_credentials: bool,
+  /// `KIMI_API_KEY`: a static key used when no login is stored.
+  pub api_key: Option<Secret>,
+  /// Floor of the refresh-ahead window (kimi-wire §2: 300 s).
+  pub refresh_floor_secs: f64,
+  /// How long a device login may wait for approval in all (kimi-wire §1.4: 15 min).
+  pub login_budget: Duration,
+  /// How long one keychain call may take before `auto` falls back to the file.
+  pub keychain_timeout: Duration,
+}
+
+/// A secret value: usable, but never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+  pub fn new(value: impl Into<String>) -> Secret {
+    Secret(value.into())
+  }
+  pub fn expose(&self) -> &str {
+    &self.0
+  }
+}
+
+impl std::fmt::Debug for Secret {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    f.write_str("Secret([redacted])")
+  }
 }
 
 /// Environment lookup, injectable for tests.
@@ -163,6 +196,10 @@ fn pick(opt: &Option<String>, env: &dyn EnvSource, names: &[&'static str]) -> Op
   names
     .iter()
     .find_map(|n| env.var(n).map(|v| (v.trim().to_string(), Source::Env(n))))
+}
+
+fn number<T: std::str::FromStr>(env: &dyn EnvSource, name: &str) -> Option<T> {
+  env.var(name).and_then(|v| v.trim().parse().ok())
 }
 
 fn trim_slash(s: &str) -> String {
@@ -219,18 +256,33 @@ impl Settings {
         .map(|h| h.join(c::NATIVE_HOME_DIR))
         .ok_or_else(|| KimiError::bad_input("No home directory found: set KIMI_NATIVE_HOME."))?,
     };
+    let kimi_code_home = env
+      .var(env::KIMI_CODE_HOME)
+      .map(PathBuf::from)
+      .or_else(|| user_home.as_ref().map(|h| h.join(c::KIMI_CODE_HOME_DIR)));
+    let kimi_share_dir = env
+      .var(env::KIMI_SHARE_DIR)
+      .map(PathBuf::from)
+      .or_else(|| user_home.as_ref().map(|h| h.join(c::KIMI_CLI_HOME_DIR)));
     let official_home = match profile {
-      Profile::KimiCode => env.var(env::KIMI_CODE_HOME).map(PathBuf::from),
-      Profile::KimiCli => env.var(env::KIMI_SHARE_DIR).map(PathBuf::from),
+      Profile::KimiCode => kimi_code_home.clone(),
+      Profile::KimiCli => kimi_share_dir.clone(),
     }
-    .or_else(|| {
-      let dir = match profile {
-        Profile::KimiCode => c::KIMI_CODE_HOME_DIR,
-        Profile::KimiCli => c::KIMI_CLI_HOME_DIR,
-      };
-      user_home.as_ref().map(|h| h.join(dir))
-    })
     .unwrap_or_else(|| home.clone());
+    let api_key = env
+      .var(env::API_KEY)
+      .map(|k| k.trim().to_string())
+      .filter(|k| !k.is_empty())
+      .map(Secret);
+    let refresh_floor_secs = number::<f64>(env, env::REFRESH_FLOOR_SECS)
+      .filter(|f| f.is_finite() && *f >= 0.0)
+      .unwrap_or(c::REFRESH_FLOOR_SECS);
+    let login_budget = Duration::from_secs(number(env, env::LOGIN_BUDGET_SECS).unwrap_or(c::DEVICE_LOGIN_BUDGET_SECS));
+    let keychain_timeout = Duration::from_millis(
+      number::<u64>(env, env::KEYCHAIN_TIMEOUT_MS)
+        .unwrap_or(c::KEYCHAIN_TIMEOUT_MS)
+        .max(1),
+    );
     Ok(Settings {
       profile,
       profile_source,
@@ -245,6 +297,13 @@ impl Settings {
       store_source,
       home,
       official_home,
+      kimi_code_home,
+      kimi_share_dir,
+      official_credentials: env.var(env::DISABLE_OFFICIAL).as_deref() != Some("1"),
+      api_key,
+      refresh_floor_secs,
+      login_budget,
+      keychain_timeout,
     })
   }
 
@@ -258,6 +317,27 @@ impl Settings {
   /// (both profiles use the same OAuth client).
   pub fn login_key(&self) -> String {
     format!("{}|{}", self.home.display(), self.slot())
+  }
+
+  /// The cross-process lock of this login. It lives in the home, and so does the login's
+  /// keychain account (see `keychain_account`): one credential, one lock.
+  pub fn lock_path(&self) -> PathBuf {
+    self.home.join("locks").join(format!("{}.lock", self.slot()))
+  }
+
+  /// The keychain account of this login. The default home keeps the plain `oauth/<slot>` name;
+  /// any other home (`KIMI_NATIVE_HOME`) gets its own account, because the refresh lock lives
+  /// in the home and two homes sharing one credential would refresh it without excluding
+  /// each other.
+  pub fn keychain_account(&self) -> String {
+    let default_home = home_dir().map(|h| h.join(c::NATIVE_HOME_DIR));
+    if default_home.as_deref() == Some(self.home.as_path()) {
+      format!("oauth/{}", self.slot())
+    } else {
+      let digest = Sha256::digest(self.home.to_string_lossy().as_bytes());
+      let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+      format!("oauth/{}@{hex}", self.slot())
+    }
   }
 }
 

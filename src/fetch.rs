@@ -451,7 +451,7 @@ pub async fn fetch(
       vec![]
     },
   );
-  let mut grant = cancel.run(auth::access_token(settings, false)).await?;
+  let mut grant = cancel.run(auth::access_token(settings)).await?;
   let mut retried = false;
   let resp = loop {
     let resp = cancel
@@ -464,7 +464,7 @@ pub async fn fetch(
     // One forced refresh and one retry on 401, never more (the body is always replayable here).
     if resp.status().as_u16() == 401 && !retried && grant.source != auth::TokenSource::ApiKey {
       retried = true;
-      match cancel.run(auth::access_token(settings, true)).await {
+      match cancel.run(auth::token_after_rejection(settings, &grant.token)).await {
         Ok(g) if g.token != grant.token => {
           grant = g;
           continue;

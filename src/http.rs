@@ -58,6 +58,26 @@ pub fn default_client() -> Result<reqwest::Client> {
   client(DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_READ_TIMEOUT_MS)
 }
 
+/// The client for the OAuth server: no idle connection is kept. Its calls are seconds apart
+/// (device polling) or minutes apart (refresh), longer than load balancers keep idle
+/// connections, and a request sent on a connection the server is closing fails.
+pub fn oauth_client() -> Result<reqwest::Client> {
+  static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+  if let Some(c) = CLIENT.get() {
+    return Ok(c.clone());
+  }
+  install_crypto_provider();
+  let built = reqwest::Client::builder()
+    .connect_timeout(Duration::from_millis(DEFAULT_CONNECT_TIMEOUT_MS))
+    .read_timeout(Duration::from_millis(DEFAULT_READ_TIMEOUT_MS))
+    .pool_max_idle_per_host(0)
+    .redirect(same_origin_redirects())
+    .referer(false)
+    .build()
+    .map_err(|e| KimiError::network("Setting up HTTPS", &e))?;
+  Ok(CLIENT.get_or_init(|| built).clone())
+}
+
 /// Parses `Retry-After` (seconds form; the HTTP-date form is rare on APIs and ignored).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<f64> {
   headers

@@ -2,9 +2,12 @@
 //! `<home>/locks/<slot>.lock`. Taken without blocking a thread (try-lock + async sleep) and
 //! under a deadline, so a stuck peer cannot hang a host forever. Fail-closed like kimi-code:
 //! refreshing without the lock could burn a rotated refresh token another process holds.
+//! The OS releases the lock when its holder exits, however it exits; the holder writes its
+//! pid into the file so a waiter can say which process it is waiting for.
 
 use crate::error::{Code, KimiError, Result};
 use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -31,10 +34,14 @@ impl FileLock {
     loop {
       match file.try_lock() {
         Ok(()) => {
+          let mut file = file;
+          // Best effort: the pid only improves a waiter's message.
+          let _ = file.set_len(0).and_then(|_| file.rewind());
+          let _ = write!(file, "{}", std::process::id());
           return Ok(FileLock {
             file,
             path: path.to_path_buf(),
-          })
+          });
         }
         Err(TryLockError::WouldBlock) => {}
         Err(TryLockError::Error(e)) => {
@@ -42,12 +49,19 @@ impl FileLock {
         }
       }
       if start.elapsed() >= deadline {
+        let holder = std::fs::read_to_string(path)
+          .ok()
+          .and_then(|t| t.trim().parse::<u32>().ok())
+          .map(|pid| format!("process {pid}"))
+          .unwrap_or_else(|| "another process".into());
         return Err(KimiError::new(
           Code::Store,
           format!(
-            "Another process has held the token refresh lock {} for over {} s. If no kimi-native process is running, delete that file.",
-            path.display(),
-            deadline.as_secs()
+            "The Kimi login is being refreshed by {holder}, which has held the refresh lock for over {} s. \
+             The lock is released the moment that process exits; if it is stopped or hung, end it and try again. \
+             Do not delete {}: that would let two processes refresh at once and log you out.",
+            deadline.as_secs(),
+            path.display()
           ),
         ));
       }
@@ -83,6 +97,12 @@ mod tests {
       .unwrap();
     assert!(t.elapsed() >= Duration::from_millis(150));
     assert!(err.message.contains("refresh lock"));
+    assert!(
+      err.message.contains(&format!("process {}", std::process::id())),
+      "{}",
+      err.message
+    );
+    assert!(err.message.contains("Do not delete"));
     drop(first);
     FileLock::acquire(&path, Duration::from_millis(150)).await.unwrap();
   }

@@ -32,7 +32,7 @@ pub fn form_encode(pairs: &[(&str, &str)]) -> String {
   out
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct DeviceAuthorization {
   pub device_code: String,
   pub user_code: String,
@@ -40,6 +40,20 @@ pub struct DeviceAuthorization {
   pub verification_uri_complete: String,
   pub expires_in: Option<f64>,
   pub interval: u64,
+}
+
+/// The device code lets whoever holds it collect the tokens: never printed.
+impl std::fmt::Debug for DeviceAuthorization {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    f.debug_struct("DeviceAuthorization")
+      .field("device_code", &"[redacted]")
+      .field("user_code", &self.user_code)
+      .field("verification_uri", &self.verification_uri)
+      .field("verification_uri_complete", &self.verification_uri_complete)
+      .field("expires_in", &self.expires_in)
+      .field("interval", &self.interval)
+      .finish()
+  }
 }
 
 #[derive(Deserialize)]
@@ -126,7 +140,7 @@ impl OAuthClient {
       }
     }
     Ok(OAuthClient {
-      http: crate::http::default_client()?,
+      http: crate::http::oauth_client()?,
       host: settings.oauth_host.clone(),
       headers,
     })

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct StoredLogin {
   pub access_token: String,
@@ -20,6 +20,21 @@ pub struct StoredLogin {
   pub oauth_host: Option<String>,
 }
 
+impl std::fmt::Debug for StoredLogin {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    f.debug_struct("StoredLogin")
+      .field("access_token", &"[redacted]")
+      .field("refresh_token", &"[redacted]")
+      .field("expires_at", &self.expires_at)
+      .field("expires_in", &self.expires_in)
+      .field("scope", &self.scope)
+      .field("token_type", &self.token_type)
+      .field("relogin_reason", &self.relogin_reason)
+      .field("oauth_host", &self.oauth_host)
+      .finish()
+  }
+}
+
 impl std::fmt::Display for StoredLogin {
   // Never print the secrets, even by accident through {:?}-like paths in logs.
   fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -34,13 +49,25 @@ impl std::fmt::Display for StoredLogin {
 
 /// A token response from `/api/oauth/token` (poll or refresh). kimi-code's tolerance:
 /// `scope` and `token_type` optional, `expires_in` must be a positive number.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct TokenResponse {
   pub access_token: Option<String>,
   pub refresh_token: Option<String>,
   pub expires_in: Option<serde_json::Value>,
   pub scope: Option<String>,
   pub token_type: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    f.debug_struct("TokenResponse")
+      .field("access_token", &self.access_token.as_ref().map(|_| "[redacted]"))
+      .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+      .field("expires_in", &self.expires_in)
+      .field("scope", &self.scope)
+      .field("token_type", &self.token_type)
+      .finish()
+  }
 }
 
 impl TokenResponse {
@@ -75,9 +102,31 @@ pub fn now_secs() -> f64 {
     .unwrap_or(0.0)
 }
 
-/// Seconds before expiry at which a token is refreshed: `max(floor, expires_in / 2)`.
+/// A token is used for at least this share of its life before it counts as due, so a token
+/// shorter than the floor is not refreshed on every call.
+const MIN_USED_SHARE: f64 = 0.25;
+/// Requests wait for a refresh only when the token in hand has less than this left
+/// (or a quarter of its life, for short tokens); before that the refresh runs in the background.
+const BLOCKING_MARGIN_SECS: f64 = 60.0;
+
+/// Seconds before expiry at which a token is due: `max(floor, expires_in / 2)` (kimi-wire §2;
+/// 450 s for a 900 s token), but never more than three quarters of its life.
 pub fn refresh_threshold(expires_in: f64, floor: f64) -> f64 {
-  floor.max(expires_in / 2.0)
+  let ahead = floor.max(expires_in / 2.0);
+  if expires_in > 0.0 {
+    ahead.min(expires_in * (1.0 - MIN_USED_SHARE))
+  } else {
+    ahead
+  }
+}
+
+/// Seconds of validity below which a due token is no longer handed out while it refreshes.
+pub fn blocking_margin(login: &StoredLogin) -> f64 {
+  if login.expires_in > 0.0 {
+    BLOCKING_MARGIN_SECS.min(login.expires_in * MIN_USED_SHARE)
+  } else {
+    BLOCKING_MARGIN_SECS
+  }
 }
 
 pub fn needs_refresh(login: &StoredLogin, now: f64, floor: f64) -> bool {
@@ -110,7 +159,24 @@ mod tests {
   #[test]
   fn threshold_is_450s_for_900s_token() {
     assert_eq!(refresh_threshold(900.0, 300.0), 450.0);
-    assert_eq!(refresh_threshold(120.0, 300.0), 300.0);
+    assert_eq!(refresh_threshold(500.0, 300.0), 300.0);
+    // Shorter than the floor: due after a quarter of its life, not at once.
+    assert_eq!(refresh_threshold(120.0, 300.0), 90.0);
+    assert_eq!(refresh_threshold(20.0, 300.0), 15.0);
+    let fresh = StoredLogin {
+      expires_at: 1000.0 + 20.0,
+      expires_in: 20.0,
+      ..Default::default()
+    };
+    assert!(!needs_refresh(&fresh, 1000.0, 300.0), "a fresh token is never due");
+    assert_eq!(blocking_margin(&fresh), 5.0);
+    assert_eq!(
+      blocking_margin(&StoredLogin {
+        expires_in: 900.0,
+        ..Default::default()
+      }),
+      60.0
+    );
     let l = StoredLogin {
       expires_at: 1000.0 + 451.0,
       expires_in: 900.0,
@@ -156,5 +222,10 @@ mod tests {
       ..Default::default()
     };
     assert!(!format!("{l}").contains("secret"));
+    assert!(!format!("{l:?}").contains("secret"));
+    assert!(!format!("{l:#?}").contains("secret"));
+    let r: TokenResponse =
+      serde_json::from_str(r#"{"access_token":"secret-a","refresh_token":"secret-r","expires_in":900}"#).unwrap();
+    assert!(!format!("{r:?}").contains("secret"));
   }
 }

@@ -78,14 +78,6 @@ pub struct KeychainStore {
   timeout: Duration,
 }
 
-fn timeout_from_env() -> Duration {
-  let ms = std::env::var(c::env::KEYCHAIN_TIMEOUT_MS)
-    .ok()
-    .and_then(|v| v.trim().parse::<u64>().ok())
-    .unwrap_or(c::KEYCHAIN_TIMEOUT_MS);
-  Duration::from_millis(ms.max(1))
-}
-
 fn sha_hex(s: &str) -> String {
   Sha256::digest(s.as_bytes())
     .iter()
@@ -99,8 +91,8 @@ impl KeychainStore {
       raw: std::sync::Arc::new(OsKeychain {
         service: c::KEYCHAIN_SERVICE.into(),
       }),
-      account: format!("oauth/{}", settings.slot()),
-      timeout: timeout_from_env(),
+      account: settings.keychain_account(),
+      timeout: settings.keychain_timeout,
     }
   }
 

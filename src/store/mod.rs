@@ -26,15 +26,41 @@ pub struct ResolvedStore {
   pub reason: String,
 }
 
+/// Which backend a login was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+  Primary,
+  Fallback,
+}
+
 impl ResolvedStore {
+  /// The stored login and where it was found. A login in the fallback file wins over the
+  /// keychain's: the file is written only when a keychain write failed (so it holds the newer
+  /// rotation) and is removed by the next successful keychain write.
+  pub fn load_with_origin(&self) -> Result<Option<(StoredLogin, Origin)>> {
+    if let Some(fb) = &self.fallback {
+      if let Ok(Some(found)) = fb.load() {
+        return Ok(Some((found, Origin::Fallback)));
+      }
+    }
+    Ok(self.backend.load()?.map(|l| (l, Origin::Primary)))
+  }
+
   pub fn load(&self) -> Result<Option<StoredLogin>> {
-    if let Some(found) = self.backend.load()? {
-      return Ok(Some(found));
-    }
+    Ok(self.load_with_origin()?.map(|(l, _)| l))
+  }
+
+  /// Writes to the fallback file only (after the keychain refused a write).
+  pub fn save_fallback(&self, login: &StoredLogin) -> Result<()> {
     match &self.fallback {
-      Some(fb) => fb.load(),
-      None => Ok(None),
+      Some(fb) => fb.save(login),
+      None => Err(KimiError::store("There is no fallback store for this login.")),
     }
+  }
+
+  /// Where the fallback file is, for messages.
+  pub fn fallback_kind(&self) -> Option<&'static str> {
+    self.fallback.as_ref().map(|f| f.kind())
   }
 
   pub fn save(&self, login: &StoredLogin) -> Result<()> {

@@ -1,0 +1,113 @@
+//! The account's own endpoints that the core calls itself: `/models` (cached per account) and
+//! `/usages`, each with one forced refresh and one retry on 401 as both official clients do.
+
+use super::session::blocking;
+use crate::config::{Profile, Settings};
+use crate::error::{Code, KimiError, Result};
+use crate::models::{self, ModelInfo};
+use std::time::Duration;
+
+const API_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Request headers for `/models` as each official client sends them (kimi-wire §5.2).
+fn models_request(settings: &Settings, http: &reqwest::Client, token: &str) -> reqwest::RequestBuilder {
+  let mut req = http.get(format!("{}/models", settings.base_url));
+  if settings.profile == Profile::KimiCode {
+    for (k, v) in crate::identity::identity(settings).headers.iter() {
+      req = req.header(k, v);
+    }
+  }
+  req = req.header("Authorization", format!("Bearer {token}"));
+  if settings.profile == Profile::KimiCode {
+    req = req.header("Accept", "application/json");
+  }
+  req
+}
+
+/// GETs an API endpoint. Without a given token it takes the current one and, on 401, names it
+/// as rejected for one refresh and one retry. A given token (right after login) is used as is:
+/// such calls never start a refresh.
+async fn get_json(
+  settings: &Settings,
+  token: Option<String>,
+  build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+  what: &str,
+) -> Result<serde_json::Value> {
+  let http = crate::http::default_client()?;
+  let may_refresh = token.is_none();
+  let mut grant_token = match token {
+    Some(t) => t,
+    None => super::access_token(settings).await?.token,
+  };
+  for attempt in 0..2 {
+    let resp = build(&http, &grant_token)
+      .timeout(API_TIMEOUT)
+      .send()
+      .await
+      .map_err(|e| KimiError::network(what, &e))?;
+    let status = resp.status().as_u16();
+    let retry = crate::http::retry_after(resp.headers());
+    let text = resp.text().await.map_err(|e| KimiError::network(what, &e))?;
+    if status == 401 && attempt == 0 && may_refresh {
+      let g = super::token_after_rejection(settings, &grant_token).await?;
+      if g.token != grant_token {
+        grant_token = g.token;
+        continue;
+      }
+    }
+    if let Some(e) = crate::api_error::classify(status, &text, retry, settings) {
+      return Err(e);
+    }
+    return serde_json::from_str(&text).map_err(|_| {
+      KimiError::new(
+        Code::Server,
+        format!("{what}: the server sent invalid JSON (HTTP {status})."),
+      )
+    });
+  }
+  Err(KimiError::relogin("the API kept rejecting the token"))
+}
+
+pub async fn discover_models(settings: &Settings, token: Option<String>) -> Result<Vec<ModelInfo>> {
+  let payload = get_json(
+    settings,
+    token,
+    |http, t| models_request(settings, http, t),
+    "Listing Kimi models",
+  )
+  .await?;
+  let list = models::parse_models(&payload)?;
+  let (s, l) = (settings.clone(), list.clone());
+  let _ = blocking(move || {
+    models::save_cache(&s, &l);
+    Ok(())
+  })
+  .await;
+  Ok(list)
+}
+
+pub async fn list_models(settings: &Settings, refresh: bool) -> Result<Vec<ModelInfo>> {
+  if !refresh {
+    let s = settings.clone();
+    if let Some(cached) = blocking(move || Ok(models::load_cache(&s))).await? {
+      return Ok(cached);
+    }
+  }
+  discover_models(settings, None).await
+}
+
+pub async fn usage(settings: &Settings) -> Result<serde_json::Value> {
+  // kimi-code sends only Authorization + Accept on /usages (kimi-wire §5.2).
+  get_json(
+    settings,
+    None,
+    |http, t| {
+      http
+        .get(format!("{}/usages", settings.base_url))
+        .header("Authorization", format!("Bearer {t}"))
+        .header("Accept", "application/json")
+    },
+    "Reading Kimi usage",
+  )
+  .await
+}

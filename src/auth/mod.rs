@@ -1,0 +1,99 @@
+//! Token lifecycle, one concept per file: where a token comes from (`sources`), the per-login
+//! state of this process (`session`), one refresh start to finish (`refresh`), creating and
+//! ending a login (`login`), the account endpoints the core calls itself (`api`), `status`.
+//!
+//! The rules: a refresh is one detached, shared operation that always persists its result;
+//! a token that still works is never held back by a refresh it does not need; a refresh after
+//! a 401 names the token the server rejected, so N concurrent 401s cost one refresh.
+
+mod api;
+mod login;
+mod refresh;
+mod session;
+mod sources;
+mod status;
+
+pub use api::{discover_models, list_models, usage};
+pub use login::{adopt_login, login, logout, LoginEvents, LoginOutcome};
+pub use session::{blocking, refreshes_pending, refreshes_settled};
+pub use sources::{official_logins, Grant, TokenSource};
+pub use status::{status, StatusReport};
+
+use crate::config::Settings;
+use crate::error::{Code, KimiError, Result};
+use crate::token::{blocking_margin, needs_refresh, now_secs, StoredLogin};
+use session::{session, Session};
+use std::sync::Arc;
+
+/// A token to send now. A due token that is still valid beyond the blocking margin is
+/// returned at once while its refresh runs in the background; only an expired or nearly
+/// expired token waits for the refresh.
+pub async fn access_token(settings: &Settings) -> Result<Grant> {
+  token(settings, None).await
+}
+
+/// A token other than `rejected`, which the server just answered 401 to: adopts a token
+/// another caller already obtained, else joins or starts one forced refresh.
+pub async fn token_after_rejection(settings: &Settings, rejected: &str) -> Result<Grant> {
+  token(settings, Some(rejected.to_string())).await
+}
+
+/// A new token whatever the one in hand looks like (`getAccessToken({ force: true })`).
+pub async fn forced_token(settings: &Settings) -> Result<Grant> {
+  let held = session(settings).current(settings).await?;
+  match held {
+    Some(l) if l.relogin_reason.is_none() => token(settings, Some(l.access_token)).await,
+    _ => token(settings, None).await,
+  }
+}
+
+async fn token(settings: &Settings, rejected: Option<String>) -> Result<Grant> {
+  let sess = session(settings);
+  let mut relogin: Option<String> = None;
+  if let Some(login) = sess.current(settings).await? {
+    match &login.relogin_reason {
+      Some(reason) => relogin = Some(reason.clone()),
+      None => return native_token(settings, &sess, login, rejected).await,
+    }
+  }
+  if let Some(g) = sources::api_key(settings) {
+    return Ok(g);
+  }
+  if let Some(g) = sources::usable_official(settings) {
+    return Ok(g);
+  }
+  Err(match relogin {
+    Some(reason) => KimiError::relogin(&reason),
+    None => KimiError::not_logged_in(),
+  })
+}
+
+async fn native_token(
+  settings: &Settings,
+  sess: &Arc<Session>,
+  login: StoredLogin,
+  rejected: Option<String>,
+) -> Result<Grant> {
+  let now = now_secs();
+  if let Some(bad) = rejected {
+    if bad != login.access_token && login.expires_at > now {
+      return Ok(Grant::native(&login));
+    }
+    return sess.refreshed(settings, Some(bad)).await.map(|l| Grant::native(&l));
+  }
+  if !needs_refresh(&login, now, settings.refresh_floor_secs) {
+    return Ok(Grant::native(&login));
+  }
+  if login.expires_at - now > blocking_margin(&login) {
+    sess.refresh_in_background(settings);
+    return Ok(Grant::native(&login));
+  }
+  match sess.refreshed(settings, None).await {
+    Ok(l) => Ok(Grant::native(&l)),
+    // A refresh that failed for a passing reason must not break requests while the token works.
+    Err(e) if !matches!(e.code, Code::ReloginRequired | Code::NotLoggedIn) && login.expires_at - now_secs() > 5.0 => {
+      Ok(Grant::native(&login))
+    }
+    Err(e) => Err(e),
+  }
+}

@@ -1,0 +1,278 @@
+//! Per-login state shared by every caller in this process: the resolved store, the login held
+//! in memory, the one refresh in flight, and the ordering of writes (refresh, login, logout).
+
+use super::refresh;
+use crate::config::Settings;
+use crate::error::{KimiError, Result};
+use crate::store::{self, Origin, ResolvedStore};
+use crate::token::StoredLogin;
+use futures_util::future::{BoxFuture, FutureExt, Shared};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long "no login stored" is believed before the store is read again (a login made by
+/// another process shows up within this time). Callers on `KIMI_API_KEY` or an official
+/// client's login would otherwise read the store (a keychain round trip) on every request.
+const ABSENT_RECHECK: Duration = Duration::from_secs(5);
+/// After a failed refresh, callers reuse its error instead of asking the auth server again for
+/// this long, doubling per consecutive failure up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Pauses between attempts to write a rotated login before falling back.
+const WRITE_RETRY_PAUSES_MS: [u64; 3] = [0, 100, 400];
+
+/// Runs blocking work (keychain, file system) off the async runtime.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+  tokio::task::spawn_blocking(f)
+    .await
+    .map_err(|_| KimiError::internal("a background task failed"))?
+}
+
+pub(crate) type Flight = Shared<BoxFuture<'static, Result<StoredLogin>>>;
+
+#[derive(Default)]
+struct State {
+  cache: Option<StoredLogin>,
+  absent_since: Option<Instant>,
+  /// Bumped by login and logout: a refresh that started before must not write its result.
+  epoch: u64,
+  flight: Option<Flight>,
+  failures: u32,
+  last_failure: Option<(Instant, KimiError)>,
+  /// Why the last write did not land where the store says it should (keychain refused…).
+  store_note: Option<String>,
+}
+
+pub(crate) struct Session {
+  store: tokio::sync::OnceCell<ResolvedStore>,
+  state: Mutex<State>,
+  /// Orders every write of this login within the process. Taken after the cross-process
+  /// file lock, never before it.
+  pub(crate) writes: tokio::sync::Mutex<()>,
+}
+
+pub(crate) fn session(settings: &Settings) -> Arc<Session> {
+  static SESSIONS: OnceLock<Mutex<HashMap<String, Arc<Session>>>> = OnceLock::new();
+  let key = format!("{}|{:?}", settings.login_key(), settings.store);
+  SESSIONS
+    .get_or_init(Default::default)
+    .lock()
+    .unwrap_or_else(|e| e.into_inner())
+    .entry(key)
+    .or_insert_with(|| {
+      Arc::new(Session {
+        store: tokio::sync::OnceCell::new(),
+        state: Mutex::new(State::default()),
+        writes: tokio::sync::Mutex::new(()),
+      })
+    })
+    .clone()
+}
+
+/// Refreshes in flight in this process (any login). A host keeps its process alive while
+/// this is above zero, so a rotation the server already made is persisted before exit.
+fn pending() -> &'static tokio::sync::watch::Sender<usize> {
+  static PENDING: OnceLock<tokio::sync::watch::Sender<usize>> = OnceLock::new();
+  PENDING.get_or_init(|| tokio::sync::watch::channel(0).0)
+}
+
+pub fn refreshes_pending() -> usize {
+  *pending().borrow()
+}
+
+/// Resolves once no refresh is in flight in this process.
+pub async fn refreshes_settled() {
+  let mut rx = pending().subscribe();
+  let _ = rx.wait_for(|n| *n == 0).await;
+}
+
+impl Session {
+  fn state(&self) -> MutexGuard<'_, State> {
+    self.state.lock().unwrap_or_else(|e| e.into_inner())
+  }
+
+  pub(crate) async fn store(&self, settings: &Settings) -> Result<ResolvedStore> {
+    let s = settings.clone();
+    self
+      .store
+      .get_or_try_init(|| blocking(move || store::resolve(&s)))
+      .await
+      .cloned()
+  }
+
+  pub(crate) fn cached(&self) -> Option<StoredLogin> {
+    self.state().cache.clone()
+  }
+
+  pub(crate) fn set_cache(&self, v: Option<StoredLogin>) {
+    let mut st = self.state();
+    st.cache = v.filter(|l| l.relogin_reason.is_none());
+    st.absent_since = None;
+  }
+
+  pub(crate) fn epoch(&self) -> u64 {
+    self.state().epoch
+  }
+
+  /// Login and logout call this under `writes`: earlier refreshes lose the right to write.
+  pub(crate) fn new_epoch(&self) {
+    let mut st = self.state();
+    st.epoch += 1;
+    st.failures = 0;
+    st.last_failure = None;
+  }
+
+  pub(crate) fn store_note(&self) -> Option<String> {
+    self.state().store_note.clone()
+  }
+
+  /// Reads the store without touching the cache.
+  pub(crate) async fn read_store(&self, settings: &Settings) -> Result<Option<(StoredLogin, Origin)>> {
+    let st = self.store(settings).await?;
+    blocking(move || st.load_with_origin()).await
+  }
+
+  pub(crate) async fn load(&self, settings: &Settings) -> Result<Option<StoredLogin>> {
+    let loaded = self.read_store(settings).await?.map(|(l, _)| l);
+    self.set_cache(loaded.clone());
+    if loaded.is_none() {
+      self.state().absent_since = Some(Instant::now());
+    }
+    Ok(loaded)
+  }
+
+  /// The login held in memory, else the store's; an empty store is re-read only every
+  /// [`ABSENT_RECHECK`].
+  pub(crate) async fn current(&self, settings: &Settings) -> Result<Option<StoredLogin>> {
+    let recently_absent = {
+      let st = self.state();
+      if let Some(l) = &st.cache {
+        return Ok(Some(l.clone()));
+      }
+      st.absent_since.is_some_and(|t| t.elapsed() < ABSENT_RECHECK)
+    };
+    if recently_absent {
+      return Ok(None);
+    }
+    self.load(settings).await
+  }
+
+  /// Writes a login so that it is never lost: a few attempts, then (in `auto`) the 0600 file
+  /// with the reason kept for `status()`. Call with the new login already in memory.
+  pub(crate) async fn persist(&self, settings: &Settings, login: &StoredLogin) -> Result<()> {
+    let st = self.store(settings).await?;
+    let mut failure = None;
+    for pause in WRITE_RETRY_PAUSES_MS {
+      tokio::time::sleep(Duration::from_millis(pause)).await;
+      let (s, l) = (st.clone(), login.clone());
+      match blocking(move || s.save(&l)).await {
+        Ok(()) => {
+          self.state().store_note = None;
+          return Ok(());
+        }
+        Err(e) => failure = Some(e),
+      }
+    }
+    let failure = failure.unwrap_or_else(|| KimiError::store("The login could not be written."));
+    if st.fallback.is_some() {
+      let (s, l) = (st.clone(), login.clone());
+      if blocking(move || s.save_fallback(&l)).await.is_ok() {
+        self.state().store_note = Some(format!(
+          "the {} refused a write ({}); the login is kept in a 0600 file in {} until the keychain works again",
+          crate::store::keychain::NAME,
+          failure.message,
+          settings.home.display()
+        ));
+        return Ok(());
+      }
+    }
+    self.state().store_note = Some(format!(
+      "the latest login could not be saved ({}); only this process holds it, other processes will ask you to log in again",
+      failure.message
+    ));
+    Err(failure)
+  }
+
+  /// The refresh in flight, or a new one. It runs on its own task: a caller that is cancelled
+  /// or times out only stops waiting; the refresh still completes and is persisted.
+  pub(crate) fn flight(self: &Arc<Self>, settings: &Settings, rejected: Option<String>) -> Flight {
+    let mut st = self.state();
+    if let Some(f) = &st.flight {
+      return f.clone();
+    }
+    let (sess, s) = (self.clone(), settings.clone());
+    pending().send_modify(|n| *n += 1);
+    let handle = tokio::spawn(async move {
+      let out = std::panic::AssertUnwindSafe(refresh::run(s, sess.clone(), rejected))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(KimiError::internal("the token refresh hit an internal error (a bug)")));
+      sess.finish_flight(&out);
+      pending().send_modify(|n| *n = n.saturating_sub(1));
+      out
+    });
+    let flight = async move {
+      handle
+        .await
+        .unwrap_or_else(|_| Err(KimiError::internal("the token refresh task stopped")))
+    }
+    .boxed()
+    .shared();
+    st.flight = Some(flight.clone());
+    flight
+  }
+
+  fn finish_flight(&self, out: &Result<StoredLogin>) {
+    let mut st = self.state();
+    st.flight = None;
+    match out {
+      Ok(_) => {
+        st.failures = 0;
+        st.last_failure = None;
+      }
+      Err(e) => {
+        st.failures = st.failures.saturating_add(1);
+        st.last_failure = Some((Instant::now(), e.clone()));
+      }
+    }
+  }
+
+  /// The last refresh's error while its backoff lasts and nothing is in flight: a dead auth
+  /// server is not asked again by every request.
+  pub(crate) fn backing_off(&self) -> Option<KimiError> {
+    let st = self.state();
+    if st.flight.is_some() {
+      return None;
+    }
+    let (at, err) = st.last_failure.as_ref()?;
+    let wait = FIRST_BACKOFF
+      .saturating_mul(1 << st.failures.saturating_sub(1).min(6))
+      .min(MAX_BACKOFF);
+    (at.elapsed() < wait).then(|| err.clone())
+  }
+
+  /// Starts the due refresh without waiting for it (refresh-ahead while the token works).
+  pub(crate) fn refresh_in_background(self: &Arc<Self>, settings: &Settings) {
+    if self.backing_off().is_none() {
+      drop(self.flight(settings, None));
+    }
+  }
+
+  /// Waits for a refresh. With `rejected`, the result is never that token: a refresh that
+  /// was already in flight for another reason and kept it is followed by a forced one.
+  pub(crate) async fn refreshed(
+    self: &Arc<Self>,
+    settings: &Settings,
+    rejected: Option<String>,
+  ) -> Result<StoredLogin> {
+    if let Some(e) = self.backing_off() {
+      return Err(e);
+    }
+    let login = self.flight(settings, rejected.clone()).await?;
+    match rejected {
+      Some(bad) if login.access_token == bad => self.flight(settings, Some(bad)).await,
+      _ => Ok(login),
+    }
+  }
+}
