@@ -64,9 +64,11 @@ async function runChild(scenario) {
       return { ok: false, ms: Date.now() - t, code: err && err.code, message: String(err && err.message) }
     }
   }
+  // A home other than ~/.kimi-native has its own keychain account (its lock lives in that home).
+  const account = `oauth/${slot}@${sha(home).slice(0, 12)}`
   const lookup = () => {
     // keyring 3.x stores the account in the `username` attribute (plus application/target).
-    const r = spawnSync('secret-tool', ['lookup', 'service', SERVICE, 'username', `oauth/${slot}`], {
+    const r = spawnSync('secret-tool', ['lookup', 'service', SERVICE, 'username', account], {
       encoding: 'utf8',
       timeout: 10000,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -97,3 +97,53 @@ async fn native_token(
     Err(e) => Err(e),
   }
 }
+
+#[cfg(test)]
+mod tests {
+  use crate::config::{Options, Settings};
+  use crate::oauth::{DeviceAuthorization, PollOutcome};
+  use crate::token::{StoredLogin, TokenResponse};
+
+  /// Every type that holds a secret prints it as `[redacted]`, in `{:?}` and `{:#?}`.
+  #[test]
+  fn debug_output_never_shows_a_secret() {
+    let secret = "sk-SECRET-0123456789abcdef";
+    let login = StoredLogin {
+      access_token: secret.into(),
+      refresh_token: secret.into(),
+      ..Default::default()
+    };
+    let response: TokenResponse = serde_json::from_str(&format!(
+      r#"{{"access_token":"{secret}","refresh_token":"{secret}","expires_in":900}}"#
+    ))
+    .unwrap();
+    let grant = super::Grant::native(&login);
+    let device = DeviceAuthorization {
+      device_code: secret.into(),
+      user_code: "ABCD-EFGH".into(),
+      verification_uri: "https://x".into(),
+      verification_uri_complete: "https://x?c=ABCD-EFGH".into(),
+      expires_in: Some(900.0),
+      interval: 5,
+    };
+    let settings = Settings::resolve_with(&Options::default(), &|k: &str| match k {
+      "KIMI_API_KEY" => Some(secret.to_string()),
+      "KIMI_NATIVE_HOME" => Some("/h".to_string()),
+      _ => None,
+    })
+    .unwrap();
+    assert_eq!(settings.api_key.as_ref().unwrap().expose(), secret);
+    let printed = [
+      format!("{login:?}{login:#?}{login}"),
+      format!("{response:?}{response:#?}"),
+      format!("{grant:?}{grant:#?}"),
+      format!("{device:?}{device:#?}"),
+      format!("{:?}", PollOutcome::Token(login.clone())),
+      format!("{settings:?}{settings:#?}"),
+    ];
+    for text in printed {
+      assert!(!text.contains("SECRET"), "{text}");
+      assert!(text.contains("redacted"), "{text}");
+    }
+  }
+}

@@ -276,3 +276,100 @@ impl Session {
     }
   }
 }
+
+#[cfg(test)]
+impl Session {
+  /// A session over a given store (tests inject a failing keychain).
+  pub(crate) fn with_store(store: ResolvedStore) -> Arc<Session> {
+    let cell = tokio::sync::OnceCell::new();
+    let _ = cell.set(store);
+    Arc::new(Session {
+      store: cell,
+      state: Mutex::new(State::default()),
+      writes: tokio::sync::Mutex::new(()),
+    })
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::config::Options;
+  use crate::store::file::FileStore;
+  use crate::store::keychain::{KeychainStore, RawKeychain};
+  use crate::store::Backend;
+
+  /// A keychain that reads but refuses every write, as a keychain that locks mid-session does.
+  struct RefusesWrites;
+  impl RawKeychain for RefusesWrites {
+    fn get(&self, _: &str) -> std::result::Result<Option<String>, String> {
+      Ok(None)
+    }
+    fn set(&self, _: &str, _: &str) -> std::result::Result<(), String> {
+      Err("the collection is locked".into())
+    }
+    fn remove(&self, _: &str) -> std::result::Result<bool, String> {
+      Ok(false)
+    }
+  }
+
+  fn login(at: &str) -> StoredLogin {
+    StoredLogin {
+      access_token: at.into(),
+      refresh_token: format!("{at}-refresh"),
+      expires_at: crate::token::now_secs() + 900.0,
+      expires_in: 900.0,
+      ..Default::default()
+    }
+  }
+
+  #[tokio::test]
+  async fn a_refused_keychain_write_falls_back_to_the_file_and_keeps_the_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+      home: Some(dir.path().to_string_lossy().into_owned()),
+      ..Default::default()
+    };
+    let settings = Settings::resolve_with(&opts, &|_: &str| None).unwrap();
+    let file: Arc<dyn Backend> = Arc::new(FileStore::new(&settings));
+    let keychain = KeychainStore::with_raw(Arc::new(RefusesWrites), "oauth/test", Duration::from_secs(1));
+    let sess = Session::with_store(ResolvedStore {
+      backend: Arc::new(keychain),
+      fallback: Some(file.clone()),
+      kind: "keychain",
+      reason: "test".into(),
+    });
+    let rotated = login("rotated");
+    sess.set_cache(Some(rotated.clone()));
+    sess.persist(&settings, &rotated).await.unwrap();
+    assert_eq!(file.load().unwrap().unwrap().refresh_token, "rotated-refresh");
+    let (stored, origin) = sess.read_store(&settings).await.unwrap().unwrap();
+    assert_eq!((stored.access_token.as_str(), origin), ("rotated", Origin::Fallback));
+    let note = sess.store_note().unwrap();
+    assert!(note.contains("refused a write") && note.contains("locked"), "{note}");
+    assert!(!note.contains("rotated"), "no token in the note");
+    assert_eq!(sess.cached().unwrap().access_token, "rotated");
+  }
+
+  #[tokio::test]
+  async fn with_no_fallback_a_failed_write_keeps_the_login_in_memory_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+      home: Some(dir.path().to_string_lossy().into_owned()),
+      ..Default::default()
+    };
+    let settings = Settings::resolve_with(&opts, &|_: &str| None).unwrap();
+    let keychain = KeychainStore::with_raw(Arc::new(RefusesWrites), "oauth/test", Duration::from_secs(1));
+    let sess = Session::with_store(ResolvedStore {
+      backend: Arc::new(keychain),
+      fallback: None,
+      kind: "keychain",
+      reason: "test".into(),
+    });
+    let rotated = login("rotated");
+    sess.set_cache(Some(rotated.clone()));
+    assert!(sess.persist(&settings, &rotated).await.is_err());
+    assert_eq!(sess.cached().unwrap().access_token, "rotated");
+    assert!(sess.store_note().unwrap().contains("only this process holds it"));
+  }
+}
