@@ -65,6 +65,15 @@ export declare function logout(options?: any | undefined | null): Promise<{ remo
 
 export declare function models(options?: any | undefined | null, refresh?: boolean | undefined | null): Promise<any[]>
 
+/**
+ * Whether a token refresh is in flight in this process (cheap; the JS layer asks after each
+ * call and then holds the event loop open with `refreshSettled()` until it is persisted).
+ */
+export declare function refreshPending(): boolean
+
+/** Resolves when no token refresh is in flight in this process. */
+export declare function refreshSettled(): Promise<void>
+
 export declare function renderQr(text: string): string | null
 
 /**
