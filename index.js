@@ -850,4 +850,5 @@ module.exports.models = nativeBinding.models
 module.exports.renderQr = nativeBinding.renderQr
 module.exports.shapeRequest = nativeBinding.shapeRequest
 module.exports.status = nativeBinding.status
+module.exports.takeWarning = nativeBinding.takeWarning
 module.exports.usage = nativeBinding.usage
