@@ -316,8 +316,9 @@ fn is_owned(name: &str) -> bool {
 /// Whether a host header goes out: owned headers never; in an official profile, neither do the
 /// host-only headers that client never sends (`OFFICIAL_DROPPED_HEADERS`).
 fn passes(settings: &Settings, name: &str) -> bool {
-  !is_owned(name)
-    && !(settings.profile.is_official() && c::OFFICIAL_DROPPED_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)))
+  let host_only = || c::OFFICIAL_DROPPED_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name));
+  let dropped = settings.profile.is_official() && host_only();
+  !is_owned(name) && !dropped
 }
 
 fn hint(headers: &[(String, String)], name: &str) -> Option<String> {
