@@ -558,6 +558,17 @@ test('5. identity + shaping on the wire; input forms; Response fields; 5 MB stre
     assert.ok(identity[0][1].startsWith(`${HOST} kimi-native/`), identity[0][1]);
   });
 
+  await t.test('body edits keep the key order: the bytes the server gets', async () => {
+    const sent = `{"model":"${MODEL}","max_tokens":5,"reasoning_effort":"off","messages":[{"role":"user","content":"hi"}],"stream":false,"temperature":0.5}`;
+    const res = await post(f, url, sent);
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+    assert.equal(
+      lastChat().body,
+      `{"model":"${MODEL}","max_completion_tokens":5,"messages":[{"role":"user","content":"hi"}],"stream":false,"temperature":0.5,"thinking":{"type":"disabled"}}`,
+    );
+  });
+
   await t.test('--profile kimi-code (opt-in): the official headers byte for byte, host-only headers dropped', async () => {
     const warnings = [];
     const official = kimi.buildHeaders({ profile: 'kimi-code', onWarning: (w) => warnings.push(w) });

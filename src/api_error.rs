@@ -58,11 +58,14 @@ pub fn classify(status: u16, body_text: &str, retry_after: Option<f64>, settings
     ),
     // Classified by wording: both are reported with `access_terminated_error` and with
     // `permission_error` (kimi-wire §7, identity.md).
+    // The server's own words are left out on purpose: hosts retry errors whose text says
+    // "terminated" (opencode 1.18 does), and this one must never be retried.
     403 if server_said.contains(c::MSG_ACCOUNT_TERMINATED) => KimiError::new(
       Code::AccountSuspended,
       format!(
-        "Kimi terminated access for this account (HTTP 403: {server_said}). kimi-native will not retry or refresh. \
-         Contact Kimi support ({}) about your account; see the Community Guidelines at {}.",
+        "Kimi has suspended this account's access to Kimi For Coding (HTTP 403, with a pointer to its Community \
+         Guidelines). kimi-native will not retry or refresh. Contact Kimi support ({}) about your account; the \
+         guidelines: {}.",
         c::KIMI_SUPPORT_EMAIL,
         c::COMMUNITY_GUIDELINES_URL
       ),

@@ -60,12 +60,11 @@ async function identityError(res, opts) {
   const code = res.headers.get(core.ERROR_HEADER)
   if (!IDENTITY_ERRORS.has(code)) return res
   const text = await res.text()
-  let type = 'permission_error'
-  try {
-    type = JSON.parse(text).error.type || type
-  } catch {}
   const c = core.classifyResponse(res.status, text, undefined, opts)
-  const message = `kimi-native [${code}]: ${(c && c.message) || text}`
+  const message = `kimi-native [${code}]: ${(c && c.message) || code}`
+  // Our own type, not the server's `access_terminated_error`: opencode retries any error whose body matches
+  // /terminated/ (and a few other words), and neither of these may be retried.
+  const type = code.toLowerCase()
   const headers = new Headers(res.headers)
   headers.delete('content-length')
   headers.set('content-type', 'application/json')
