@@ -42,7 +42,10 @@ export declare class NativeResponse {
   cancel(): void
 }
 
-/** The 7 identity headers of the active profile, in the official client's order. */
+/**
+ * The identity headers of the active profile: the User-Agent alone for `native`, the 7
+ * official headers in the official client's order for `kimi-code` / `kimi-cli`.
+ */
 export declare function buildHeaders(options?: any | undefined | null): Array<[string, string]>
 
 /** Classifies an error response a host received into `{ code, message, retryAfter? }`. */
@@ -83,5 +86,11 @@ export declare function renderQr(text: string): string | null
 export declare function shapeRequest(body: any, options?: any): any
 
 export declare function status(options?: any | undefined | null): Promise<any>
+
+/**
+ * The official-profile warning the first time this process uses one, else null. The JS layer
+ * shows it (stderr, `onWarning`); the once-per-process state lives here, in the core.
+ */
+export declare function takeWarning(options?: any | undefined | null): string | null
 
 export declare function usage(options?: any | undefined | null): Promise<any>

@@ -852,4 +852,5 @@ module.exports.refreshSettled = nativeBinding.refreshSettled
 module.exports.renderQr = nativeBinding.renderQr
 module.exports.shapeRequest = nativeBinding.shapeRequest
 module.exports.status = nativeBinding.status
+module.exports.takeWarning = nativeBinding.takeWarning
 module.exports.usage = nativeBinding.usage

@@ -273,7 +273,7 @@ test('API auth: 401 body, expired access token, static api keys', async (t) => {
   assert.equal((await chat(k, 'sk-static-test', { stream: false })).status, 200);
 });
 
-test('identity gate: 403 for unknown clients on chat, lenient /models, no gate on /usages', async (t) => {
+test('identity gate: UA-prefix allowlist on the coding routes, 403 for others; optional on /models and /usages', async (t) => {
   const k = await startFakeKimi();
   t.after(() => k.close());
   const { access_token: at } = k.issueTokens();
@@ -282,24 +282,64 @@ test('identity gate: 403 for unknown clients on chat, lenient /models, no gate o
   assert.deepEqual(await r.json(), {
     error: { message: MSG_ONLY_CODING_AGENTS, type: 'access_terminated_error' },
   });
+  // identity.md: the known coding agents pass by User-Agent prefix alone, no X-Msh-* needed
+  for (const ua of [
+    'KimiCLI/1.52.0',
+    'kimi-code-cli/2.1.0 (web)',
+    'claude-code/2.0.1',
+    'pi/1.6.0 kimi-native/0.1.0 (linux; node/v22.23.3; x64)',
+    'opencode/1.18.33 ai-sdk/provider-utils/4.0.23 runtime/bun/1.3.14 kimi-native/0.1.0 (linux; bun/1.3.14; x64)',
+    'openclaw/2026.9.6 kimi-native/0.1.0 (linux; node/v24.16.0; x64)',
+  ]) {
+    assert.equal((await chat(k, at, { stream: false }, { 'User-Agent': ua })).status, 200, ua);
+  }
+  for (const ua of ['kimi-native/0.1.0 (linux; x64)', 'xpi/1.0', 'OpenAI/JS 7.15.0', 'Pi/1.6.0']) {
+    assert.equal((await chat(k, at, { stream: false }, { 'User-Agent': ua })).status, 403, ua);
+    assert.match(k.requests.at(-1).gateRejected, /not an accepted coding agent/);
+  }
+  const messages = (ua) =>
+    fetch(`${k.baseUrl}/messages?beta=true`, {
+      method: 'POST',
+      headers: { 'x-api-key': at, 'User-Agent': ua, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'kimi-for-coding', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }], stream: true }),
+    });
+  assert.equal((await messages('node')).status, 403, 'messages gated too');
+  assert.equal((await (await messages('pi/1.6.0')).text()).includes('message_stop'), true);
+  // 401 comes before 403
+  assert.equal((await chat(k, 'bogus', { stream: false }, { 'User-Agent': 'node' })).status, 401);
+
+  // /models and /usages: not gated by default (wire §5.2; UNCONFIRMED for other UAs) ...
+  const get = (p, ua) => fetch(`${k.baseUrl}${p}`, { headers: { Authorization: `Bearer ${at}`, 'User-Agent': ua } });
+  for (const p of ['/models', '/usages']) assert.equal((await get(p, 'kimi-native/0.1.0 (linux; x64)')).status, 200, p);
+  // ... unless asked for
+  k.setIdentityGate(true, { gateModelsAndUsages: true });
+  for (const p of ['/models', '/usages']) {
+    assert.equal((await get(p, 'kimi-native/0.1.0 (linux; x64)')).status, 403, p);
+    assert.equal((await get(p, 'pi/1.6.0 kimi-native/0.1.0')).status, 200, p);
+  }
+  k.setIdentityGate(true, { gateModelsAndUsages: false });
+
+  // 'strict': the full official identity; mixed or partial identities are refused
+  k.setIdentityGate('strict');
   assert.equal((await chat(k, at, { stream: false }, KIMI_CLI_IDENTITY)).status, 200);
-  assert.equal((await chat(k, at, { stream: false }, { ...KIMI_CODE_IDENTITY, 'User-Agent': 'kimi-code-cli/2.1.0 (web)' })).status, 200);
-  // mixed identities are refused
+  assert.equal((await chat(k, at, { stream: false }, { 'User-Agent': 'pi/1.6.0' })).status, 403);
   assert.equal((await chat(k, at, { stream: false }, { ...KIMI_CODE_IDENTITY, 'X-Msh-Platform': 'kimi_cli' })).status, 403);
   const noDevice = { ...KIMI_CODE_IDENTITY };
   delete noDevice['X-Msh-Device-Id'];
   assert.equal((await chat(k, at, { stream: false }, noDevice)).status, 403);
   assert.equal((await chat(k, at, { stream: false }, { ...KIMI_CODE_IDENTITY, 'X-Msh-Os-Version': '' })).status, 403);
-  // 401 comes before 403
-  assert.equal((await chat(k, 'bogus', { stream: false }, { 'User-Agent': 'node' })).status, 401);
+  k.setIdentityGate(true);
 
-  // kimi-cli lists models with a bare aiohttp request (golden py-login-refresh-models.jsonl)
-  r = await fetch(`${k.baseUrl}/models`, { headers: { Authorization: `Bearer ${at}`, 'User-Agent': 'Python/3.13 aiohttp/3.13.3' } });
-  assert.equal(r.status, 200);
-  r = await fetch(`${k.baseUrl}/models`, { headers: { ...KIMI_CODE_IDENTITY, Authorization: `Bearer ${at}` } });
-  assert.equal(r.status, 200);
-  r = await fetch(`${k.baseUrl}/models`, { headers: { Authorization: `Bearer ${at}`, 'X-Msh-Platform': 'kimi_code_cli' } });
-  assert.equal(r.status, 403, 'a half identity on /models is refused');
+  // A suspended account: every API request answers the documented 403, either variant
+  for (const kind of ['accountSuspended403', 'accountBanned403']) {
+    k.setSuspended(kind);
+    r = await chat(k, at, { stream: false }, { 'User-Agent': 'pi/1.6.0' });
+    assert.equal(r.status, 403);
+    assert.deepEqual(await r.json(), ERRORS[kind].body);
+    assert.equal((await get('/models', 'pi/1.6.0')).status, 403);
+  }
+  assert.equal(ERRORS.accountSuspended403.body.error.type, 'permission_error');
+  k.setSuspended(null);
 
   r = await fetch(`${k.baseUrl}/usages`, { headers: { Authorization: `Bearer ${at}`, Accept: 'application/json' } });
   assert.equal(r.status, 200);

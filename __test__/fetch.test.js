@@ -22,6 +22,11 @@ const CHILD = path.join(__dirname, 'helpers', 'fetch-child.js');
 const CHAT = '/coding/v1/chat/completions';
 const MODEL = 'kimi-for-coding';
 const { HINT_HEADERS, ERROR_HEADER } = kimi;
+// What a host adapter passes (the contract): its own product token. The CLI-alone identity (kimi-native/…) is not
+// on the fake server's allowlist, as it may not be on Kimi's.
+const HOST = 'opencode/1.18.33';
+// Official-client identity strings that must never appear in the default profile's headers.
+const OFFICIAL_MARKS = ['kimi-code-cli/', 'KimiCLI/', 'kimi_code_cli', 'kimi_cli'];
 
 // Variables a test sets; saved and restored around every test.
 const ENV_KEYS = [
@@ -162,7 +167,7 @@ test('1. streaming: chunks reach the JS reader while the server is still writing
   const parts = Array.from({ length: N }, (_, i) => `part${i};`);
   srv.setReply({ chunks: parts, chunkDelayMs: DELAY });
   const ends = watchStreamEnds(srv); // set when the server has written the last event
-  const f = kimi.createKimiFetch();
+  const f = kimi.createKimiFetch({ host: HOST });
   const res = await post(f, srv.baseUrl + '/chat/completions', chatBody());
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type'), /text\/event-stream/);
@@ -192,7 +197,7 @@ test('1. streaming: chunks reach the JS reader while the server is still writing
 
 test('2. abort: mid-stream abort rejects the reader with AbortError; pre-aborted signal sends nothing', async (t) => {
   const srv = await setup(t);
-  const f = kimi.createKimiFetch();
+  const f = kimi.createKimiFetch({ host: HOST });
   const url = srv.baseUrl + '/chat/completions';
 
   await t.test('mid-stream', async () => {
@@ -247,7 +252,7 @@ test(
   '2b. abort / reader.cancel() hang up the upstream connection at once',
   async (t) => {
     const srv = await setup(t);
-    const f = kimi.createKimiFetch();
+    const f = kimi.createKimiFetch({ host: HOST });
     srv.setReply({ chunks: Array(40).fill('x'), chunkDelayMs: 100 }); // ~4 s if nobody hangs up
     const ends = watchStreamEnds(srv);
     // The server notices a closed socket at its next write (≤ 100 ms); allow generous slack, but far
@@ -334,7 +339,7 @@ test('2c. event loop: a waiting read keeps Node alive; an unread body does not',
     const base = await startSlowStream(t, { events: 4, gapMs: 300 });
     const r = await runNodeScript(
       env(base),
-      `kimi.createKimiFetch()(${JSON.stringify(base + '/chat/completions')}, { method: 'POST', body: '{}' })
+      `kimi.createKimiFetch({ host: 'opencode/1.18.33' })(${JSON.stringify(base + '/chat/completions')}, { method: 'POST', body: '{}' })
         .then(async (res) => { const text = await res.text(); process.stdout.write(JSON.stringify(text.match(/"n":\\d+/g))) })`,
       15000,
     );
@@ -346,7 +351,7 @@ test('2c. event loop: a waiting read keeps Node alive; an unread body does not',
     const base = await startSlowStream(t, { events: Infinity, gapMs: 100 });
     const r = await runNodeScript(
       env(base),
-      `kimi.createKimiFetch()(${JSON.stringify(base + '/chat/completions')}, { method: 'POST', body: '{}' })
+      `kimi.createKimiFetch({ host: 'opencode/1.18.33' })(${JSON.stringify(base + '/chat/completions')}, { method: 'POST', body: '{}' })
         .then((res) => process.stdout.write(String(res.status)))`,
       10000,
     );
@@ -358,7 +363,7 @@ test('2c. event loop: a waiting read keeps Node alive; an unread body does not',
 
 test('3. 401: one forced refresh and one retry, never a loop', async (t) => {
   const srv = await setup(t);
-  const f = kimi.createKimiFetch();
+  const f = kimi.createKimiFetch({ host: HOST });
   const url = srv.baseUrl + '/chat/completions';
   // A refresh also re-reads /models (model discovery); only the chat/token sequence matters here.
   const calls = (since) => srv.requests.slice(since).filter((r) => !r.path.startsWith('/coding/v1/models'));
@@ -401,7 +406,7 @@ test('3. 401: one forced refresh and one retry, never a loop', async (t) => {
     const key = `fk-key-${crypto.randomBytes(16).toString('hex')}`;
     const srv2 = await setup(st, { login: false, apiKey: key });
     srv2.inject({ path: CHAT, ...ERRORS.invalidAuth401 });
-    const res = await post(kimi.createKimiFetch(), srv2.baseUrl + '/chat/completions', chatBody({ stream: false }));
+    const res = await post(kimi.createKimiFetch({ host: HOST }), srv2.baseUrl + '/chat/completions', chatBody({ stream: false }));
     assert.equal(res.status, 401);
     assert.ok(res.headers.get(ERROR_HEADER));
     await res.text();
@@ -415,19 +420,24 @@ test('3. 401: one forced refresh and one retry, never a loop', async (t) => {
 test('4. error codes: header on Responses, classifyResponse, transport and login failures', async (t) => {
   const key = `fk-key-${crypto.randomBytes(16).toString('hex')}`;
   const srv = await setup(t, { login: false, apiKey: key });
-  const f = kimi.createKimiFetch();
+  const f = kimi.createKimiFetch({ host: HOST });
   const url = srv.baseUrl + '/chat/completions';
-  const version = kimi.identity().version.value;
   const cases = [
     {
       name: '403 client gate',
       rule: ERRORS.accessTerminated403,
-      code: 'KIMI_ACCESS_TERMINATED',
+      code: 'KIMI_CLIENT_NOT_ALLOWED',
       check: (c) => {
-        assert.match(c.message, /kimi-code/);
-        assert.ok(c.message.includes(version), `message should name the claimed version ${version}: ${c.message}`);
+        assert.match(c.message, /did not accept this client identity/);
+        assert.match(c.message, /kimi-native\//, 'names the User-Agent sent');
       },
     },
+    ...['accountSuspended403', 'accountBanned403'].map((kind) => ({
+      name: `403 account suspended (${ERRORS[kind].body.error.type})`,
+      rule: ERRORS[kind],
+      code: 'KIMI_ACCOUNT_SUSPENDED',
+      check: (c) => assert.match(c.message, /support@moonshot\.cn/),
+    })),
     { name: '402 membership', rule: ERRORS.membership402, code: 'KIMI_MEMBERSHIP' },
     { name: '429 quota', rule: ERRORS.quota429, code: 'KIMI_QUOTA_EXCEEDED' },
     {
@@ -458,6 +468,18 @@ test('4. error codes: header on Responses, classifyResponse, transport and login
     });
   }
 
+  await t.test('a suspended account: one request, no retry, no refresh', async (st) => {
+    const srv2 = await setup(st);
+    srv2.setSuspended('accountSuspended403');
+    srv2.reset();
+    const res = await post(kimi.createKimiFetch({ host: HOST }), srv2.baseUrl + '/chat/completions', chatBody());
+    assert.equal(res.status, 403);
+    assert.equal(res.headers.get(ERROR_HEADER), 'KIMI_ACCOUNT_SUSPENDED');
+    await res.arrayBuffer();
+    assert.equal(srv2.requestsTo(CHAT).length, 1, 'not retried');
+    assert.equal(srv2.refreshCount, 0, 'no refresh');
+  });
+
   await t.test('2xx classifies as nothing', () => {
     assert.equal(kimi.classifyResponse(200, '{}'), null);
   });
@@ -465,14 +487,14 @@ test('4. error codes: header on Responses, classifyResponse, transport and login
   await t.test('transport failure → KIMI_NETWORK rejection', async () => {
     const port = await closedPort();
     const base = `http://127.0.0.1:${port}/coding/v1`;
-    const err = await rejection(post(kimi.createKimiFetch({ baseUrl: base }), `${base}/chat/completions`, chatBody()));
+    const err = await rejection(post(kimi.createKimiFetch({ host: HOST, baseUrl: base }), `${base}/chat/completions`, chatBody()));
     assert.ok(err instanceof Error);
     assert.equal(err.code, 'KIMI_NETWORK', `${err.code}: ${err.message}`);
   });
 
   await t.test('not logged in → KIMI_NOT_LOGGED_IN rejection', async (st) => {
     const srv2 = await setup(st, { login: false });
-    const err = await rejection(post(kimi.createKimiFetch(), srv2.baseUrl + '/chat/completions', chatBody()));
+    const err = await rejection(post(kimi.createKimiFetch({ host: HOST }), srv2.baseUrl + '/chat/completions', chatBody()));
     assert.equal(err.code, 'KIMI_NOT_LOGGED_IN', `${err.code}: ${err.message}`);
     assert.equal(srv2.requests.length, 0);
   });
@@ -482,18 +504,22 @@ test('4. error codes: header on Responses, classifyResponse, transport and login
 
 test('5. identity + shaping on the wire; input forms; Response fields; 5 MB stream', async (t) => {
   const srv = await setup(t);
-  const f = kimi.createKimiFetch();
+  const f = kimi.createKimiFetch({ host: HOST });
   const url = srv.baseUrl + '/chat/completions';
-  const identity = kimi.buildHeaders();
-  assert.equal(identity.length, 7);
+  const identity = kimi.buildHeaders({ host: HOST });
+  assert.deepEqual(identity.map(([k]) => k), ['User-Agent'], 'native: the User-Agent is the only identity header');
   const lastChat = () => srv.requestsTo(CHAT).at(-1);
 
-  await t.test('host UA replaced, identity headers, x-custom kept, hints stripped and applied', async () => {
+  await t.test('native (default): the host\'s UA first, then kimi-native; host headers kept; hints stripped and applied', async () => {
+    const hostUa = `${HOST} ai-sdk/provider-utils/4.0.23 runtime/bun/1.3.14`;
     const res = await f(url, {
       method: 'POST',
       headers: {
-        'User-Agent': 'ai-sdk/x',
+        'User-Agent': hostUa,
         'x-custom': '1',
+        'x-session-affinity': 'ses_1',
+        'X-Msh-Tool-Call-Id': 'tool_abc123',
+        'X-Msh-Platform': 'kimi_code_cli',
         'content-type': 'application/json',
         [HINT_HEADERS.effort]: 'off',
         [HINT_HEADERS.sessionId]: 's1',
@@ -508,18 +534,60 @@ test('5. identity + shaping on the wire; input forms; Response fields; 5 MB stre
     assert.equal((await res.json()).choices[0].message.content, 'hi');
 
     const rec = lastChat();
-    assert.deepEqual(headerValues(rec.headers, 'user-agent'), [identity[0][1]]);
-    assert.match(identity[0][1], /^kimi-code-cli\//);
-    for (const [k, v] of identity) assert.deepEqual(headerValues(rec.headers, k), [v], k);
+    const [ua] = headerValues(rec.headers, 'user-agent');
+    assert.equal(headerValues(rec.headers, 'user-agent').length, 1);
+    assert.ok(ua.startsWith(`${hostUa} kimi-native/`), `opencode's own UA kept first: ${ua}`);
+    assert.ok(ua.endsWith(`(${process.platform}; ${kimi.RUNTIME}; ${process.arch})`), ua);
+    for (const [k, v] of rec.headers) for (const bad of OFFICIAL_MARKS) assert.ok(!v.includes(bad), `${k}: ${v}`);
+    assert.ok(!rec.headers.some(([k]) => /^x-msh-(platform|version|device|os)/i.test(k)), 'no official X-Msh-* identity');
     assert.deepEqual(headerValues(rec.headers, 'x-custom'), ['1']);
+    assert.deepEqual(headerValues(rec.headers, 'x-session-affinity'), ['ses_1'], 'the host\'s own headers pass');
+    assert.deepEqual(headerValues(rec.headers, 'x-msh-tool-call-id'), ['tool_abc123'], 'X-Msh-Tool-Call-Id passes');
     assert.deepEqual(headerValues(rec.headers, HINT_HEADERS.effort), []);
     assert.deepEqual(headerValues(rec.headers, HINT_HEADERS.sessionId), []);
     assert.equal(headerValues(rec.headers, 'authorization').length, 1);
     assert.ok(srv.issuedTokens().includes(bearerOf(rec)), 'bearer is a token the server issued');
     const body = JSON.parse(rec.body);
     assert.deepEqual(body.thinking, { type: 'disabled' });
-    assert.equal(body.prompt_cache_key, 'session_s1');
+    assert.equal(body.prompt_cache_key, 's1', 'native: the host session id as it is');
     assert.equal(body.model, MODEL);
+
+    // Without the host's UA on the request, the host token given by the adapter comes first.
+    await (await post(f, url, chatBody({ stream: false }))).arrayBuffer();
+    assert.equal(headerValues(lastChat().headers, 'user-agent')[0], identity[0][1]);
+    assert.ok(identity[0][1].startsWith(`${HOST} kimi-native/`), identity[0][1]);
+  });
+
+  await t.test('body edits keep the key order: the bytes the server gets', async () => {
+    const sent = `{"model":"${MODEL}","max_tokens":5,"reasoning_effort":"off","messages":[{"role":"user","content":"hi"}],"stream":false,"temperature":0.5}`;
+    const res = await post(f, url, sent);
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+    assert.equal(
+      lastChat().body,
+      `{"model":"${MODEL}","max_completion_tokens":5,"messages":[{"role":"user","content":"hi"}],"stream":false,"temperature":0.5,"thinking":{"type":"disabled"}}`,
+    );
+  });
+
+  await t.test('--profile kimi-code (opt-in): the official headers byte for byte, host-only headers dropped', async () => {
+    const warnings = [];
+    const official = kimi.buildHeaders({ profile: 'kimi-code', onWarning: (w) => warnings.push(w) });
+    assert.equal(official.length, 7);
+    assert.equal(official[0][1], 'kimi-code-cli/2.1.0');
+    const fc = kimi.createKimiFetch({ profile: 'kimi-code', host: HOST, onWarning: (w) => warnings.push(w) });
+    assert.ok(warnings.length <= 1, 'the warning is shown at most once per process');
+    const res = await fc(url, {
+      method: 'POST',
+      headers: { 'User-Agent': 'ai-sdk/x', 'x-session-affinity': 'ses_1', 'x-session-id': 'ses_1', 'x-parent-session-id': 'p', 'content-type': 'application/json' },
+      body: chatBody({ stream: false }),
+    });
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+    const rec = lastChat();
+    for (const [k, v] of official) assert.deepEqual(headerValues(rec.headers, k), [v], k);
+    for (const h of ['x-session-affinity', 'x-session-id', 'x-parent-session-id']) assert.deepEqual(headerValues(rec.headers, h), [], h);
+    // golden ts-chat-openai.jsonl: thinking on with keep, no effort given
+    assert.deepEqual(JSON.parse(rec.body).thinking, { type: 'enabled', keep: 'all' });
   });
 
   await t.test('URL object input', async () => {
@@ -543,7 +611,7 @@ test('5. identity + shaping on the wire; input forms; Response fields; 5 MB stre
     assert.deepEqual(headerValues(rec.headers, HINT_HEADERS.sessionId), []);
     assert.deepEqual(headerValues(rec.headers, 'x-custom'), ['2']);
     const body = JSON.parse(rec.body);
-    assert.equal(body.prompt_cache_key, 'session_s2');
+    assert.equal(body.prompt_cache_key, 's2');
     assert.deepEqual(body.messages, [{ role: 'user', content: 'hi' }]);
   });
 
@@ -566,7 +634,7 @@ test('5. identity + shaping on the wire; input forms; Response fields; 5 MB stre
     // Same request (the shaped body the server saw, same identity + bearer) with Node's own fetch.
     const resN = await fetch(url, {
       method: 'POST',
-      headers: { ...Object.fromEntries(identity), authorization: `Bearer ${bearerOf(rec)}`, 'content-type': 'application/json' },
+      headers: { 'user-agent': headerValues(rec.headers, 'user-agent')[0], authorization: `Bearer ${bearerOf(rec)}`, 'content-type': 'application/json' },
       body: rec.body,
     });
     assert.equal(resN.status, 200);
@@ -708,7 +776,7 @@ test('6. custom CA via SSL_CERT_FILE (child processes)', async (t) => {
   assert.equal(tls.requests.length, 1);
   const auth = headerValues(tls.requests[0].headers, 'authorization')[0] || '';
   assert.equal(auth, `Bearer ${key}`, 'child sent the configured credential');
-  assert.match(headerValues(tls.requests[0].headers, 'user-agent')[0] || '', /^kimi-code-cli\//);
+  assert.match(headerValues(tls.requests[0].headers, 'user-agent')[0] || '', /^kimi-native\/\S+ \(/, 'plain library use: kimi-native itself');
 });
 
 test('7. proxies: HTTPS_PROXY CONNECT, NO_PROXY bypass, HTTP_PROXY absolute-form (child processes)', async (t) => {
@@ -774,7 +842,7 @@ const secretsIn = (pairs, srv) =>
 
 test('8. secrets: no issued token in any error message or child output', async (t) => {
   const srv = await setup(t);
-  const f = kimi.createKimiFetch();
+  const f = kimi.createKimiFetch({ host: HOST });
   const token = await kimi.getAccessToken();
   assert.ok(srv.issuedTokens().includes(token));
 
@@ -824,7 +892,7 @@ test(
     const other = await startRecorder(t);
     srv.inject({ path: '/coding/v1/messages', status: 307, headers: { location: `${other.url}/elsewhere` } });
     const body = JSON.stringify({ model: MODEL, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
-    const res = await post(kimi.createKimiFetch(), srv.baseUrl + '/messages?beta=true', body);
+    const res = await post(kimi.createKimiFetch({ host: HOST }), srv.baseUrl + '/messages?beta=true', body);
     await res.arrayBuffer();
     assert.ok(srv.requestsTo('/coding/v1/messages').length === 1, 'the request reached the API');
     const leaked = other.requests.flatMap((r) => secretsIn(r.headers, srv));

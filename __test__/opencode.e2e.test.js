@@ -13,6 +13,8 @@ const { REPO, ensureOpencode, createSandbox } = require('./helpers/opencode-sand
 
 const DOCS = path.join(REPO, 'docs', 'opencode.md')
 const RUN_TIMEOUT_MS = 180000
+// Official-client identity strings that must never appear in the default profile's headers (issue #12).
+const OFFICIAL_MARKS = ['kimi-code-cli/', 'KimiCLI/', 'kimi_code_cli', 'kimi_cli']
 
 /** The opencode.json block documented in docs/opencode.md (the one `kimi-native login` prints). */
 function documentedConfig() {
@@ -109,14 +111,15 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
     return kimi.issuedTokens().filter((x) => !before.has(x))
   }
 
-  const ocRun = async (sb, { variant, title = true, prompt = 'say hi' } = {}) => {
+  const ocRun = async (sb, { variant, title = true, prompt = 'say hi', env } = {}) => {
     const since = kimi.requests.length
     const args = ['run', '-m', `${ID}/${MODEL}`, '--format', 'json']
     if (variant) args.push('--variant', variant)
     if (title) args.push('--title', 'kimi-native e2e')
     args.push(prompt)
-    const r = await sb.opencode(args, { timeoutMs: RUN_TIMEOUT_MS })
-    r.chats = kimi.requests.slice(since).filter((q) => q.path.startsWith('/coding/v1/chat/completions'))
+    const r = await sb.opencode(args, { timeoutMs: RUN_TIMEOUT_MS, env })
+    r.all = kimi.requests.slice(since)
+    r.chats = r.all.filter((q) => q.path.startsWith('/coding/v1/chat/completions'))
     r.events = parseEvents(r.stdout)
     r.sessionID = (r.events.find((e) => e.sessionID) || {}).sessionID
     r.failures = sb.pluginFailures(r)
@@ -127,18 +130,29 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
   /** What the core itself makes of a chat body for this effort and session (in the sandbox): the oracle. */
   const oracle = (sb, effort, sessionId) => coreCall(sb, 'shape', { effort, sessionId })
 
+  /** Default profile: opencode's own UA first, then kimi-native; nothing of an official client anywhere. */
+  const assertHonestIdentity = (q, what) => {
+    const ua = header(q.headers, 'user-agent') || ''
+    assert.ok(ua.startsWith(`opencode/${oc.version} `), `${what}: UA starts with opencode's own token: ${ua}`)
+    assert.match(ua, / kimi-native\/\S+ \(linux; bun\/[^;]+; x64\)$/, `${what}: then kimi-native, in opencode's Bun: ${ua}`)
+    for (const [k, v] of q.headers) {
+      for (const bad of OFFICIAL_MARKS) assert.ok(!k.includes(bad) && !v.includes(bad), `${what}: ${k}: ${v}`)
+      assert.ok(!/^x-msh-/i.test(k), `${what}: no X-Msh-* (${k})`)
+    }
+  }
+
   const assertChatRequest = async (q, { tokens, sb, effort, sessionId, what }) => {
     const expected = await oracle(sb, effort, sessionId)
     const bearer = header(q.headers, 'authorization')
     assert.ok(bearer && bearer.startsWith('Bearer '), `${what}: bearer present`)
     assert.ok(tokens.includes(bearer.slice(7)), `${what}: bearer is a token the fake server issued to the native login`)
-    const identity = await coreCall(sb, 'headers')
-    assert.equal(identity.length, 7, 'seven identity headers')
-    for (const [name, value] of identity) {
-      assert.equal(header(q.headers, name), value, `${what}: identity header ${name} as buildHeaders() says`)
-    }
-    for (const name of [...hintNames, 'x-session-affinity', 'x-session-id']) {
+    assertHonestIdentity(q, what)
+    for (const name of hintNames) {
       assert.equal(header(q.headers, name), undefined, `${what}: ${name} does not reach the server`)
+    }
+    // opencode's own headers pass as opencode sends them (only the official profiles drop them).
+    for (const name of ['x-session-affinity', 'x-session-id']) {
+      assert.equal(header(q.headers, name), sessionId, `${what}: ${name} as opencode sends it`)
     }
     const body = JSON.parse(q.body)
     assert.equal(body.model, MODEL, `${what}: model id`)
@@ -165,6 +179,7 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
     assert.equal(r.chats.length, 1, r.describe)
     assert.ok(r.sessionID, 'session id in the JSON events')
     await assertChatRequest(r.chats[0], { tokens: tokensA, sb: A, effort: undefined, sessionId: r.sessionID, what: 'no variant' })
+    for (const q of r.all) assertHonestIdentity(q, `every request of the run (${q.path})`)
     assert.deepEqual(A.readAuth(), { [ID]: MARKER }, 'auth.json holds the marker only')
   })
 
@@ -238,6 +253,56 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
     for (const tok of all) assert.ok(!text.includes(tok), `token ${tok.slice(0, 10)}... not in opencode files`)
   })
 
+  await t.test('KIMI_NATIVE_PROFILE=kimi-code (opt-in): the official headers, session headers dropped, warned once', async () => {
+    const env = { KIMI_NATIVE_PROFILE: 'kimi-code' }
+    const r = await ocRun(A, { env })
+    assert.deepEqual(r.failures, [], r.describe)
+    assert.equal(r.code, 0, r.describe)
+    assert.equal(r.chats.length, 1, r.describe)
+    const official = await coreCall(A, 'headers', { profile: 'kimi-code' })
+    assert.equal(official.length, 7)
+    assert.equal(official[0][1], 'kimi-code-cli/2.1.0')
+    for (const [name, value] of official) assert.equal(header(r.chats[0].headers, name), value, `kimi-code: ${name}`)
+    for (const name of ['x-session-affinity', 'x-session-id']) assert.equal(header(r.chats[0].headers, name), undefined, name)
+    const body = JSON.parse(r.chats[0].body)
+    assert.deepEqual(body.thinking, { type: 'enabled', keep: 'all' }, 'kimi-code default thinking (golden ts-chat-openai)')
+    const warned = (r.stdout + r.stderr).split('Community Guidelines forbid falsifying client identity').length - 1
+    assert.equal(warned, 1, `the warning once in opencode's output\n${r.describe}`)
+  })
+
+  await t.test('403 "only available for Coding Agents" → KIMI_CLIENT_NOT_ALLOWED in opencode, one request', async () => {
+    kimi.allowedUserAgents = ['KimiCLI/', 'kimi-code-cli/', 'claude-code/', 'pi/', 'openclaw/'] // opencode not accepted
+    try {
+      const r = await ocRun(A)
+      assert.deepEqual(r.failures, [], r.describe)
+      assert.equal(r.chats.length, 1, `no retry\n${r.describe}`)
+      assert.equal(r.chats[0].gateRejected !== undefined, true)
+      const out = r.stdout + r.stderr
+      assert.match(out, /KIMI_CLIENT_NOT_ALLOWED/, r.describe)
+      assert.match(out, /did not accept this client identity/, r.describe)
+    } finally {
+      kimi.allowedUserAgents = require('./fake-kimi/server').ALLOWED_UA_PREFIXES
+    }
+  })
+
+  await t.test('403 "Access terminated" (both variants) → KIMI_ACCOUNT_SUSPENDED in opencode, no retry, no refresh', async () => {
+    for (const kind of ['accountSuspended403', 'accountBanned403']) {
+      kimi.setSuspended(kind)
+      try {
+        const refreshes = kimi.refreshCount
+        const r = await ocRun(A)
+        assert.deepEqual(r.failures, [], r.describe)
+        assert.equal(r.chats.length, 1, `${kind}: no retry\n${r.describe}`)
+        assert.equal(kimi.refreshCount, refreshes, `${kind}: no refresh`)
+        const out = r.stdout + r.stderr
+        assert.match(out, /KIMI_ACCOUNT_SUSPENDED/, r.describe)
+        assert.match(out, /support@moonshot\.cn/, r.describe)
+      } finally {
+        kimi.setSuspended(null)
+      }
+    }
+  })
+
   // ---------------------------------------------------------------------------------------------------
   const B = newSandbox()
 
@@ -298,7 +363,7 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
     const C = newSandbox()
     const script = path.join(C.dir, 'bun-probe.js')
     fs.writeFileSync(script, BUN_PROBE)
-    const env = { KN_REPO: REPO, KIMI_CODE_OAUTH_HOST: kimi.oauthHost, KIMI_CODE_BASE_URL: kimi.baseUrl }
+    const env = { KN_REPO: REPO, KN_HOST: `opencode/${oc.version}`, KIMI_CODE_OAUTH_HOST: kimi.oauthHost, KIMI_CODE_BASE_URL: kimi.baseUrl }
     const runProbe = async (runner) => {
       // Three spaced chunks for the streaming check, then a slow stream for the abort check.
       kimi.enqueueReply({ chunks: ['one ', 'two ', 'three'], chunkDelayMs: 250 })
@@ -340,15 +405,16 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
       assert.ok(r.abortMs < 3000, `${name}: abort took ${r.abortMs} ms`)
       assert.equal(r.chats.length, 2, `${name}: two chat requests reached the server`)
     }
-    assert.deepEqual(bun.headers, node.headers, 'buildHeaders() identical in both runtimes')
+    // The User-Agent names the runtime it runs in; otherwise buildHeaders() is identical.
+    const runtimeFree = (pairs) => pairs.map(([k, v]) => [k.toLowerCase(), /^user-agent$/i.test(k) ? v.replace(/; (node|bun)\/[^;]+;/, '; <runtime>;') : v])
+    assert.match(bun.headers[0][1], /^opencode\/\S+ kimi-native\/\S+ \(linux; bun\/[^;]+; x64\)$/, bun.headers[0][1])
+    assert.match(node.headers[0][1], /; node\/v/)
+    assert.deepEqual(runtimeFree(bun.headers), runtimeFree(node.headers), 'buildHeaders() identical in both runtimes but for the runtime')
     assert.deepEqual(bun.shaped, node.shaped, 'shapeRequest() identical in both runtimes')
     assert.equal(bun.abort, node.abort, 'abort surfaces the same way')
     assert.equal(bun.text, node.text)
     const strip = (q) =>
-      q.headers
-        .filter(([k]) => !/^(authorization|host|content-length|connection|accept-encoding)$/i.test(k))
-        .map(([k, v]) => [k.toLowerCase(), v])
-        .sort()
+      runtimeFree(q.headers.filter(([k]) => !/^(authorization|host|content-length|connection|accept-encoding)$/i.test(k))).sort()
     assert.deepEqual(strip(bun.chats[0]), strip(node.chats[0]), 'same request headers from Bun as from Node')
     assert.deepEqual(JSON.parse(bun.chats[0].body), JSON.parse(node.chats[0].body), 'same request body from Bun as from Node')
   })
@@ -359,7 +425,7 @@ const BUN_PROBE = `'use strict'
 const core = require(process.env.KN_REPO)
 const log = (o) => process.stdout.write(JSON.stringify(o) + '\\n')
 ;(async () => {
-  const opts = { home: process.env.KIMI_NATIVE_HOME, store: 'file', oauthHost: process.env.KIMI_CODE_OAUTH_HOST, baseUrl: process.env.KIMI_CODE_BASE_URL }
+  const opts = { home: process.env.KIMI_NATIVE_HOME, store: 'file', oauthHost: process.env.KIMI_CODE_OAUTH_HOST, baseUrl: process.env.KIMI_CODE_BASE_URL, host: process.env.KN_HOST }
   const out = { runtime: typeof Bun !== 'undefined' ? 'bun ' + Bun.version : 'node ' + process.version }
   out.headers = core.buildHeaders(opts)
   const res = await core.login({ ...opts, onDeviceCode: (c) => { out.deviceCodeSeen = true; log({ deviceCode: c.userCode }) } })
@@ -416,7 +482,7 @@ const [cmd, raw] = process.argv.slice(2)
 const arg = JSON.parse(raw || 'null')
 ;(async () => {
   if (cmd === 'login') return core.login({ onDeviceCode: (c) => log({ deviceCode: c.userCode }) })
-  if (cmd === 'headers') return core.buildHeaders()
+  if (cmd === 'headers') return core.buildHeaders(arg || undefined)
   if (cmd === 'status') return core.status()
   if (cmd === 'shape') {
     const model = core.PROVIDER.defaultModel

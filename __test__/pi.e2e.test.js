@@ -119,9 +119,13 @@ function assertNoSecretInPiAuth(sb) {
   return raw
 }
 
-function assertIdentity(rec, sb) {
-  for (const [name, value] of core.buildHeaders(coreOpts(sb))) {
-    assert.equal(header(rec, name), value, `identity header ${name}`)
+/** Default profile (issue #12): pi's own token first, then kimi-native; no official-client identity anywhere. */
+function assertIdentity(rec) {
+  const ua = header(rec, 'user-agent') || ''
+  assert.match(ua, /^pi\/\d+\.\d+\.\d+ kimi-native\/\S+ \([a-z0-9]+; node\/v[\d.]+; [a-z0-9]+\)$/, `UA: pi's own token (read from the running pi), then kimi-native`)
+  for (const [k, v] of rec.headers) {
+    for (const bad of ['kimi-code-cli/', 'KimiCLI/', 'kimi_code_cli', 'kimi_cli']) assert.ok(!k.includes(bad) && !v.includes(bad), `${k}: ${v}`)
+    assert.ok(!/^x-msh-/i.test(k), `no X-Msh-* (${k})`)
   }
 }
 
@@ -135,7 +139,7 @@ function assertChatShape(recs, sb, { effort, sessionId, modelInfo }) {
   for (const [i, body] of bodies.entries()) {
     const rec = recs[i]
     assert.ok(fake.isAccessTokenValid(bearer(rec)) || fake.issuedTokens().includes(bearer(rec)), 'bearer is an issued token')
-    assertIdentity(rec, sb)
+    assertIdentity(rec)
     assert.equal(body.model, modelInfo.id)
     assert.equal(body.stream, true)
     assert.ok(!('reasoning_effort' in body), 'no reasoning_effort')

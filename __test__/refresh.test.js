@@ -13,6 +13,9 @@ const { spawnCollect } = require('./helpers/spawn')
 const kimi = require('..')
 
 const CHILD = path.join(__dirname, 'helpers', 'token-child.js')
+// Requests come from a host, as in real use: the fake server's client gate admits its token.
+const HOST = 'opencode/1.18.33'
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const isRefresh = (r) => r.path === '/api/oauth/token' && r.body.includes('grant_type=refresh_token')
 
@@ -64,7 +67,7 @@ test('an abort during a refresh loses nothing: this process and a new one go on,
   withServer({ refreshDelayMs: 1500 }, async (server) => {
     await kimi.login({})
     server.expireAccessTokens()
-    const f = kimi.createKimiFetch()
+    const f = kimi.createKimiFetch({ host: HOST })
     const ac = new AbortController()
     const pending = chat(f, server, ac.signal)
     await server.waitForRequest(isRefresh, { timeoutMs: 5000 })
@@ -107,7 +110,7 @@ test('a due but valid token never waits: 4 requests during an 8-s refresh, one r
   withServer({ refreshDelayMs: 8000 }, async (server, env) => {
     assert.equal((await child('login', server)).ok, true)
     age(env.home, 200) // 200 s left of 900: due (threshold 450 s), far from expiry
-    const f = kimi.createKimiFetch()
+    const f = kimi.createKimiFetch({ host: HOST })
     const times = await Promise.all(
       [0, 1, 2, 3].map(async () => {
         const t = Date.now()
@@ -131,7 +134,7 @@ test('an auth server answering 503 does not touch requests made with a valid tok
     assert.equal((await child('login', server)).ok, true)
     age(env.home, 300)
     server.inject({ path: '/api/oauth/token', status: 503, body: { error: 'temporarily_unavailable' }, times: Infinity })
-    const f = kimi.createKimiFetch()
+    const f = kimi.createKimiFetch({ host: HOST })
     const started = Date.now()
     let worst = 0
     let requests = 0
@@ -165,7 +168,7 @@ test('6 concurrent 401s, some arriving after the refresh, cost one refresh and a
     for (const delayMs of [0, 100, 200, 700, 900, 1100]) {
       server.inject({ path: '/coding/v1/chat/completions', ...ERRORS.invalidAuth401, delayMs, times: 1 })
     }
-    const f = kimi.createKimiFetch()
+    const f = kimi.createKimiFetch({ host: HOST })
     const statuses = await Promise.all(
       Array.from({ length: 6 }, async () => {
         const res = await chat(f, server)

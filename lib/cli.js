@@ -16,10 +16,14 @@ const yellow = paint('33')
 const red = paint('31')
 const cyan = paint('36')
 
+const PROFILE_HELP = 'client identity: native (default, honest); kimi-code / kimi-cli impersonate the official clients (opt-in, risks your subscription)'
 const EXIT = { ok: 0, notLoggedIn: 1, relogin: 2, error: 3, cancelled: 130 }
 
+// The official-profile warning, once per process (the core decides when), on stderr.
+const showWarning = (w) => console.error(`${yellow('warning')} ${w}`)
+
 function coreOpts(opts) {
-  const out = {}
+  const out = { onWarning: showWarning }
   if (opts.profile) out.profile = opts.profile
   if (opts.region) out.region = opts.region
   if (opts.store) out.store = opts.store
@@ -29,6 +33,9 @@ function coreOpts(opts) {
 function fail(err) {
   const code = err && err.code ? err.code : 'KIMI_INTERNAL'
   console.error(`${red('error')} ${dim(`[${code}]`)} ${err && err.message ? err.message : String(err)}`)
+  if (code === 'KIMI_CLIENT_NOT_ALLOWED') {
+    console.error(dim('Your login is fine: the model list and usage are also shown by the hosts (opencode, pi) that use it.'))
+  }
   if (code === 'KIMI_NOT_LOGGED_IN') return EXIT.notLoggedIn
   if (code === 'KIMI_RELOGIN_REQUIRED') return EXIT.relogin
   if (code === 'KIMI_CANCELLED') return EXIT.cancelled
@@ -112,10 +119,13 @@ async function cmdLogin(opts) {
       console.log(JSON.stringify(result, null, 2))
       return EXIT.ok
     }
-    console.log(`${green('✓')} Logged in to Kimi For Coding ${dim(`(profile ${result.profile})`)}`)
+    console.log(`${green('✓')} Logged in to Kimi For Coding`)
+    console.log(`  identity: ${result.identity.userAgent} ${dim(`(profile ${result.profile})`)}`)
     if (model) console.log(`  model:   ${bold(model.id)}${model.displayName ? ` (${model.displayName})` : ''}, context ${model.contextLength.toLocaleString('en-US')} tokens`)
     console.log(`  stored:  ${result.store === 'keychain' ? green('OS keychain') : yellow('0600 file')} ${dim(`— ${result.storeReason}`)}`)
+    if (!model) console.log(`  model:   ${dim('not listed now; opencode and pi read the model list themselves when they run')}`)
     if (result.warning) console.log(`  ${yellow('warning')}: ${result.warning}`)
+    if (result.identity.warning) console.log(`  ${yellow('risk')}:    ${result.identity.warning}`)
     console.log('')
     console.log(bold('opencode') + dim(' — opencode.json:'))
     console.log(JSON.stringify(hosts.opencodeConfig(), null, 2))
@@ -154,7 +164,9 @@ async function cmdStatus(opts) {
   }
   const left = s.expiresAt ? s.expiresAt - Date.now() / 1000 : null
   if (left !== null && s.loggedIn) console.log(`  token:   ${left > 0 ? `valid for ${fmtDuration(left)} (refreshed automatically)` : 'expired (refreshed on next use)'}`)
-  console.log(`  profile: ${s.profile}`)
+  console.log(`  profile: ${s.profile}${s.profile === 'native' ? dim(' (honest: says it is kimi-native)') : ''}`)
+  console.log(`  user-agent: ${s.identity.userAgent}`)
+  if (s.warning) console.log(`  ${yellow('risk')}:    ${s.warning}`)
   console.log(`  store:   ${s.store} ${dim(`— ${s.storeReason}`)}`)
   if (s.model) console.log(`  model:   ${s.model.id}, context ${s.model.contextLength.toLocaleString('en-US')}`)
   console.log(`  server:  ${dim(`${s.oauthHost} · ${s.baseUrl}`)}`)
@@ -209,7 +221,7 @@ function main(argv) {
     .name('kimi-native')
     .description('Sign in to Kimi For Coding once; opencode, pi and other hosts use the same login.')
     .version(pkg.version, '-v, --version')
-    .addOption(new Option('--profile <profile>', 'client identity to present').choices(['kimi-code', 'kimi-cli']))
+    .addOption(new Option('--profile <profile>', PROFILE_HELP).choices(kimi.PROFILES))
     .addOption(new Option('--region <region>', 'Kimi region').choices(['cn', 'global']))
     .addOption(new Option('--store <store>', 'credential store').choices(['auto', 'keychain', 'file']))
     .showHelpAfterError()
@@ -223,7 +235,7 @@ function main(argv) {
   }
   const shared = (c) =>
     c
-      .addOption(new Option('--profile <profile>', 'client identity to present').choices(['kimi-code', 'kimi-cli']))
+      .addOption(new Option('--profile <profile>', PROFILE_HELP).choices(kimi.PROFILES))
       .addOption(new Option('--region <region>', 'Kimi region').choices(['cn', 'global']))
       .addOption(new Option('--store <store>', 'credential store').choices(['auto', 'keychain', 'file']))
   shared(program.command('login').description('sign in with a device code (opens your browser)'))

@@ -1,17 +1,26 @@
 // Public API of kimi-native. The native binding (generated ../index.d.ts) is wrapped here only where JS
 // objects have to be built (Response, AbortSignal wiring); every decision is made in the Rust core.
 
-export type Profile = 'kimi-code' | 'kimi-cli'
+export type Profile = 'native' | 'kimi-code' | 'kimi-cli'
 export type Region = 'cn' | 'global'
 export type StoreKind = 'auto' | 'keychain' | 'file'
 export type Effort = 'off' | 'auto' | 'low' | 'medium' | 'high' | (string & {})
 
 /** Every option is optional; each has an environment override (see README "Configuration"). */
 export interface KimiOptions {
-  /** Identity to present: 'kimi-code' (default, env KIMI_NATIVE_PROFILE) or 'kimi-cli'. */
+  /**
+   * Identity to present (env KIMI_NATIVE_PROFILE). 'native' (default): `User-Agent: <host> kimi-native/<version>
+   * (<platform>; <runtime>; <arch>)` and no X-Msh-* headers. 'kimi-code' / 'kimi-cli' (opt-in) impersonate
+   * Moonshot's official clients byte for byte; Kimi's guidelines forbid that and it can get a subscription
+   * suspended, so each process that uses one shows a warning once (`onWarning`).
+   */
   profile?: Profile
-  /** Client version to claim (env KIMI_NATIVE_CLIENT_VERSION); defaults to the version this release was checked against. */
+  /** The host's own product token, read from the running host: 'pi/1.6.0', 'opencode/1.18.33'. Sent first in the User-Agent. */
+  host?: string
+  /** Official profiles only: the client version to claim (env KIMI_NATIVE_CLIENT_VERSION). */
   version?: string
+  /** Receives the official-profile warning (once per process); without it the warning is a Node process warning. */
+  onWarning?: (message: string) => void
   /** 'cn' (auth.kimi.com / api.kimi.com, default) or 'global' (auth.kimi.ai / api.kimi.ai). Env KIMI_NATIVE_REGION. */
   region?: Region
   /** OAuth host (env KIMI_CODE_OAUTH_HOST, then KIMI_OAUTH_HOST). */
@@ -48,12 +57,24 @@ export interface ModelInfo {
   protocol?: string
 }
 
+export interface Identity {
+  profile: Profile
+  /** The User-Agent sent (for opencode, opencode's own UA on the request comes first instead of `host`). */
+  userAgent: string
+  host?: string | null
+  warning?: string | null
+}
+
 export interface LoginResult {
   source: string
   store: 'keychain' | 'file'
   storeReason: string
   expiresAt: number
   models: ModelInfo[]
+  profile: Profile
+  identity: Identity
+  /** e.g. the model list could not be read */
+  warning?: string | null
 }
 
 export interface Status {
@@ -65,6 +86,10 @@ export interface Status {
   /** Epoch seconds, when a token is known. */
   expiresAt?: number
   profile: Profile
+  /** The identity requests carry. */
+  identity: Identity
+  /** The guideline warning when an official-client profile is in use. */
+  warning?: string | null
   model?: ModelInfo
   reloginRequired: boolean
   oauthHost: string
@@ -112,6 +137,10 @@ export interface KimiError extends Error {
     | 'KIMI_NOT_LOGGED_IN'
     | 'KIMI_RELOGIN_REQUIRED'
     | 'KIMI_ACCESS_TERMINATED'
+    /** 403 "only available for Coding Agents": the server did not accept this client identity. */
+    | 'KIMI_CLIENT_NOT_ALLOWED'
+    /** 403 "Access terminated. Review our Community Guidelines": never retried; contact Kimi support. */
+    | 'KIMI_ACCOUNT_SUSPENDED'
     | 'KIMI_MEMBERSHIP'
     | 'KIMI_QUOTA_EXCEEDED'
     | 'KIMI_RATE_LIMITED'
@@ -130,7 +159,7 @@ export interface KimiError extends Error {
   status?: number
 }
 
-/** The 7 identity headers, in the official client's order. */
+/** The identity headers: the User-Agent alone for 'native'; the 7 official headers in the client's order otherwise. */
 export function buildHeaders(options?: KimiOptions): Array<[string, string]>
 export function getDeviceId(options?: KimiOptions): string
 export function identity(options?: KimiOptions): any
@@ -168,5 +197,9 @@ export const PROVIDER: { opencodeId: string; piId: string; defaultModel: string 
 export const ERROR_HEADER: string
 /** The keys of KimiOptions the core reads (hosts copy these from their own config). */
 export const OPTION_KEYS: ReadonlyArray<keyof KimiOptions>
+/** 'native' (default), then the opt-in official-client profiles. */
+export const PROFILES: ReadonlyArray<Profile>
+/** The runtime named in the User-Agent comment: 'node/v22.23.3' or 'bun/1.3.14'. */
+export const RUNTIME: string
 /** The default OAuth host, API base URL and client versions (what the core uses with no options and no env). */
 export const DEFAULTS: Readonly<Record<string, string>>

@@ -9,7 +9,9 @@ const facts = native.constants()
 const HINT_HEADERS = Object.freeze({ ...facts.hintHeaders })
 const PROVIDER = Object.freeze({ ...facts.provider })
 const ERROR_HEADER = facts.errorHeader
-const CORE_KEYS = Object.freeze(['profile', 'version', 'region', 'oauthHost', 'baseUrl', 'store', 'home'])
+const CORE_KEYS = Object.freeze(['profile', 'version', 'region', 'oauthHost', 'baseUrl', 'store', 'home', 'host'])
+// The JS runtime, for the User-Agent comment (`(linux; node/v22.23.3; x64)`): the core cannot see it.
+const RUNTIME = process.versions.bun ? `bun/${process.versions.bun}` : `node/${process.version}`
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
 
 function coded(code, message) {
@@ -20,11 +22,28 @@ function coded(code, message) {
 
 /** Only the options the core understands, so callbacks and signals never reach serde. */
 function coreOptions(options) {
-  if (options == null) return undefined
+  if (options == null) return { runtime: RUNTIME }
   if (typeof options !== 'object') throw coded('KIMI_BAD_INPUT', 'Options must be an object.')
   const out = {}
   for (const k of CORE_KEYS) if (options[k] !== undefined && options[k] !== null) out[k] = options[k]
+  out.runtime = RUNTIME
   return out
+}
+
+/**
+ * Shows the official-profile warning once per process (the core keeps the once): to the
+ * `onWarning` hook when given, else as a Node process warning (stderr by default).
+ */
+function notice(options) {
+  let warning = null
+  try {
+    warning = native.takeWarning(coreOptions(options))
+  } catch {
+    return // bad options: the operation itself reports them
+  }
+  if (!warning) return
+  if (options && typeof options.onWarning === 'function') safe(options.onWarning)(warning)
+  else process.emitWarning(warning, { code: 'KIMI_OFFICIAL_PROFILE' })
 }
 
 function abortError(signal) {
@@ -60,6 +79,7 @@ function safe(fn) {
 }
 
 function login(options = {}) {
+  notice(options)
   return withSignal(options.signal, (token, done) =>
     native.login(coreOptions(options), safe(options.onDeviceCode), safe(options.onEvent), token).finally(done),
   )
@@ -84,13 +104,19 @@ const holding = (promise) => promise.finally(holdWhileRefreshing)
 /** Resolves once no token refresh is in flight (call it before `process.exit()`). */
 const settle = () => (native.refreshPending() ? native.refreshSettled() : Promise.resolve())
 
-const logout = (options) => native.logout(coreOptions(options))
-const status = (options) => native.status(coreOptions(options))
-const getAccessToken = (options = {}) =>
-  holding(native.getAccessToken(coreOptions(options), Boolean(options && options.force)))
-const models = (options = {}) => holding(native.models(coreOptions(options), Boolean(options && options.refresh)))
-const usage = (options) => holding(native.usage(coreOptions(options)))
-const buildHeaders = (options) => native.buildHeaders(coreOptions(options))
+/** Runs `fn` after showing the once-per-process profile warning. */
+const noticed = (fn) => (options, ...rest) => {
+  notice(options)
+  return fn(options, ...rest)
+}
+const logout = noticed((options) => native.logout(coreOptions(options)))
+const status = noticed((options) => native.status(coreOptions(options)))
+const getAccessToken = noticed((options = {}) =>
+  holding(native.getAccessToken(coreOptions(options), Boolean(options && options.force))),
+)
+const models = noticed((options = {}) => holding(native.models(coreOptions(options), Boolean(options && options.refresh))))
+const usage = noticed((options) => holding(native.usage(coreOptions(options))))
+const buildHeaders = noticed((options) => native.buildHeaders(coreOptions(options)))
 const getDeviceId = (options) => native.getDeviceId(coreOptions(options))
 const identity = (options) => native.identity(coreOptions(options))
 /** A string body is shaped as JSON text; an object crosses into the core as JSON text too (far
@@ -188,6 +214,7 @@ function toResponse(res, method, cleanup, mapError) {
  * `x-kimi-native-error` set to the error code); only transport failures reject.
  */
 function createKimiFetch(options = {}) {
+  notice(options)
   const spec = { ...coreOptions(options) }
   for (const k of ['shape', 'effort', 'sessionId', 'connectTimeoutMs', 'readTimeoutMs']) {
     if (options[k] !== undefined && options[k] !== null) spec[k] = options[k]
@@ -258,5 +285,7 @@ module.exports = {
   PROVIDER,
   ERROR_HEADER,
   OPTION_KEYS: CORE_KEYS,
+  PROFILES: Object.freeze([...facts.profiles]),
+  RUNTIME,
   DEFAULTS: Object.freeze({ ...facts.defaults }),
 }

@@ -56,12 +56,35 @@ pub fn classify(status: u16, body_text: &str, retry_after: Option<f64>, settings
       Code::QuotaExceeded,
       format!("Your Kimi For Coding quota for this billing cycle is used up (HTTP 403: {server_said}). Check `npx kimi-native usage`."),
     ),
-    403 if server_said.contains("Coding Agents") => KimiError::new(
-      Code::AccessTerminated,
+    // Classified by wording: both are reported with `access_terminated_error` and with
+    // `permission_error` (kimi-wire §7, identity.md).
+    // The server's own words are left out on purpose: hosts retry errors whose text says
+    // "terminated" (opencode 1.18 does), and this one must never be retried.
+    403 if server_said.contains(c::MSG_ACCOUNT_TERMINATED) => KimiError::new(
+      Code::AccountSuspended,
       format!(
-        "Kimi refused this client (HTTP 403 access_terminated_error: {server_said}). The coding plan only serves recognised coding agents; kimi-native presents itself as {} {}. If Moonshot released a newer official client, set KIMI_NATIVE_CLIENT_VERSION to its version (or try KIMI_NATIVE_PROFILE=kimi-cli) and update kimi-native.",
+        "Kimi has suspended this account's access to Kimi For Coding (HTTP 403, with a pointer to its Community \
+         Guidelines). kimi-native will not retry or refresh. Contact Kimi support ({}) about your account; the \
+         guidelines: {}.",
+        c::KIMI_SUPPORT_EMAIL,
+        c::COMMUNITY_GUIDELINES_URL
+      ),
+    ),
+    403 if server_said.contains(c::MSG_CLIENT_GATE) => KimiError::new(
+      Code::ClientNotAllowed,
+      format!(
+        "Kimi did not accept this client identity (HTTP 403: {server_said}). kimi-native sent User-Agent {:?} (profile {}). {}",
+        crate::identity::identity(settings)
+          .headers
+          .iter()
+          .find(|(k, _)| k == c::HEADER_USER_AGENT)
+          .map(|(_, v)| v.as_str())
+          .unwrap_or(""),
         settings.profile.as_str(),
-        settings.version
+        match settings.host {
+          None if !settings.profile.is_official() => "Use Kimi through a coding agent it accepts (opencode, pi, openclaw with the kimi-native plugin), or ask Kimi (code@moonshot.ai) to accept kimi-native; update kimi-native and the host.",
+          _ => "Update kimi-native and your coding agent; if it persists, ask Kimi (code@moonshot.ai) whether this agent is accepted. The official-client profiles (kimi-code, kimi-cli) risk your subscription: see the README.",
+        }
       ),
     ),
     403 => KimiError::new(
@@ -104,8 +127,26 @@ mod tests {
     let s = settings();
     let gate = r#"{"error":{"message":"Kimi For Coding is currently only available for Coding Agents such as Kimi CLI, Claude Code, Roo Code, Kilo Code, etc.","type":"access_terminated_error"}}"#;
     let e = classify(403, gate, None, &s).unwrap();
-    assert_eq!(e.code, Code::AccessTerminated);
-    assert!(e.message.contains("kimi-code 2.1.0") && e.message.contains("KIMI_NATIVE_CLIENT_VERSION"));
+    assert_eq!(e.code, Code::ClientNotAllowed);
+    assert!(
+      e.message.contains("did not accept this client identity") && e.message.contains("kimi-native/"),
+      "{}",
+      e.message
+    );
+    // The suspension, with either reported type: classified by the wording.
+    for kind in ["permission_error", "access_terminated_error"] {
+      let banned = format!(
+        r#"{{"error":{{"type":"{kind}","message":"Access terminated. Review our Community Guidelines(https://www.kimi.com/code/docs/kimi-code/community-guidelines.html) or contact support@moonshot.cn for assistance."}},"type":"error"}}"#
+      );
+      let e = classify(403, &banned, None, &s).unwrap();
+      assert_eq!(e.code, Code::AccountSuspended, "{kind}");
+      assert!(
+        e.message.contains("support@moonshot.cn") && e.message.contains("not retry"),
+        "{}",
+        e.message
+      );
+    }
+    assert_eq!(classify(403, "{}", None, &s).unwrap().code, Code::AccessTerminated);
     let quota = r#"{"error":{"message":"You exceeded your current token quota: please check your account balance","type":"exceeded_current_quota_error"}}"#;
     assert_eq!(classify(429, quota, None, &s).unwrap().code, Code::QuotaExceeded);
     let busy = r#"{"error":{"message":"Your account org-x request reached max organization concurrency: 4, please try again after 1 seconds","type":"engine_overloaded_error"}}"#;

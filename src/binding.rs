@@ -130,7 +130,22 @@ fn cancel_of(token: Option<&CancelToken>) -> Cancel {
   token.map(|t| t.inner.clone()).unwrap_or_default()
 }
 
-/// The 7 identity headers of the active profile, in the official client's order.
+/// What status and login report about the identity in use: profile, User-Agent, host token
+/// and, for an official profile, the guideline warning.
+fn identity_summary(s: &Settings) -> Value {
+  let r = identity::report(s);
+  json!({"profile": s.profile.as_str(), "userAgent": r.user_agent, "host": r.host, "warning": r.warning})
+}
+
+/// The official-profile warning the first time this process uses one, else null. The JS layer
+/// shows it (stderr, `onWarning`); the once-per-process state lives here, in the core.
+#[napi]
+pub fn take_warning(env: Env, options: Option<Value>) -> napi::Result<Option<String>> {
+  sync(&env, || Ok(identity::take_warning(&settings(&options)?)))
+}
+
+/// The identity headers of the active profile: the User-Agent alone for `native`, the 7
+/// official headers in the official client's order for `kimi-code` / `kimi-cli`.
 #[napi(ts_return_type = "Array<[string, string]>")]
 pub fn build_headers(env: Env, options: Option<Value>) -> napi::Result<Vec<Vec<String>>> {
   sync(&env, || {
@@ -186,7 +201,9 @@ pub fn constants() -> Value {
     "provider": {"opencodeId": c::OPENCODE_PROVIDER_ID, "piId": c::PI_PROVIDER_ID, "defaultModel": c::DEFAULT_MODEL},
     "hintHeaders": {"effort": c::HINT_HEADER_EFFORT, "sessionId": c::HINT_HEADER_SESSION},
     "errorHeader": fetch::ERROR_CODE_HEADER,
-    "defaults": {"oauthHost": c::OAUTH_HOST_CN, "baseUrl": c::BASE_URL_CN, "kimiCodeVersion": c::KIMI_CODE_VERSION, "kimiCliVersion": c::KIMI_CLI_VERSION},
+    "defaults": {"oauthHost": c::OAUTH_HOST_CN, "baseUrl": c::BASE_URL_CN, "kimiCodeVersion": c::KIMI_CODE_VERSION, "kimiCliVersion": c::KIMI_CLI_VERSION, "profile": "native", "nativeVersion": c::NATIVE_VERSION},
+    "profiles": ["native", "kimi-code", "kimi-cli"],
+    "officialDroppedHeaders": c::OFFICIAL_DROPPED_HEADERS,
   })
 }
 
@@ -334,6 +351,7 @@ pub fn login(
         "models": to_json(&out.models),
         "warning": out.warning,
         "profile": s.profile.as_str(),
+        "identity": identity_summary(&s),
       }))
     },
     |_, v| Ok(v),
@@ -366,6 +384,8 @@ pub fn status(env: Env, options: Option<Value>) -> napi::Result<AsyncBlock<Value
         "storeReason": r.store_reason,
         "expiresAt": r.expires_at,
         "profile": s.profile.as_str(),
+        "identity": identity_summary(&s),
+        "warning": identity::official_warning(&s),
         "model": r.model.as_ref().map(to_json),
         "reloginRequired": r.relogin_required,
         "reloginReason": r.relogin_reason,

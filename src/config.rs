@@ -11,28 +11,39 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Profile {
+  /// Honest default: the host's own product token, then kimi-native's (identity.md).
+  Native,
+  /// Opt-in: Moonshot's kimi-code 2.1.0 identity, byte for byte (kimi-wire §5).
   KimiCode,
+  /// Opt-in: Moonshot's kimi-cli 1.52.0 identity, byte for byte (kimi-wire §5).
   KimiCli,
 }
 
 impl Profile {
   pub fn parse(s: &str) -> Result<Profile> {
     match s.trim() {
+      "native" | "host" => Ok(Profile::Native),
       "kimi-code" | "kimi_code" | "kimi-code-cli" => Ok(Profile::KimiCode),
       "kimi-cli" | "kimi_cli" => Ok(Profile::KimiCli),
       other => Err(KimiError::bad_input(format!(
-        "Unknown profile {other:?}: use \"kimi-code\" (default) or \"kimi-cli\"."
+        "Unknown profile {other:?}: use \"native\" (default), or opt in to \"kimi-code\" or \"kimi-cli\"."
       ))),
     }
   }
   pub fn as_str(self) -> &'static str {
     match self {
+      Profile::Native => "native",
       Profile::KimiCode => "kimi-code",
       Profile::KimiCli => "kimi-cli",
     }
   }
+  /// True for the profiles that present an official Moonshot client's identity.
+  pub fn is_official(self) -> bool {
+    self != Profile::Native
+  }
   pub fn default_version(self) -> &'static str {
     match self {
+      Profile::Native => c::NATIVE_VERSION,
       Profile::KimiCode => c::KIMI_CODE_VERSION,
       Profile::KimiCli => c::KIMI_CLI_VERSION,
     }
@@ -94,6 +105,10 @@ pub struct Options {
   pub base_url: Option<String>,
   pub store: Option<String>,
   pub home: Option<String>,
+  /// The calling host's own product token, read from the running host: `pi/1.6.0`.
+  pub host: Option<String>,
+  /// The JS runtime kimi-native runs in (`node/v22.23.3`, `bun/1.3.14`); set by lib/index.js.
+  pub runtime: Option<String>,
 }
 
 /// Where a resolved value came from.
@@ -144,6 +159,9 @@ pub struct Settings {
   pub login_budget: Duration,
   /// How long one keychain call may take before `auto` falls back to the file.
   pub keychain_timeout: Duration,
+  /// Host product token (native profile), validated; `None` when kimi-native itself calls.
+  pub host: Option<String>,
+  pub runtime: Option<String>,
 }
 
 /// A secret value: usable, but never printed by `Debug`.
@@ -202,6 +220,26 @@ fn number<T: std::str::FromStr>(env: &dyn EnvSource, name: &str) -> Option<T> {
   env.var(name).and_then(|v| v.trim().parse().ok())
 }
 
+/// A User-Agent product list such as `pi/1.6.0` or `opencode/1.18.33 ai-sdk/x`: visible ASCII
+/// and single spaces only, so it can go into a header unchanged and cannot inject one.
+fn product_list(kind: &str, value: &str) -> Result<String> {
+  let v = value.trim();
+  let ok = !v.is_empty()
+    && v.len() <= 200
+    && v.chars().all(|ch| (' '..='~').contains(&ch))
+    && v
+      .split(' ')
+      .next()
+      .is_some_and(|first| first.contains('/') && !first.starts_with('/'));
+  if ok {
+    Ok(v.to_string())
+  } else {
+    Err(KimiError::bad_input(format!(
+      "{kind} must be a product token like \"pi/1.6.0\" (printable ASCII, at most 200 characters), got {value:?}."
+    )))
+  }
+}
+
 fn trim_slash(s: &str) -> String {
   s.trim_end_matches('/').to_string()
 }
@@ -224,10 +262,21 @@ impl Settings {
   pub fn resolve_with(opts: &Options, env: &dyn EnvSource) -> Result<Settings> {
     let (profile, profile_source) = match pick(&opts.profile, env, &[env::PROFILE]) {
       Some((v, s)) => (Profile::parse(&v)?, s),
-      None => (Profile::KimiCode, Source::Default),
+      None => (Profile::Native, Source::Default),
     };
-    let (version, version_source) = pick(&opts.version, env, &[env::CLIENT_VERSION])
-      .unwrap_or_else(|| (profile.default_version().to_string(), Source::Default));
+    // The version override only concerns an official client's claimed version; the native
+    // profile always names the kimi-native that is really running.
+    let (version, version_source) = match profile {
+      Profile::Native => (c::NATIVE_VERSION.to_string(), Source::Default),
+      _ => pick(&opts.version, env, &[env::CLIENT_VERSION])
+        .unwrap_or_else(|| (profile.default_version().to_string(), Source::Default)),
+    };
+    let host = opts.host.as_deref().map(|h| product_list("host", h)).transpose()?;
+    let runtime = opts
+      .runtime
+      .as_deref()
+      .map(|r| product_list("runtime", r))
+      .transpose()?;
     let region = match pick(&opts.region, env, &[env::REGION]) {
       Some((v, _)) => Region::parse(&v)?,
       None => Region::Cn,
@@ -264,7 +313,9 @@ impl Settings {
       .var(env::KIMI_SHARE_DIR)
       .map(PathBuf::from)
       .or_else(|| user_home.as_ref().map(|h| h.join(c::KIMI_CLI_HOME_DIR)));
+    // The native profile has no official home: it never reads or writes a device-id file.
     let official_home = match profile {
+      Profile::Native => None,
       Profile::KimiCode => kimi_code_home.clone(),
       Profile::KimiCli => kimi_share_dir.clone(),
     }
@@ -304,6 +355,8 @@ impl Settings {
       refresh_floor_secs,
       login_budget,
       keychain_timeout,
+      host,
+      runtime,
     })
   }
 
@@ -393,8 +446,13 @@ mod tests {
     assert_eq!(s.oauth_host, "http://127.0.0.1:1");
     assert_eq!(s.oauth_host_source, Source::Env("KIMI_CODE_OAUTH_HOST"));
     assert_eq!(s.base_url, c::BASE_URL_CN);
-    assert_eq!(s.profile, Profile::KimiCode);
-    assert_eq!(s.version, "2.1.0");
+    assert_eq!(s.profile, Profile::Native, "honest by default");
+    assert_eq!(s.version, c::NATIVE_VERSION);
+    let code = Options {
+      profile: Some("kimi-code".into()),
+      ..Default::default()
+    };
+    assert_eq!(Settings::resolve_with(&code, &env).unwrap().version, "2.1.0");
     let opts = Options {
       oauth_host: Some("https://o".into()),
       profile: Some("kimi-cli".into()),
@@ -407,6 +465,30 @@ mod tests {
     assert_eq!(
       Settings::resolve_with(&Options::default(), &legacy).unwrap().oauth_host,
       "http://legacy"
+    );
+  }
+
+  #[test]
+  fn native_ignores_the_claimed_version_and_has_no_official_home() {
+    let env = env_of(&[
+      ("KIMI_NATIVE_HOME", "/x"),
+      ("KIMI_NATIVE_CLIENT_VERSION", "9.9.9"),
+      ("KIMI_CODE_HOME", "/official"),
+    ]);
+    let s = Settings::resolve_with(&Options::default(), &env).unwrap();
+    assert_eq!((s.profile, s.version.as_str()), (Profile::Native, c::NATIVE_VERSION));
+    assert_eq!(s.official_home, PathBuf::from("/x"));
+    let env = env_of(&[("KIMI_NATIVE_HOME", "/x"), ("KIMI_NATIVE_PROFILE", "kimi-code")]);
+    let s = Settings::resolve_with(&Options::default(), &env).unwrap();
+    assert_eq!(s.profile, Profile::KimiCode);
+    assert_eq!(s.profile_source, Source::Env("KIMI_NATIVE_PROFILE"));
+    let opts = Options {
+      host: Some(" opencode/1.18.33 ".into()),
+      ..Default::default()
+    };
+    assert_eq!(
+      Settings::resolve_with(&opts, &env).unwrap().host.as_deref(),
+      Some("opencode/1.18.33")
     );
   }
 
@@ -432,6 +514,14 @@ mod tests {
       },
       Options {
         base_url: Some("ftp://x".into()),
+        ..Default::default()
+      },
+      Options {
+        host: Some("pi/1.0\r\nX-Evil: 1".into()),
+        ..Default::default()
+      },
+      Options {
+        host: Some("pi".into()),
         ..Default::default()
       },
     ] {

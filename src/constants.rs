@@ -38,6 +38,13 @@ pub const HEADER_DEVICE_MODEL: &str = "X-Msh-Device-Model";
 pub const HEADER_OS_VERSION: &str = "X-Msh-Os-Version";
 pub const HEADER_DEVICE_ID: &str = "X-Msh-Device-Id";
 
+/// kimi-native's own product token and version (the honest `native` profile, identity.md).
+pub const NATIVE_PRODUCT: &str = "kimi-native";
+pub const NATIVE_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Headers opencode adds for its own gateways that no official client sends: dropped in the
+/// official profiles so their requests stay byte-exact; passed through in `native`.
+pub const OFFICIAL_DROPPED_HEADERS: [&str; 3] = ["x-parent-session-id", "x-session-affinity", "x-session-id"];
+
 /// kimi-code 2.1.0 identity (kimi-wire §5.1).
 pub const KIMI_CODE_PRODUCT: &str = "kimi-code-cli";
 pub const KIMI_CODE_PLATFORM: &str = "kimi_code_cli";
@@ -63,6 +70,12 @@ pub const DEFAULT_MODEL: &str = "kimi-for-coding";
 pub const ERR_TYPE_ACCESS_TERMINATED: &str = "access_terminated_error";
 pub const ERR_TYPE_QUOTA: &str = "exceeded_current_quota_error";
 pub const ERR_TYPE_INVALID_AUTH: &str = "invalid_authentication_error";
+/// Wording of the two 403s (kimi-wire §7, identity.md): classified by text, since both are
+/// reported with more than one `type`.
+pub const MSG_CLIENT_GATE: &str = "only available for Coding Agents";
+pub const MSG_ACCOUNT_TERMINATED: &str = "Review our Community Guidelines";
+pub const KIMI_SUPPORT_EMAIL: &str = "support@moonshot.cn";
+pub const COMMUNITY_GUIDELINES_URL: &str = "https://www.kimi.com/code/docs/kimi-code/community-guidelines.html";
 
 /// Host integration ids (ours, chosen not to collide with models.dev / pi built-ins).
 pub const OPENCODE_PROVIDER_ID: &str = "kimi-for-coding-oauth";

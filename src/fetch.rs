@@ -284,7 +284,10 @@ async fn read_error_body(resp: &mut reqwest::Response, limit: usize, cancel: &Ca
   Ok(buf)
 }
 
-fn is_identity_or_managed(name: &str) -> bool {
+/// Headers kimi-native itself sets on every request (transport, credentials, identity, its own
+/// hints): a host's value for them is replaced, never merged. Everything else the host sends
+/// passes, including `X-Msh-Tool-Call-Id` (needed by /search and /fetch, kimi-wire §5.1).
+fn is_owned(name: &str) -> bool {
   let n = name.to_ascii_lowercase();
   matches!(
     n.as_str(),
@@ -296,9 +299,26 @@ fn is_identity_or_managed(name: &str) -> bool {
       | "user-agent"
       | "accept-encoding"
       | "transfer-encoding"
-  ) || n.starts_with("x-msh-")
+  ) || [
+    c::HEADER_PLATFORM,
+    c::HEADER_VERSION,
+    c::HEADER_DEVICE_NAME,
+    c::HEADER_DEVICE_MODEL,
+    c::HEADER_OS_VERSION,
+    c::HEADER_DEVICE_ID,
+  ]
+  .iter()
+  .any(|h| h.eq_ignore_ascii_case(&n))
     || n == c::HINT_HEADER_EFFORT
     || n == c::HINT_HEADER_SESSION
+}
+
+/// Whether a host header goes out: owned headers never; in an official profile, neither do the
+/// host-only headers that client never sends (`OFFICIAL_DROPPED_HEADERS`).
+fn passes(settings: &Settings, name: &str) -> bool {
+  let host_only = || c::OFFICIAL_DROPPED_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name));
+  let dropped = settings.profile.is_official() && host_only();
+  !is_owned(name) && !dropped
 }
 
 fn hint(headers: &[(String, String)], name: &str) -> Option<String> {
@@ -392,7 +412,7 @@ async fn send_once(
   for (k, v) in &req.headers {
     // A shaped chat body is JSON whatever generic type the host's fetch defaulted to.
     let generic_type = json_body && k.eq_ignore_ascii_case("content-type") && v.starts_with("text/plain");
-    if !is_identity_or_managed(k) && !generic_type {
+    if passes(settings, k) && !generic_type {
       rb = rb.header(k, v);
     }
   }
@@ -404,7 +424,11 @@ async fn send_once(
   {
     rb = rb.header("content-type", "application/json");
   }
-  for (k, v) in crate::identity::identity(settings).headers.iter() {
+  let host_ua = hint(&req.headers, "user-agent");
+  for (k, v) in crate::identity::request_identity(settings, host_ua.as_deref())
+    .headers
+    .iter()
+  {
     rb = rb.header(k, v);
   }
   // The Anthropic-compatible route authenticates with x-api-key (kimi-wire §8).
@@ -520,20 +544,38 @@ mod tests {
   use super::*;
   use std::time::Duration;
 
+  fn settings_for(profile: &str) -> Settings {
+    let env = |k: &str| (k == "KIMI_NATIVE_HOME").then(|| "/x".to_string());
+    let opts = crate::config::Options {
+      profile: Some(profile.into()),
+      ..Default::default()
+    };
+    Settings::resolve_with(&opts, &env).unwrap()
+  }
+
   #[test]
-  fn managed_headers_are_replaced_not_merged() {
+  fn only_owned_headers_are_replaced() {
+    let native = settings_for("native");
+    let code = settings_for("kimi-code");
     for h in [
       "User-Agent",
       "authorization",
       "X-Msh-Platform",
+      "x-msh-device-id",
       "x-kimi-native-effort",
       "Host",
       "Accept-Encoding",
     ] {
-      assert!(is_identity_or_managed(h), "{h}");
+      assert!(!passes(&native, h) && !passes(&code, h), "{h}");
     }
-    for h in ["content-type", "accept", "x-session-affinity", "anthropic-beta"] {
-      assert!(!is_identity_or_managed(h), "{h}");
+    // /search and /fetch need the tool-call id (kimi-wire §5.1); it is the host's, not ours.
+    for h in ["content-type", "accept", "anthropic-beta", "X-Msh-Tool-Call-Id"] {
+      assert!(passes(&native, h) && passes(&code, h), "{h}");
+    }
+    // opencode's session headers pass as opencode sends them, except in an official profile.
+    for h in ["x-session-affinity", "X-Session-Id", "x-parent-session-id"] {
+      assert!(passes(&native, h), "{h}");
+      assert!(!passes(&code, h) && !passes(&settings_for("kimi-cli"), h), "{h}");
     }
   }
 

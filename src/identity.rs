@@ -1,11 +1,15 @@
-//! The identity headers of the official clients (kimi-wire §4, §5), reproduced per profile:
-//! value formats, ASCII sanitising and device-id file semantics exactly as each client does.
+//! Who a request says it comes from. Default (`native`, identity.md): the host's own product
+//! token, then `kimi-native/<version> (<platform>; <runtime>; <arch>)`, and no official-client
+//! headers or device-id file. Opt-in (`kimi-code`, `kimi-cli`): the identity headers of the
+//! official clients (kimi-wire §4, §5), value formats, ASCII sanitising and device-id file
+//! semantics exactly as each client does — with a one-time warning per process.
 
 use crate::config::{Profile, Settings};
 use crate::constants as c;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Facts about the machine, gathered once; injectable for tests.
@@ -161,6 +165,7 @@ pub fn device_model(profile: Profile, host: &HostInfo) -> String {
       .join(" ")
   };
   match profile {
+    Profile::Native => String::new(),
     Profile::KimiCode => match host.os_type.as_str() {
       "Darwin" => {
         let version = host.macos_product_version.as_deref().unwrap_or(&host.release);
@@ -195,6 +200,7 @@ pub fn device_model(profile: Profile, host: &HostInfo) -> String {
 
 pub fn os_version(profile: Profile, host: &HostInfo) -> String {
   match profile {
+    Profile::Native => String::new(),
     Profile::KimiCode => host.release.clone(),
     Profile::KimiCli => host.kernel_version.clone(),
   }
@@ -209,16 +215,20 @@ pub fn device_id_path(settings: &Settings) -> PathBuf {
 /// regenerates an empty file; kimi-cli writes 32 hex and returns an existing empty file as "".
 /// Both write the id without a newline. A write failure keeps the in-memory id (as kimi-code).
 pub fn device_id(profile: Profile, path: &Path) -> String {
+  if profile == Profile::Native {
+    // The honest profile has no device id and never touches an official client's file.
+    return String::new();
+  }
   if let Ok(existing) = std::fs::read_to_string(path) {
     match profile {
       Profile::KimiCli => return existing.trim().to_string(),
       Profile::KimiCode if !existing.trim().is_empty() => return existing.trim().to_string(),
-      Profile::KimiCode => {}
+      _ => {}
     }
   }
   let id = match profile {
-    Profile::KimiCode => uuid::Uuid::new_v4().hyphenated().to_string(),
     Profile::KimiCli => uuid::Uuid::new_v4().simple().to_string(),
+    _ => uuid::Uuid::new_v4().hyphenated().to_string(),
   };
   let _ = write_private(path, id.as_bytes(), profile == Profile::KimiCode);
   id
@@ -259,12 +269,23 @@ pub struct IdentityReport {
   pub profile: ValueSource,
   pub version: ValueSource,
   pub user_agent: String,
-  pub platform: String,
-  pub device_name: ValueSource,
-  pub device_model: ValueSource,
-  pub os_version: ValueSource,
-  pub device_id: ValueSource,
+  /// The host product token given by the host adapter (native profile).
+  #[serde(skip_serializing_if = "Option::is_none")]
+  pub host: Option<String>,
+  #[serde(skip_serializing_if = "Option::is_none")]
+  pub platform: Option<String>,
+  #[serde(skip_serializing_if = "Option::is_none")]
+  pub device_name: Option<ValueSource>,
+  #[serde(skip_serializing_if = "Option::is_none")]
+  pub device_model: Option<ValueSource>,
+  #[serde(skip_serializing_if = "Option::is_none")]
+  pub os_version: Option<ValueSource>,
+  #[serde(skip_serializing_if = "Option::is_none")]
+  pub device_id: Option<ValueSource>,
   pub headers: Vec<(String, String)>,
+  /// The guideline warning of an official profile (always, not only once).
+  #[serde(skip_serializing_if = "Option::is_none")]
+  pub warning: Option<String>,
 }
 
 pub struct Identity {
@@ -274,14 +295,51 @@ pub struct Identity {
 
 fn product_and_platform(profile: Profile) -> (&'static str, &'static str) {
   match profile {
-    Profile::KimiCode => (c::KIMI_CODE_PRODUCT, c::KIMI_CODE_PLATFORM),
     Profile::KimiCli => (c::KIMI_CLI_PRODUCT, c::KIMI_CLI_PLATFORM),
+    _ => (c::KIMI_CODE_PRODUCT, c::KIMI_CODE_PLATFORM),
   }
 }
 
-/// The 7 identity headers in kimi-code's order, built from injectable host facts.
+/// Node's `process.platform` for this build (the form pi and opencode print).
+fn node_platform() -> &'static str {
+  match std::env::consts::OS {
+    "macos" => "darwin",
+    "windows" => "win32",
+    other => other,
+  }
+}
+
+/// `kimi-native/<version> (<platform>; <runtime>; <arch>)`; the runtime is left out when the
+/// caller did not say (the Rust core cannot see which JS runtime loaded it).
+pub fn native_product(runtime: Option<&str>) -> String {
+  let mut comment = vec![node_platform()];
+  if let Some(r) = runtime {
+    comment.push(r);
+  }
+  comment.push(node_arch());
+  format!("{}/{} ({})", c::NATIVE_PRODUCT, c::NATIVE_VERSION, comment.join("; "))
+}
+
+/// The native User-Agent: the host's product token first, then kimi-native's. When the host's
+/// request already carries the host's own User-Agent (opencode: `opencode/1.18.33 ai-sdk/… runtime/…`),
+/// that string is kept exactly as the host sent it, so nothing the host says about itself is lost.
+pub fn native_user_agent(host: Option<&str>, runtime: Option<&str>, incoming: Option<&str>) -> String {
+  let ours = native_product(runtime);
+  let Some(host) = host else { return ours };
+  let incoming = incoming.map(str::trim).filter(|ua| {
+    ua.chars().all(|ch| (' '..='~').contains(&ch))
+      && ua.strip_prefix(host).is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+      // Already composed (a host that passes our fetch's output back in): not doubled.
+      && !ua.contains(&format!(" {}/", c::NATIVE_PRODUCT))
+  });
+  format!("{} {ours}", incoming.unwrap_or(host))
+}
+
+/// The identity headers, in kimi-code's order, built from injectable host facts: 7 for the
+/// official profiles, the User-Agent alone for `native` (pi and opencode send no `X-Msh-*`).
 pub fn headers_for(profile: Profile, version: &str, host: &HostInfo, device_id: &str) -> Vec<(String, String)> {
   let clean: fn(&str) -> String = match profile {
+    Profile::Native => return vec![(c::HEADER_USER_AGENT.into(), native_product(None))],
     Profile::KimiCode => sanitize_kimi_code,
     Profile::KimiCli => sanitize_kimi_cli,
   };
@@ -297,12 +355,25 @@ pub fn headers_for(profile: Profile, version: &str, host: &HostInfo, device_id: 
   ]
 }
 
-/// Headers for these settings, cached per (profile, version, device-id file) so the hot
-/// path (every fetch) costs a map lookup, not a file read.
+/// Headers for these settings. Official profiles are cached per (profile, version, device-id
+/// file) so the hot path (every fetch) costs a map lookup, not a file read; the native UA is a
+/// cheap format with nothing to read.
 pub fn identity(settings: &Settings) -> Identity {
+  request_identity(settings, None)
+}
+
+/// As [`identity`], for a request that arrived with the host's own `User-Agent` (`incoming`).
+pub fn request_identity(settings: &Settings, incoming_ua: Option<&str>) -> Identity {
   type Cache = Mutex<std::collections::HashMap<(Profile, String, PathBuf), Arc<Vec<(String, String)>>>>;
   static CACHE: OnceLock<Cache> = OnceLock::new();
   let path = device_id_path(settings);
+  if settings.profile == Profile::Native {
+    let ua = native_user_agent(settings.host.as_deref(), settings.runtime.as_deref(), incoming_ua);
+    return Identity {
+      headers: Arc::new(vec![(c::HEADER_USER_AGENT.into(), ua)]),
+      device_id_path: path,
+    };
+  }
   let key = (settings.profile, settings.version.clone(), path.clone());
   let cache = CACHE.get_or_init(Default::default);
   if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
@@ -328,6 +399,106 @@ pub fn identity(settings: &Settings) -> Identity {
   }
 }
 
+/// Non-chat API calls made by the core itself (kimi-wire §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+  Models,
+  Usages,
+}
+
+/// The headers of a core-made API call, in the order each profile's client sends them
+/// (`Authorization` included). kimi-cli lists models and usage with a bare aiohttp session
+/// (golden py-login-refresh-models.jsonl); kimi-code sends its identity on /models only.
+pub fn api_headers(settings: &Settings, endpoint: Endpoint, token: &str) -> Vec<(String, String)> {
+  let bearer = (String::from("Authorization"), format!("Bearer {token}"));
+  let accept_json = (String::from("Accept"), String::from("application/json"));
+  match (settings.profile, endpoint) {
+    (Profile::Native, _) => {
+      let mut h = identity(settings).headers.as_ref().clone();
+      h.extend([bearer, accept_json]);
+      h
+    }
+    (Profile::KimiCode, Endpoint::Models) => {
+      let mut h = identity(settings).headers.as_ref().clone();
+      h.extend([bearer, accept_json]);
+      h
+    }
+    (Profile::KimiCode, Endpoint::Usages) => vec![bearer, accept_json],
+    (Profile::KimiCli, _) => vec![
+      bearer,
+      ("Accept".into(), "*/*".into()),
+      (c::HEADER_USER_AGENT.into(), c::KIMI_CLI_OAUTH_USER_AGENT.into()),
+    ],
+  }
+}
+
+/// A GET of `{base}/models` or `{base}/usages` with the profile's headers.
+pub fn api_request(
+  settings: &Settings,
+  http: &reqwest::Client,
+  endpoint: Endpoint,
+  token: &str,
+) -> reqwest::RequestBuilder {
+  let path = match endpoint {
+    Endpoint::Models => "models",
+    Endpoint::Usages => "usages",
+  };
+  let mut req = http.get(format!("{}/{path}", settings.base_url));
+  for (k, v) in api_headers(settings, endpoint, token) {
+    req = req.header(k, v);
+  }
+  req
+}
+
+/// Headers of the OAuth requests (device authorization, polls, refresh), kimi-wire §1.
+pub fn oauth_headers(settings: &Settings) -> Vec<(String, String)> {
+  let ident = identity(settings);
+  let form = (
+    String::from("Content-Type"),
+    String::from("application/x-www-form-urlencoded"),
+  );
+  let mut headers: Vec<(String, String)> = Vec::with_capacity(9);
+  match settings.profile {
+    Profile::Native | Profile::KimiCode => {
+      headers.extend(ident.headers.iter().cloned());
+      headers.push(form);
+      headers.push(("Accept".into(), "application/json".into()));
+    }
+    Profile::KimiCli => {
+      headers.extend(ident.headers.iter().filter(|(k, _)| k != c::HEADER_USER_AGENT).cloned());
+      headers.push(("Accept".into(), "*/*".into()));
+      headers.push((c::HEADER_USER_AGENT.into(), c::KIMI_CLI_OAUTH_USER_AGENT.into()));
+      headers.push(form);
+    }
+  }
+  headers
+}
+
+/// The warning every process that presents an official client's identity shows once.
+pub fn official_warning(settings: &Settings) -> Option<String> {
+  let client = match settings.profile {
+    Profile::Native => return None,
+    Profile::KimiCode => format!("kimi-code {}", settings.version),
+    Profile::KimiCli => format!("kimi-cli {}", settings.version),
+  };
+  Some(format!(
+    "kimi-native profile \"{}\" ({}): requests claim to come from Moonshot's official {client} client. \
+     Kimi's Community Guidelines forbid falsifying client identity and accounts that did so have been \
+     suspended (403 \"Access terminated\"): {}. Use the default profile \"native\" (unset KIMI_NATIVE_PROFILE, \
+     drop --profile) unless you accept that risk to your subscription.",
+    settings.profile.as_str(),
+    settings.profile_source.describe(),
+    c::COMMUNITY_GUIDELINES_URL
+  ))
+}
+
+/// [`official_warning`] the first time this process uses an official profile, `None` after.
+pub fn take_warning(settings: &Settings) -> Option<String> {
+  static SHOWN: AtomicBool = AtomicBool::new(false);
+  let warning = official_warning(settings)?;
+  (!SHOWN.swap(true, Ordering::AcqRel)).then_some(warning)
+}
+
 pub fn report(settings: &Settings) -> IdentityReport {
   let ident = identity(settings);
   let get = |name: &str| {
@@ -338,9 +509,12 @@ pub fn report(settings: &Settings) -> IdentityReport {
       .map(|(_, v)| v.clone())
       .unwrap_or_default()
   };
-  let host_src = |what: &str| ValueSource {
-    value: get(what),
-    source: "host".into(),
+  let official = settings.profile.is_official();
+  let host_src = |what: &str| {
+    official.then(|| ValueSource {
+      value: get(what),
+      source: "host".into(),
+    })
   };
   IdentityReport {
     profile: ValueSource {
@@ -352,15 +526,17 @@ pub fn report(settings: &Settings) -> IdentityReport {
       source: settings.version_source.describe(),
     },
     user_agent: get(c::HEADER_USER_AGENT),
-    platform: get(c::HEADER_PLATFORM),
+    host: settings.host.clone(),
+    platform: official.then(|| get(c::HEADER_PLATFORM)),
     device_name: host_src(c::HEADER_DEVICE_NAME),
     device_model: host_src(c::HEADER_DEVICE_MODEL),
     os_version: host_src(c::HEADER_OS_VERSION),
-    device_id: ValueSource {
+    device_id: official.then(|| ValueSource {
       value: get(c::HEADER_DEVICE_ID),
       source: format!("file:{}", ident.device_id_path.display()),
-    },
+    }),
     headers: ident.headers.as_ref().clone(),
+    warning: official_warning(settings),
   }
 }
 
@@ -499,6 +675,124 @@ mod tests {
     );
     std::fs::write(&cli_path, "abc\n").unwrap();
     assert_eq!(device_id(Profile::KimiCli, &cli_path), "abc");
+  }
+
+  /// Settings whose official homes are under `dir` (a device-id file may be written there).
+  fn settings_in(dir: &Path, profile: Option<&str>, host: Option<&str>, runtime: Option<&str>) -> Settings {
+    let d = dir.to_path_buf();
+    let env = move |k: &str| match k {
+      "KIMI_NATIVE_HOME" => Some(d.join("native").display().to_string()),
+      "KIMI_CODE_HOME" => Some(d.join("code").display().to_string()),
+      "KIMI_SHARE_DIR" => Some(d.join("share").display().to_string()),
+      _ => None,
+    };
+    let opts = crate::config::Options {
+      profile: profile.map(String::from),
+      host: host.map(String::from),
+      runtime: runtime.map(String::from),
+      ..Default::default()
+    };
+    Settings::resolve_with(&opts, &env).unwrap()
+  }
+
+  #[test]
+  fn native_user_agent_names_the_host_then_kimi_native() {
+    let arch = node_arch();
+    let plat = node_platform();
+    let v = c::NATIVE_VERSION;
+    assert_eq!(
+      native_user_agent(Some("pi/1.6.0"), Some("node/v22.23.3"), None),
+      format!("pi/1.6.0 kimi-native/{v} ({plat}; node/v22.23.3; {arch})")
+    );
+    assert_eq!(
+      native_user_agent(None, None, None),
+      format!("kimi-native/{v} ({plat}; {arch})")
+    );
+    // opencode's own UA on its request is kept exactly, first.
+    let oc = "opencode/1.18.33 ai-sdk/provider-utils/4.0.23 runtime/bun/1.3.14";
+    assert_eq!(
+      native_user_agent(Some("opencode/1.18.33"), Some("bun/1.3.14"), Some(oc)),
+      format!("{oc} kimi-native/{v} ({plat}; bun/1.3.14; {arch})")
+    );
+    // Someone else's UA (an SDK default) is not the host's: the host token is used.
+    assert_eq!(
+      native_user_agent(Some("opencode/1.18.33"), None, Some("OpenAI/JS 7.15.0")),
+      format!("opencode/1.18.33 kimi-native/{v} ({plat}; {arch})")
+    );
+    assert_eq!(
+      native_user_agent(Some("pi/1.6.0"), None, Some("pi/1.6.0x")),
+      format!("pi/1.6.0 kimi-native/{v} ({plat}; {arch})"),
+      "a longer token is not the host's"
+    );
+    let composed = native_user_agent(Some("pi/1.6.0"), None, None);
+    assert_eq!(
+      native_user_agent(Some("pi/1.6.0"), None, Some(&composed)),
+      composed,
+      "not doubled"
+    );
+  }
+
+  #[test]
+  fn native_profile_sends_no_official_headers_and_no_device_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device_id");
+    assert_eq!(device_id(Profile::Native, &path), "");
+    assert!(!path.exists(), "no device-id file written");
+    let s = settings_in(dir.path(), None, Some("pi/1.6.0"), Some("node/v22.23.3"));
+    let h = identity(&s).headers;
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].0, "User-Agent");
+    assert!(h[0].1.starts_with("pi/1.6.0 kimi-native/"), "{}", h[0].1);
+    for profile in [None, Some("native")] {
+      let s = settings_in(dir.path(), profile, None, None);
+      let all: Vec<_> = oauth_headers(&s)
+        .into_iter()
+        .chain(api_headers(&s, Endpoint::Models, "t"))
+        .chain(api_headers(&s, Endpoint::Usages, "t"))
+        .collect();
+      for (k, v) in &all {
+        assert!(!k.to_ascii_lowercase().starts_with("x-msh-"), "{k}");
+        for bad in ["kimi-code-cli/", "KimiCLI/", "kimi_code_cli", "kimi_cli"] {
+          assert!(!v.contains(bad), "{k}: {v}");
+        }
+      }
+      assert!(official_warning(&s).is_none());
+      let r = report(&s);
+      assert!(r.device_id.is_none() && r.platform.is_none() && r.warning.is_none());
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written");
+  }
+
+  #[test]
+  fn official_profiles_keep_their_headers_and_warn() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = settings_in(dir.path(), Some("kimi-code"), Some("pi/1.6.0"), None);
+    let models = api_headers(&code, Endpoint::Models, "t");
+    assert_eq!(models[0], ("User-Agent".into(), "kimi-code-cli/2.1.0".into()));
+    assert_eq!(models.len(), 9);
+    assert_eq!(
+      api_headers(&code, Endpoint::Usages, "t"),
+      vec![
+        ("Authorization".to_string(), "Bearer t".to_string()),
+        ("Accept".into(), "application/json".into())
+      ]
+    );
+    // golden py-login-refresh-models.jsonl: kimi-cli's /models is a bare aiohttp request.
+    let cli = settings_in(dir.path(), Some("kimi-cli"), None, None);
+    assert_eq!(
+      api_headers(&cli, Endpoint::Models, "t"),
+      vec![
+        ("Authorization".to_string(), "Bearer t".to_string()),
+        ("Accept".into(), "*/*".into()),
+        ("User-Agent".into(), "Python/3.13 aiohttp/3.13.3".into())
+      ]
+    );
+    let w = official_warning(&code).unwrap();
+    assert!(
+      w.contains("kimi-code 2.1.0") && w.contains("Community Guidelines") && w.contains("native"),
+      "{w}"
+    );
+    assert!(report(&code).warning.is_some());
   }
 
   #[test]

@@ -2,7 +2,7 @@
 //! clients send them: form bodies with `client_id` only (no scope, no PKCE), fixed field order,
 //! the profile's identity headers (kimi-wire §1, §2).
 
-use crate::config::{Profile, Settings};
+use crate::config::Settings;
 use crate::constants as c;
 use crate::error::{Code, KimiError, Result};
 use crate::token::{now_secs, StoredLogin, TokenResponse};
@@ -124,21 +124,7 @@ pub struct OAuthClient {
 
 impl OAuthClient {
   pub fn new(settings: &Settings) -> Result<OAuthClient> {
-    let ident = crate::identity::identity(settings);
-    let mut headers: Vec<(String, String)> = Vec::with_capacity(9);
-    match settings.profile {
-      Profile::KimiCode => {
-        headers.extend(ident.headers.iter().cloned());
-        headers.push(("Content-Type".into(), "application/x-www-form-urlencoded".into()));
-        headers.push(("Accept".into(), "application/json".into()));
-      }
-      Profile::KimiCli => {
-        headers.extend(ident.headers.iter().filter(|(k, _)| k != c::HEADER_USER_AGENT).cloned());
-        headers.push(("Accept".into(), "*/*".into()));
-        headers.push((c::HEADER_USER_AGENT.into(), c::KIMI_CLI_OAUTH_USER_AGENT.into()));
-        headers.push(("Content-Type".into(), "application/x-www-form-urlencoded".into()));
-      }
-    }
+    let headers = crate::identity::oauth_headers(settings);
     Ok(OAuthClient {
       http: crate::http::oauth_client()?,
       host: settings.oauth_host.clone(),

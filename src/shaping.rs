@@ -101,15 +101,33 @@ fn shape_messages(messages: &mut [Value]) {
       _ => false,
     };
     if drop {
-      obj.remove("content");
+      obj.shift_remove("content");
     }
   }
 }
 
-/// Shapes a chat-completions body in place. Non-object bodies are left alone.
+/// Renames `from` to `to` where it stands (key order is kept: the bytes sent follow the host's
+/// body); an existing `to` wins and `from` is just dropped.
+fn rename_in_place(obj: &mut Map<String, Value>, from: &str, to: &str) {
+  if obj.contains_key(to) {
+    obj.shift_remove(from);
+  } else if let Some(index) = obj.keys().position(|k| k == from) {
+    if let Some(value) = obj.shift_remove(from) {
+      obj.shift_insert(index, to.into(), value);
+    }
+  }
+}
+
+/// Shapes a chat-completions body in place. Non-object bodies are left alone. Every edit keeps
+/// the order of the keys it does not touch (`shift_*`, never `swap_remove`).
 pub fn shape(body: &mut Value, opts: &ShapeOptions) {
   let Some(obj) = body.as_object_mut() else { return };
-  let profile = opts.profile.unwrap_or(Profile::KimiCode);
+  let profile = opts.profile.unwrap_or(Profile::Native);
+  // kimi-cli never sends `thinking.keep` (golden py-chat.jsonl); kimi-code does (ts-chat-openai.jsonl).
+  let keep = match profile {
+    Profile::KimiCli => None,
+    _ => opts.keep.as_deref(),
+  };
 
   // Model: a forced id, else keep a discovered id, else the default discovered model.
   let requested = obj.get("model").and_then(|m| m.as_str()).map(String::from);
@@ -127,7 +145,7 @@ pub fn shape(body: &mut Value, opts: &ShapeOptions) {
 
   // Effort: explicit option, else the host's (dropped) `reasoning_effort` field.
   let legacy = obj
-    .remove("reasoning_effort")
+    .shift_remove("reasoning_effort")
     .and_then(|v| v.as_str().map(String::from));
   let effort = opts
     .effort
@@ -135,11 +153,16 @@ pub fn shape(body: &mut Value, opts: &ShapeOptions) {
     .or(legacy)
     .map(|e| e.trim().to_ascii_lowercase())
     .filter(|e| !e.is_empty());
-  if let Some(effort) = effort {
-    apply_thinking(obj, &effort, info, opts.keep.as_deref());
+  match effort {
+    Some(effort) => apply_thinking(obj, Some(&effort), info, keep),
+    // No effort from the host: what each client sends by default — kimi-code and kimi-cli
+    // enable thinking (ts-chat-openai.jsonl, py-chat.jsonl); native leaves the server default.
+    None if profile.is_official() && !obj.contains_key("thinking") => apply_thinking(obj, None, info, keep),
+    None => {}
   }
 
   if let Some(sid) = opts.session_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    // `session_<id>` is kimi-code's convention; the others send the host's id as it is.
     let key = match profile {
       Profile::KimiCode if !sid.starts_with(c::KIMI_CODE_CACHE_KEY_PREFIX) => {
         format!("{}{sid}", c::KIMI_CODE_CACHE_KEY_PREFIX)
@@ -150,35 +173,34 @@ pub fn shape(body: &mut Value, opts: &ShapeOptions) {
   }
 
   // kimi-code sends `max_completion_tokens`; kimi-cli normalises `max_tokens` away.
-  if let Some(max) = obj.remove("max_tokens") {
-    obj.entry("max_completion_tokens").or_insert(max);
-  }
+  rename_in_place(obj, "max_tokens", "max_completion_tokens");
 
   if let Some(Value::Array(messages)) = obj.get_mut("messages") {
     shape_messages(messages);
   }
 }
 
-fn apply_thinking(obj: &mut Map<String, Value>, effort: &str, info: Option<&ModelInfo>, keep: Option<&str>) {
+/// `effort` `None`: thinking on with no effort level (the official clients' default).
+fn apply_thinking(obj: &mut Map<String, Value>, effort: Option<&str>, info: Option<&ModelInfo>, keep: Option<&str>) {
   let thinking_type = info.and_then(|m| m.thinking_type.as_deref());
-  match effort {
+  match effort.unwrap_or("") {
     "auto" => {}
     "off" | "none" | "disabled" => {
       if thinking_type == Some("only") {
         // Cannot be switched off for this model; leave the server default.
-        obj.remove("thinking");
+        obj.shift_remove("thinking");
       } else {
         obj.insert("thinking".into(), json!({"type": "disabled"}));
       }
     }
     level => {
       if thinking_type == Some("no") || info.map(|m| !m.supports_reasoning).unwrap_or(false) {
-        obj.remove("thinking");
+        obj.shift_remove("thinking");
         return;
       }
       let mut t = Map::new();
       t.insert("type".into(), json!("enabled"));
-      if let Some(m) = info {
+      if let (Some(m), Some(_)) = (info, effort) {
         if let Some(e) = m
           .think_efforts
           .as_deref()
@@ -304,6 +326,12 @@ mod tests {
       session_id: Some("ca2cd754".into()),
       ..Default::default()
     };
+    assert_eq!(
+      shaped(json!({}), &o)["prompt_cache_key"],
+      "ca2cd754",
+      "native: the host's id"
+    );
+    o.profile = Some(Profile::KimiCode);
     assert_eq!(shaped(json!({}), &o)["prompt_cache_key"], "session_ca2cd754");
     o.session_id = Some("session_x".into());
     assert_eq!(shaped(json!({}), &o)["prompt_cache_key"], "session_x");
@@ -344,6 +372,61 @@ mod tests {
     o.models = vec![model(None, Some("no"))];
     o.effort = Some("high".into());
     assert!(shaped(json!({}), &o).get("thinking").is_none());
+  }
+
+  /// Shapes JSON text the way the fetch path does (parse, shape, serialise) and returns the bytes.
+  fn shaped_text(text: &str, o: &ShapeOptions) -> String {
+    let mut v: Value = serde_json::from_str(text).unwrap();
+    shape(&mut v, o);
+    serde_json::to_string(&v).unwrap()
+  }
+
+  #[test]
+  fn edits_keep_the_key_order_of_the_body() {
+    // Bytes, not Values: `Value` equality ignores key order, the server's cache does not.
+    let before = r#"{"model":"kimi-k2","reasoning_effort":"high","messages":[{"role":"assistant","content":"","tool_calls":[{"id":"t"}],"name":"x"}],"max_tokens":100,"stream":true,"thinking":{"type":"enabled"},"temperature":1}"#;
+    let o = ShapeOptions {
+      models: vec![model(None, Some("only"))],
+      effort: Some("off".into()),
+      ..Default::default()
+    };
+    assert_eq!(
+      shaped_text(before, &o),
+      r#"{"model":"kimi-for-coding","messages":[{"role":"assistant","tool_calls":[{"id":"t"}],"name":"x"}],"max_completion_tokens":100,"stream":true,"temperature":1}"#
+    );
+  }
+
+  #[test]
+  fn default_thinking_per_profile_when_the_host_gives_no_effort() {
+    let body = r#"{"model":"kimi-for-coding","messages":[],"stream":true}"#;
+    let mut o = ShapeOptions {
+      models: vec![model(Some(&["low", "high"]), Some("both"))],
+      keep: Some("all".into()),
+      ..Default::default()
+    };
+    assert_eq!(shaped_text(body, &o), body, "native leaves the server's default");
+    o.profile = Some(Profile::KimiCode);
+    // golden ts-chat-openai.jsonl
+    assert_eq!(
+      shaped_text(body, &o),
+      r#"{"model":"kimi-for-coding","messages":[],"stream":true,"thinking":{"type":"enabled","keep":"all"}}"#
+    );
+    o.profile = Some(Profile::KimiCli);
+    // golden py-chat.jsonl: no keep
+    assert_eq!(
+      shaped_text(body, &o),
+      r#"{"model":"kimi-for-coding","messages":[],"stream":true,"thinking":{"type":"enabled"}}"#
+    );
+    o.effort = Some("high".into());
+    assert_eq!(
+      shaped(json!({}), &o)["thinking"],
+      json!({"type":"enabled","effort":"high"}),
+      "kimi-cli never adds keep"
+    );
+    // A host's own thinking is not overridden by a profile default.
+    o.effort = None;
+    let own = r#"{"thinking":{"type":"disabled"},"model":"kimi-for-coding"}"#;
+    assert_eq!(shaped_text(own, &o), own);
   }
 
   #[test]

@@ -16,12 +16,12 @@
  *   approve/deny/expire(userCode?), deviceCodes(), issueTokens({accessTtl}), issuedTokens(), revokeAll(),
  *   expireAccessTokens(token?), setAccessTtl(s), refreshTokenInfo(rt), accessTokenInfo(at), isAccessTokenValid(t),
  *   refreshCount, invalidGrantCount, refreshLog, setReply(spec|fn), enqueueReply(spec), setModels(), setUsages(),
- *   setIdentityGate(), inject(rule), clearInjections(); events 'request', 'device', 'login', 'refresh'.
+ *   setIdentityGate(gate, {gateModelsAndUsages}), setSuspended(kind), inject(rule), clearInjections(); events 'request', 'device', 'login', 'refresh'.
  *   GET /code/authorize_device?user_code=X[&action=approve|deny] stands in for the browser page.
  *
  * Standalone use (for other processes / real clients):
  *   node __test__/fake-kimi/server.js [--port N] [--access-ttl S] [--interval S] [--expires-in S]
- *        [--auto-approve [N]] [--api-key KEY]... [--log FILE] [--no-identity-gate]
+ *        [--auto-approve [N]] [--api-key KEY]... [--log FILE] [--no-identity-gate] [--gate-models-usages]
  *   prints ONE JSON line {"url","oauthHost","baseUrl","controlUrl","pid"} on stdout, then serves until SIGINT/SIGTERM
  *   (or POST /__control/shutdown). With --log FILE every request is appended as JSONL in the golden format
  *   {"method","path","request_version","headers":[[name,value],...],"body"} plus "time".
@@ -35,6 +35,8 @@
  *   POST /__control/deny      {"userCode"?}
  *   POST /__control/expire    {"userCode"?}
  *   POST /__control/inject    {rule}  (rule as inject(); "pathRegex":"<source>" instead of a RegExp)
+ *   POST /__control/suspend   {"kind"?}                   -> setSuspended(kind) (null lifts it)
+ *   POST /__control/identity-gate {"gate"?, "gateModelsAndUsages"?} -> setIdentityGate()
  *   POST /__control/reply     {spec}  -> setReply(spec)
  *   POST /__control/access-ttl {"seconds":N}
  *   POST /__control/issue     {"accessTtl"?}              -> issueTokens()
@@ -83,7 +85,19 @@ const ERRORS = Object.freeze({
     status: 403,
     body: { error: { message: MSG_ONLY_CODING_AGENTS, type: 'access_terminated_error' } },
   }),
-  // wire §7: account ban (community report)
+  // identity.md: account suspension as reported by pi users (pi#5009), type permission_error, top-level type
+  accountSuspended403: Object.freeze({
+    status: 403,
+    body: {
+      error: {
+        type: 'permission_error',
+        message:
+          'Access terminated. Review our Community Guidelines(https://www.kimi.com/code/docs/kimi-code/community-guidelines.html) or contact support@moonshot.cn for assistance.',
+      },
+      type: 'error',
+    },
+  }),
+  // wire §7: account ban (community report), the access_terminated_error variant of the same text
   accountBanned403: Object.freeze({
     status: 403,
     body: {
@@ -272,7 +286,20 @@ function writeAndWait(res, data) {
 const estimateTokens = (s) => Math.max(1, Math.ceil(Buffer.byteLength(s || '') / 4));
 
 /**
- * Client identity check (wire §5). Returns null when the identity is acceptable, else a reason string.
+ * The client gate (identity.md): prefix-based on the User-Agent. The accepted prefixes are the known coding agents:
+ * the official clients, Claude Code, and the hosts Kimi names or allowlisted (pi: MoonshotAI/kimi-code#2185).
+ * kimi-native's own `kimi-native/` (the CLI alone) is NOT in the list: whether Kimi accepts it is UNCONFIRMED, so
+ * tests see the refusal.
+ */
+const ALLOWED_UA_PREFIXES = Object.freeze(['KimiCLI/', 'kimi-code-cli/', 'claude-code/', 'pi/', 'opencode/', 'openclaw/']);
+
+function checkUserAgent(pairs, prefixes = ALLOWED_UA_PREFIXES) {
+  const ua = getHeader(pairs, 'user-agent') || '';
+  return prefixes.some((p) => ua.startsWith(p)) ? null : `User-Agent ${JSON.stringify(ua)} is not an accepted coding agent`;
+}
+
+/**
+ * The full official identity (wire §5), for the opt-in 'strict' mode. Returns null when acceptable, else a reason.
  * kimi-code: `User-Agent: kimi-code-cli/<ver>[ (web)]` + `X-Msh-Platform: kimi_code_cli`;
  * kimi-cli:  `User-Agent: KimiCLI/<ver>` + `X-Msh-Platform: kimi_cli`;
  * both with non-empty X-Msh-Version / -Device-Id / -Device-Name / -Device-Model / -Os-Version.
@@ -295,27 +322,25 @@ function checkIdentity(pairs, identities = DEFAULT_IDENTITIES) {
   return null;
 }
 
-function hasAnyMshHeader(pairs) {
-  return pairs.some(([k]) => k.toLowerCase().startsWith('x-msh-') && k.toLowerCase() !== 'x-msh-tool-call-id');
-}
-
 /*
  * Identity-gate modes per API route:
- *   'strict'  - full identity required (403 access_terminated_error otherwise)
- *   'lenient' - a request with NO X-Msh-* header at all is accepted; one that carries X-Msh-* must be a full,
- *               valid identity. Used for /models: kimi-cli 1.52.0 lists models with a bare aiohttp request
- *               (Authorization only, wire §5.2, golden py-login-refresh-models.jsonl) and evidently works, while
- *               kimi-code sends its full identity there.
- *   'off'     - no check. /usages and /me: both official clients send no identity there (wire §5.2).
+ *   'prefix' - the User-Agent must start with an accepted coding agent's prefix (opts.allowedUserAgents, default
+ *              ALLOWED_UA_PREFIXES), else 403 access_terminated_error "only available for Coding Agents".
+ *   'strict' - the full official identity (checkIdentity) is required.
+ *   'off'    - no check.
+ * Default: the coding routes are gated; /models and /usages are not (both official clients send no identity on
+ * /usages, kimi-cli none on /models, wire §5.2). Whether Kimi gates those two for other UAs is UNCONFIRMED:
+ * opts.gateModelsAndUsages (--gate-models-usages) gates them too. opts.identityGate = false (--no-identity-gate)
+ * turns every check off; an object sets modes per route.
  */
 const DEFAULT_GATE = Object.freeze({
-  '/chat/completions': 'strict',
-  '/messages': 'strict',
-  '/models': 'lenient',
-  '/search': 'strict',
-  '/fetch': 'strict',
-  '/files': 'strict',
-  '/tools': 'strict',
+  '/chat/completions': 'prefix',
+  '/messages': 'prefix',
+  '/models': 'off',
+  '/search': 'prefix',
+  '/fetch': 'prefix',
+  '/files': 'prefix',
+  '/tools': 'prefix',
   '/usages': 'off',
   '/me': 'off',
   '/client_configs': 'off',
@@ -344,6 +369,9 @@ class FakeKimi extends EventEmitter {
     this.models = opts.models || DEFAULT_MODELS.map((m) => JSON.parse(JSON.stringify(m)));
     this.usages = opts.usages || null; // null -> defaultUsages() at request time
     this.identities = opts.identities || DEFAULT_IDENTITIES;
+    this.allowedUserAgents = opts.allowedUserAgents || ALLOWED_UA_PREFIXES;
+    this.gateModelsAndUsages = !!opts.gateModelsAndUsages;
+    this.suspended = opts.suspended || null; // null | ERRORS key answered to every API request
     this.control = !!opts.control;
     this.logFile = opts.logFile || null;
     this.verificationUri = opts.verificationUri || null; // default: <url>/code/authorize_device
@@ -465,10 +493,21 @@ class FakeKimi extends EventEmitter {
     });
   }
 
-  setIdentityGate(gate) {
+  /** false: no gate; true/undefined: the default; 'strict': full official identity everywhere gated; {route: mode}. */
+  setIdentityGate(gate, { gateModelsAndUsages = this.gateModelsAndUsages } = {}) {
+    this.gateModelsAndUsages = !!gateModelsAndUsages;
+    const base = { ...DEFAULT_GATE };
+    if (this.gateModelsAndUsages) Object.assign(base, { '/models': 'prefix', '/usages': 'prefix' });
     if (gate === false) this.identityGate = Object.fromEntries(Object.keys(DEFAULT_GATE).map((k) => [k, 'off']));
-    else if (gate === true) this.identityGate = Object.fromEntries(Object.keys(DEFAULT_GATE).map((k) => [k, 'strict']));
-    else this.identityGate = { ...DEFAULT_GATE, ...(gate || {}) };
+    else if (gate === 'strict') this.identityGate = Object.fromEntries(Object.entries(base).map(([k, m]) => [k, m === 'off' ? m : 'strict']));
+    else if (gate === true || gate === undefined || gate === null) this.identityGate = base;
+    else this.identityGate = { ...base, ...gate };
+  }
+
+  /** Every API request answers this account-suspension 403 ('accountSuspended403' | 'accountBanned403'), or null. */
+  setSuspended(kind = 'accountSuspended403') {
+    if (kind && !ERRORS[kind]) throw new Error(`unknown error ${kind}`);
+    this.suspended = kind || null;
   }
 
   setAccessTtl(seconds) {
@@ -984,13 +1023,17 @@ class FakeKimi extends EventEmitter {
     if (!token || !this.isAccessTokenValid(token)) return this._apiError(res, ERRORS.invalidAuth401);
     record.token = token;
 
+    if (this.suspended) return this._apiError(res, ERRORS[this.suspended]);
     const mode = this.identityGate[route] || 'off';
-    if (mode === 'strict' || (mode === 'lenient' && hasAnyMshHeader(record.headers))) {
-      const why = checkIdentity(record.headers, this.identities);
-      if (why) {
-        record.gateRejected = why;
-        return this._apiError(res, ERRORS.accessTerminated403);
-      }
+    const why =
+      mode === 'prefix'
+        ? checkUserAgent(record.headers, this.allowedUserAgents)
+        : mode === 'strict'
+          ? checkIdentity(record.headers, this.identities)
+          : null;
+    if (why) {
+      record.gateRejected = why;
+      return this._apiError(res, ERRORS.accessTerminated403);
     }
 
     switch (route) {
@@ -1371,6 +1414,12 @@ class FakeKimi extends EventEmitter {
           const rule = this.inject(args);
           return this._json(res, 200, { ok: true, path: String(rule.path), times: rule.times });
         }
+        case 'suspend':
+          this.setSuspended(args.kind === undefined ? 'accountSuspended403' : args.kind);
+          return this._json(res, 200, { ok: true, suspended: this.suspended });
+        case 'identity-gate':
+          this.setIdentityGate(args.gate, { gateModelsAndUsages: args.gateModelsAndUsages });
+          return this._json(res, 200, { ok: true, gate: this.identityGate });
         case 'reply':
           this.setReply(args && Object.keys(args).length ? args : null);
           return this._json(res, 200, { ok: true });
@@ -1407,7 +1456,9 @@ class FakeKimi extends EventEmitter {
  *   enforceSlowDown (true), autoApprove (false | true | N = answer N polls authorization_pending, then approve),
  *   accessTtl (900 s), refreshTtl (30 d), refreshDelayMs (0), revokeOldAccessOnRefresh (false), strictForm (true),
  *   apiKeys ([]), models, usages (object | function), reply (spec | function(body, record) -> spec),
- *   identityGate (true | false | { '/models': 'lenient', ... }), identities, control (false), logFile, debug.
+ *   identityGate (true | false | 'strict' | { '/models': 'prefix', ... }), gateModelsAndUsages (false),
+ *   allowedUserAgents (ALLOWED_UA_PREFIXES), suspended (null | 'accountSuspended403' | 'accountBanned403'), identities,
+ *   control (false), logFile, debug.
  * Reply spec: { text, reasoning, reasoningChunks, chunks, chunkSize, chunkDelayMs, bigStreamBytes, toolCalls:
  *   [{ id?, name, arguments }], finishReason, usageStyle ('moonshot' | 'openai'), promptTokens, completionTokens,
  *   cachedTokens, toolArgChunkSize }.
@@ -1428,6 +1479,8 @@ module.exports = {
   defaultUsages,
   makeBigChunks,
   checkIdentity,
+  checkUserAgent,
+  ALLOWED_UA_PREFIXES,
   MSG_INVALID_AUTH,
   MSG_ONLY_CODING_AGENTS,
 };
@@ -1474,6 +1527,9 @@ function parseArgs(argv) {
       case '--no-identity-gate':
         o.identityGate = false;
         break;
+      case '--gate-models-usages':
+        o.gateModelsAndUsages = true;
+        break;
       case '--no-slow-down':
         o.enforceSlowDown = false;
         break;
@@ -1502,7 +1558,7 @@ if (require.main === module) {
   if (o.help) {
     process.stdout.write(
       'usage: node server.js [--port N] [--access-ttl S] [--interval S] [--expires-in S] [--auto-approve [N]]\n' +
-        '                      [--api-key K]... [--log FILE] [--refresh-delay-ms MS] [--no-identity-gate]\n' +
+        '                      [--api-key K]... [--log FILE] [--refresh-delay-ms MS] [--no-identity-gate] [--gate-models-usages]\n' +
         '                      [--no-slow-down] [--reply-text TEXT]\n',
     );
     process.exit(0);

@@ -15,7 +15,7 @@ async function run(op) {
   if (op === 'login') return { store: (await kimi.login({})).store }
   if (op === 'status') return { loggedIn: (await kimi.status()).loggedIn }
   if (op === 'fetch') {
-    const f = kimi.createKimiFetch()
+    const f = kimi.createKimiFetch({ host: 'opencode/1.18.33' })
     const base = process.env.KIMI_CODE_BASE_URL
     const res = await f(`${base}/chat/completions`, {
       method: 'POST',

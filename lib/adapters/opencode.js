@@ -23,8 +23,14 @@ const ID = core.PROVIDER.opencodeId
 // (only plugins refresh, and this one delegates to the core); a fixed far-future date keeps any reader from
 // treating it as expired while staying a valid Date.
 const MARKER = Object.freeze({ type: 'oauth', access: 'kimi-native', refresh: 'kimi-native', expires: 4102444800000 })
-// Headers opencode adds to every request for its own gateways; the official client sends neither.
-const HOST_ONLY_HEADERS = ['x-session-affinity', 'x-session-id']
+// opencode's product token at the start of the User-Agent it puts on its own requests
+// (`opencode/1.18.33 ai-sdk/provider-utils/4.0.23 runtime/bun/1.3.14`): the host identity, read from the running
+// opencode (a plugin is not told opencode's version otherwise). The core keeps that whole UA first, then adds
+// `kimi-native/<version> (...)`; opencode's other headers (x-session-affinity, x-session-id) pass as opencode sends
+// them, and only the opt-in official profiles drop them (the core's list).
+const OPENCODE_UA = /^opencode\/[^\s/]+/
+// Identity 403s: answered to opencode with the core's message, so the run ends saying what happened and what to do.
+const IDENTITY_ERRORS = new Set(['KIMI_CLIENT_NOT_ALLOWED', 'KIMI_ACCOUNT_SUSPENDED'])
 // Core errors that mean "log in again": shown to opencode as a 401 so the run stops with the message instead of
 // being retried like a network failure.
 const AUTH_ERRORS = new Set(['KIMI_NOT_LOGGED_IN', 'KIMI_RELOGIN_REQUIRED', 'KIMI_LOGIN_DENIED', 'KIMI_LOGIN_EXPIRED'])
@@ -37,18 +43,46 @@ function kimiOptions(pluginOptions) {
   return out
 }
 
-function hostFetch(kimiFetch) {
-  const hints = new Set(Object.values(core.HINT_HEADERS).map((h) => h.toLowerCase()))
-  const strip = HOST_ONLY_HEADERS.filter((h) => !hints.has(h))
+function userAgentOf(input, init) {
+  const h = (init && init.headers) || (input && typeof input === 'object' && input.headers)
+  if (!h) return ''
+  return new Headers(h).get('user-agent') || ''
+}
+
+/** opencode's product token ('opencode/1.18.33') from the request it makes, or undefined. */
+function opencodeToken(input, init) {
+  const m = OPENCODE_UA.exec(userAgentOf(input, init))
+  return m ? m[0] : undefined
+}
+
+/** The core's message for an identity 403, as an OpenAI-style error body opencode shows as is. */
+async function identityError(res, opts) {
+  const code = res.headers.get(core.ERROR_HEADER)
+  if (!IDENTITY_ERRORS.has(code)) return res
+  const text = await res.text()
+  const c = core.classifyResponse(res.status, text, undefined, opts)
+  const message = `kimi-native [${code}]: ${(c && c.message) || code}`
+  // Our own type, not the server's `access_terminated_error`: opencode retries any error whose body matches
+  // /terminated/ (and a few other words), and neither of these may be retried.
+  const type = code.toLowerCase()
+  const headers = new Headers(res.headers)
+  headers.delete('content-length')
+  headers.set('content-type', 'application/json')
+  return new Response(JSON.stringify({ error: { message, type, code } }), { status: res.status, statusText: res.statusText, headers })
+}
+
+function hostFetch(opts) {
+  // One core fetch per host identity (in practice one: the running opencode's).
+  const fetches = new Map()
+  const fetchFor = (host) => {
+    const key = opts.host || host || ''
+    if (!fetches.has(key)) fetches.set(key, core.createKimiFetch(key ? { ...opts, host: key } : opts))
+    return fetches.get(key)
+  }
   return async function kimiNativeFetch(input, init) {
-    let req = init
-    if (init && init.headers) {
-      const headers = new Headers(init.headers)
-      for (const h of strip) headers.delete(h)
-      req = { ...init, headers }
-    }
+    const host = opts.host || opencodeToken(input, init)
     try {
-      return await kimiFetch(input, req)
+      return await identityError(await fetchFor(host)(input, init), host ? { ...opts, host } : opts)
     } catch (err) {
       if (!err || !AUTH_ERRORS.has(err.code)) throw err
       const message = `kimi-native: ${err.message} ${LOGIN_HINT}`
@@ -112,7 +146,7 @@ async function server(input, pluginOptions) {
           try {
             baseURL = (await withTimeout(core.status(opts), STARTUP_TIMEOUT_MS)).baseUrl
           } catch {}
-          return { apiKey: '', ...(baseURL ? { baseURL } : {}), fetch: hostFetch(core.createKimiFetch(opts)) }
+          return { apiKey: '', ...(baseURL ? { baseURL } : {}), fetch: hostFetch(opts) }
         } catch {
           return {} // a throwing loader breaks every provider in opencode
         }

@@ -61,7 +61,7 @@ function fallbackInfo() {
 async function accountModels(st) {
   try {
     if (!st.loggedIn) return [fallbackInfo()]
-    const list = await withTimeout(core.models(), MODELS_TIMEOUT_MS)
+    const list = await withTimeout(core.models(OPTS), MODELS_TIMEOUT_MS)
     return list && list.length ? list : [fallbackInfo()]
   } catch {
     return [fallbackInfo()]
@@ -108,6 +108,31 @@ function findPiAi() {
   throw new Error('kimi-native: cannot find @mariozechner/pi-ai next to the running pi')
 }
 
+// pi's own product token (`pi/<version>`, as pi 1.x sends it on its own requests), read from the package.json of
+// the running pi-coding-agent; the core puts it first in the User-Agent, then kimi-native's own.
+function piHost() {
+  for (const file of hostFiles()) {
+    let dir
+    try {
+      dir = path.dirname(fs.realpathSync(file))
+    } catch {
+      dir = path.dirname(file)
+    }
+    for (;;) {
+      try {
+        const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'))
+        if (/(^|\/)pi-coding-agent$/.test(pkg.name) && pkg.version) return `pi/${pkg.version}`
+      } catch {}
+      const up = path.dirname(dir)
+      if (up === dir) break
+      dir = up
+    }
+  }
+  return undefined
+}
+const HOST = piHost()
+const OPTS = HOST ? { host: HOST } : {}
+
 // ---- the stream: fresh bearer + identity headers + core shaping, one forced refresh on a 401 ---------
 function errorMessage(model, err) {
   const hint =
@@ -138,8 +163,8 @@ function makeStreamSimple(ai, infoById) {
     }
     ;(async () => {
       for (let attempt = 0; ; attempt++) {
-        const token = await core.getAccessToken({ force: attempt > 0 })
-        const headers = { ...options.headers, ...Object.fromEntries(core.buildHeaders()) }
+        const token = await core.getAccessToken({ ...OPTS, force: attempt > 0 })
+        const headers = { ...options.headers, ...Object.fromEntries(core.buildHeaders(OPTS)) }
         const inner = ai.streamSimpleOpenAICompletions(model, context, { ...options, apiKey: token, headers, onPayload })
         let retry = false
         let first = true
@@ -170,7 +195,7 @@ function marker() {
 
 module.exports = async function kimiNativePi(pi) {
   const ai = await import(pathToFileURL(findPiAi()).href)
-  const st = await core.status()
+  const st = await core.status(OPTS)
   const config = (infos) => ({
     name: 'Kimi For Coding (kimi-native)',
     baseUrl: st.baseUrl,
@@ -183,6 +208,7 @@ module.exports = async function kimiNativePi(pi) {
       name: 'Kimi For Coding (kimi-native)',
       async login(callbacks) {
         const result = await core.login({
+          ...OPTS,
           signal: callbacks.signal,
           onDeviceCode: (code) =>
             callbacks.onAuth({ url: code.verificationUriComplete, instructions: `Your code: ${code.userCode}` }),

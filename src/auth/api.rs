@@ -2,26 +2,16 @@
 //! `/usages`, each with one forced refresh and one retry on 401 as both official clients do.
 
 use super::session::blocking;
-use crate::config::{Profile, Settings};
+use crate::config::Settings;
 use crate::error::{Code, KimiError, Result};
 use crate::models::{self, ModelInfo};
 use std::time::Duration;
 
 const API_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Request headers for `/models` as each official client sends them (kimi-wire §5.2).
+/// Request headers for `/models` per profile (kimi-wire §5.2): see `identity::api_headers`.
 fn models_request(settings: &Settings, http: &reqwest::Client, token: &str) -> reqwest::RequestBuilder {
-  let mut req = http.get(format!("{}/models", settings.base_url));
-  if settings.profile == Profile::KimiCode {
-    for (k, v) in crate::identity::identity(settings).headers.iter() {
-      req = req.header(k, v);
-    }
-  }
-  req = req.header("Authorization", format!("Bearer {token}"));
-  if settings.profile == Profile::KimiCode {
-    req = req.header("Accept", "application/json");
-  }
-  req
+  crate::identity::api_request(settings, http, crate::identity::Endpoint::Models, token)
 }
 
 /// GETs an API endpoint. Without a given token it takes the current one and, on 401, names it
@@ -97,16 +87,11 @@ pub async fn list_models(settings: &Settings, refresh: bool) -> Result<Vec<Model
 }
 
 pub async fn usage(settings: &Settings) -> Result<serde_json::Value> {
-  // kimi-code sends only Authorization + Accept on /usages (kimi-wire §5.2).
+  // Per profile (kimi-wire §5.2): see `identity::api_headers`.
   get_json(
     settings,
     None,
-    |http, t| {
-      http
-        .get(format!("{}/usages", settings.base_url))
-        .header("Authorization", format!("Bearer {t}"))
-        .header("Accept", "application/json")
-    },
+    |http, t| crate::identity::api_request(settings, http, crate::identity::Endpoint::Usages, t),
     "Reading Kimi usage",
   )
   .await
