@@ -9,6 +9,7 @@ const facts = native.constants()
 const HINT_HEADERS = Object.freeze({ ...facts.hintHeaders })
 const PROVIDER = Object.freeze({ ...facts.provider })
 const ERROR_HEADER = facts.errorHeader
+const AUTH_MARKERS = Object.freeze({ opencode: Object.freeze({ ...facts.authMarkers.opencode }), pi: Object.freeze({ ...facts.authMarkers.pi }) })
 const CORE_KEYS = Object.freeze(['profile', 'version', 'region', 'oauthHost', 'baseUrl', 'store', 'home'])
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
 
@@ -70,6 +71,13 @@ const status = (options) => native.status(coreOptions(options))
 const getAccessToken = (options = {}) => native.getAccessToken(coreOptions(options), Boolean(options && options.force))
 const models = (options = {}) => native.models(coreOptions(options), Boolean(options && options.refresh))
 const usage = (options) => native.usage(coreOptions(options))
+/** Kimi logins other plugins hold on this machine (no secrets) and which can be taken over. */
+const importSources = (options) => native.importSources(coreOptions(options))
+/** Takes over one of them: refreshed once, stored by kimi-native, the old entry handed over. */
+function importLogin(source, options) {
+  if (typeof source !== 'string' || !source) return Promise.reject(coded('KIMI_BAD_INPUT', 'importLogin needs a source id from importSources().'))
+  return native.importLogin(source, coreOptions(options))
+}
 const buildHeaders = (options) => native.buildHeaders(coreOptions(options))
 const getDeviceId = (options) => native.getDeviceId(coreOptions(options))
 const identity = (options) => native.identity(coreOptions(options))
@@ -229,6 +237,8 @@ module.exports = {
   getAccessToken,
   models,
   usage,
+  importSources,
+  importLogin,
   shapeRequest,
   classifyResponse,
   createKimiFetch,
@@ -236,6 +246,7 @@ module.exports = {
   HINT_HEADERS,
   PROVIDER,
   ERROR_HEADER,
+  AUTH_MARKERS,
   OPTION_KEYS: CORE_KEYS,
   DEFAULTS: Object.freeze({ ...facts.defaults }),
 }
