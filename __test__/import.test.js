@@ -389,6 +389,55 @@ test("opencode-kimi-auth's copy of the chain in opencode's auth.json is handed o
   assert.equal(f.stats().refreshCount, 1)
 })
 
+test('no refresh race: the old owner rotating the token during the import is followed, not forked', { timeout: 30000 }, async () => {
+  const f = await fake()
+  const d = newHome()
+  const a = f.issueTokens()
+  seedOpencode(d, { [PROVIDER.opencodeId]: oauthEntry(a) })
+  // Hold kimi-native's refresh at the server; meanwhile the old plugin refreshes the same token and saves the next one.
+  f.inject({ path: '/api/oauth/token', method: 'POST', delayMs: 1500 })
+  let oldOwner
+  f.once('request', () => {
+    oldOwner = (async () => {
+      const res = await fetch(`${f.oauthHost}/api/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `client_id=17e5f671-d194-4dfb-9706-5516cb48c098&grant_type=refresh_token&refresh_token=${a.refresh_token}`,
+      })
+      const b = await res.json()
+      assert.equal(res.status, 200, JSON.stringify(b).slice(0, 80))
+      seedOpencode(d, { [PROVIDER.opencodeId]: oauthEntry(b) })
+      return b
+    })()
+  })
+  const r = await cli(['import', `opencode:${PROVIDER.opencodeId}`, '--yes'], envFor(f, d))
+  const b = await oldOwner
+  assert.equal(r.code, 0, show(r))
+  const log = f.refreshLog.map((e) => [e.refresh_token === a.refresh_token ? 'A' : e.refresh_token === b.refresh_token ? 'B' : '?', e.ok])
+  assert.deepEqual(log, [['A', true], ['A', false], ['B', true]], 'the old owner rotated A; kimi-native lost on A, re-read the file and took over B')
+  const stored = JSON.parse(fs.readFileSync(path.join(d.kn, 'credentials', credentialFiles(d)[0]), 'utf8'))
+  assert.equal(stored.refresh_token, f.refreshLog[2].newRefreshToken, 'kimi-native holds the head of the chain')
+  assert.deepEqual(JSON.parse(fs.readFileSync(d.opencodeAuth, 'utf8'))[PROVIDER.opencodeId], AUTH_MARKERS.opencode)
+  rewritten.push(d.opencodeAuth)
+})
+
+test("an import waits for a running pi's auth.json lock", { timeout: 30000 }, async () => {
+  const f = await fake()
+  const d = newHome()
+  seedPi(d, { 'kimi-coding': oauthEntry(f.issueTokens()) })
+  const lock = `${d.piAuth}.lock` // proper-lockfile's lock directory, as pi holds it during its own refresh
+  fs.mkdirSync(lock)
+  const t0 = Date.now()
+  const release = setTimeout(() => fs.rmdirSync(lock), 1200)
+  const r = await cli(['import', 'pi:kimi-coding', '--yes'], envFor(f, d))
+  clearTimeout(release)
+  assert.equal(r.code, 0, show(r))
+  assert.ok(Date.now() - t0 >= 1200, `waited for pi (${Date.now() - t0} ms)`)
+  assert.ok(f.refreshLog[0].time - t0 >= 1150, 'refreshed only after pi released its lock')
+  assert.ok(!fs.existsSync(lock), 'its own lock released')
+  rewritten.push(d.piAuth)
+})
+
 test('a dead refresh token changes nothing and says to sign in', { timeout: 30000 }, async () => {
   const f = await fake()
   const d = newHome()
