@@ -306,7 +306,9 @@ async function cmdImport(source, opts) {
     const s = list.find((x) => x.id === source) || list.find((x) => x.host === source && x.importable)
     const what = s ? `${s.plugin} (${s.file}${s.entry ? `, entry "${s.entry}"` : ''})` : source
     const then = s && s.handover ? `; its ${HANDOVER_TEXT[s.handover].replace(/^(entry|file) /, '$1 will be ')}, with a backup` : ''
-    if (!(await confirm(`Take over the Kimi login of ${what}? kimi-native refreshes it once and keeps it${then}. [y/N] `, false))) {
+    const st = await kimi.status(coreOpts(opts)).catch(() => null)
+    const replaces = st && st.loggedIn && st.source === 'kimi-native' ? " It replaces kimi-native's current login." : ''
+    if (!(await confirm(`Take over the Kimi login of ${what}? kimi-native refreshes it once and keeps it${then}.${replaces} [y/N] `, false))) {
       console.error('Nothing was changed.')
       return EXIT.cancelled
     }
