@@ -368,6 +368,7 @@ test('importing each source takes over its chain: one refresh, stored by kimi-na
       assert.equal(u.code, 0, show(u))
       const after = await listJson(f, d)
       assert.ok(after.every((s) => !s.importable), 'nothing left to take over')
+      if (c.id === `opencode:${PROVIDER.opencodeId}`) assert.equal(byId(after, c.id).marker, true, 'listed as handed over')
       assert.equal(f.stats().invalidGrantCount, 0, 'no invalid_grant afterwards')
       assert.equal(f.stats().refreshCount, 1)
     })

@@ -253,7 +253,8 @@ function printSources(list) {
     console.log('')
     console.log(`  ${s.importable ? green('✓') : red('✗')} ${bold(s.id)} ${dim(`— ${s.plugin}`)}`)
     console.log(`      file:   ${s.file}${s.entry ? ` (entry "${s.entry}")` : ''}`)
-    console.log(`      token:  ${s.hasRefreshToken ? `refresh token present · ${describeExpiry(s.expiresAt)}` : 'no usable refresh token'}`)
+    const token = s.marker ? "none (kimi-native's marker)" : s.hasRefreshToken ? `refresh token present · ${describeExpiry(s.expiresAt)}` : 'no usable refresh token'
+    console.log(`      token:  ${token}`)
     console.log(`      ${s.importable ? 'import:' : 'why:   '} ${s.reason}`)
   }
   console.log('')

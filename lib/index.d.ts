@@ -167,6 +167,8 @@ export interface ImportSource {
   reason: string
   /** What importLogin does to the source. */
   handover?: 'marker' | 'remove' | 'move-aside'
+  /** The entry already holds kimi-native's marker (handed over before). */
+  marker: boolean
 }
 
 export interface ImportResult {

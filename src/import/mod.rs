@@ -121,6 +121,8 @@ pub struct Found {
   pub reason: String,
   /// What `import` does to the source: `marker`, `remove` or `move-aside`.
   pub handover: Option<&'static str>,
+  /// The entry already holds kimi-native's marker (handed over before).
+  pub marker: bool,
 }
 
 /// Reads one source file's text into its entries, or says what is wrong with the file.
@@ -171,6 +173,7 @@ fn candidates_of(kind: Kind, path: &Path, parser: Parser) -> Vec<Candidate> {
           importable: false,
           reason: format!("{problem}; the file was left untouched"),
           handover: None,
+          marker: false,
         },
         kind,
         path: path.to_path_buf(),
@@ -226,6 +229,7 @@ fn candidates_of(kind: Kind, path: &Path, parser: Parser) -> Vec<Candidate> {
           importable,
           reason,
           handover: importable.then_some(handover),
+          marker: e.marker,
         },
         kind,
         path: path.to_path_buf(),
