@@ -439,6 +439,23 @@ test("an import waits for a running pi's auth.json lock", { timeout: 30000 }, as
   rewritten.push(d.piAuth)
 })
 
+test('if kimi-native cannot store the refreshed login, it goes back to its owner instead of being lost', { timeout: 20000 }, async () => {
+  const f = await fake()
+  const d = newHome()
+  const tok = f.issueTokens()
+  seedPi(d, { 'kimi-coding': oauthEntry(tok, { extra: { modelId: 'k3' } }) })
+  fs.writeFileSync(path.join(d.kn, 'credentials'), 'not a directory') // the file store cannot be written
+  const r = await cli(['import', 'pi:kimi-coding', '--yes'], envFor(f, d))
+  assert.equal(r.code, 3, show(r))
+  assert.match(r.stderr, /\[KIMI_STORE\] .*written back to .*auth\.json/)
+  assert.equal(f.refreshLog.length, 1)
+  const entry = JSON.parse(fs.readFileSync(d.piAuth, 'utf8'))['kimi-coding']
+  assert.equal(entry.refresh, f.refreshLog[0].newRefreshToken, "the owner holds the chain's head")
+  assert.equal(f.refreshTokenInfo(entry.refresh).status, 'active')
+  assert.equal(entry.modelId, 'k3', 'its other fields kept')
+  assert.deepEqual(backups(d.piAuth), [], 'not handed over')
+})
+
 test('a dead refresh token changes nothing and says to sign in', { timeout: 30000 }, async () => {
   const f = await fake()
   const d = newHome()

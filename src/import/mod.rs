@@ -388,6 +388,30 @@ fn hand_over(cand: &Candidate) -> std::result::Result<HandedOver, String> {
   })
 }
 
+/// Writes a refreshed pair into the source in its own format (used when kimi-native cannot keep it).
+fn give_back(cand: &Candidate, login: &StoredLogin) -> std::result::Result<(), String> {
+  use serde_json::{json, Value};
+  let real = hostfile::real(&cand.path).map_err(|e| e.to_string())?;
+  let ms = (login.expires_at * 1000.0) as u64;
+  hostfile::edit_json(&real, |m| match &cand.found.entry {
+    None => {
+      m.insert("access_token".into(), json!(login.access_token));
+      m.insert("refresh_token".into(), json!(login.refresh_token));
+      m.insert("expires_in".into(), json!(login.expires_in));
+      m.insert("expires_at".into(), json!(ms));
+    }
+    Some(key) => {
+      if let Some(Value::Object(e)) = m.get_mut(key) {
+        // Keep the unit the owner uses (opencode-kimi-auth's copy counts seconds).
+        let secs = e.get("expires").and_then(Value::as_f64).is_some_and(|v| v < 1e11);
+        e.insert("access".into(), json!(login.access_token));
+        e.insert("refresh".into(), json!(login.refresh_token));
+        e.insert("expires".into(), json!(if secs { ms / 1000 } else { ms }));
+      }
+    }
+  })
+}
+
 /// Takes over the login `id` names (see the module docs).
 pub async fn import(settings: &Settings, loc: &Locations, id: &str) -> Result<Imported> {
   let l = loc.clone();
@@ -416,6 +440,9 @@ pub async fn import(settings: &Settings, loc: &Locations, id: &str) -> Result<Im
     })
   })
   .await?;
+  // The store too: a keychain that turns out unusable after the refresh would lose the new pair.
+  let s = settings.clone();
+  let st = blocking(move || store::resolve(&s)).await?;
   let _pi_lock = match kind {
     Kind::Pi => Some(
       hostfile::DirLock::acquire(
@@ -479,14 +506,23 @@ pub async fn import(settings: &Settings, loc: &Locations, id: &str) -> Result<Im
   };
   let mut login = login;
   login.oauth_host = Some(settings.oauth_host.clone());
-  let s = settings.clone();
   let saved = login.clone();
-  let st = blocking(move || {
-    let st = store::resolve(&s)?;
-    st.save(&saved)?;
-    Ok(st)
-  })
-  .await?;
+  let target = st.clone();
+  if let Err(e) = blocking(move || target.save(&saved)).await {
+    // The source's refresh token is spent: give the new pair back to its owner rather than lose it.
+    let cand = pick(&all, &id)?;
+    let back = give_back(cand, &login);
+    return Err(KimiError::store(match back {
+      Ok(()) => format!(
+        "{} The refreshed login was written back to {}, so {} keeps working; nothing else was changed.",
+        e.message, cand.found.file, cand.found.plugin
+      ),
+      Err(b) => format!(
+        "{} Writing the refreshed login back to {} failed too ({b}): sign in again with `npx kimi-native login`.",
+        e.message, cand.found.file
+      ),
+    }));
+  }
   // Every plugin source that held this chain (opencode-kimi-auth keeps a copy in opencode's
   // auth.json) is handed over, so none of them keeps refreshing a spent token.
   let holders: Vec<&Candidate> = all
@@ -665,5 +701,65 @@ mod tests {
     assert_eq!(pi_text, "{\n  \"z\": 1\n}");
     // Re-reading the handed-over files finds nothing more to take over.
     assert!(list(&l).iter().all(|f| !f.importable));
+  }
+
+  #[test]
+  fn give_back_writes_the_new_pair_in_each_owners_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    let none = |_: &str| None;
+    let l = Locations::resolve(&s, &none, Some(dir.path()));
+    write(
+      &l.opencode_kimi_auth,
+      r#"{"access_token":"a0","refresh_token":"r0","device_id":"d"}"#,
+    );
+    write(
+      &l.opencode_auth,
+      r#"{"kimi":{"type":"oauth","refresh":"r1","access":"a1","expires":1795235596},"o":1}"#,
+    );
+    write(
+      &l.pi_auth,
+      r#"{"kimi-coding":{"type":"oauth","refresh":"r2","access":"a2","expires":1795235596000,"modelId":"k3"}}"#,
+    );
+    let login = StoredLogin {
+      access_token: "new-a".into(),
+      refresh_token: "new-r".into(),
+      expires_at: 1795236000.0,
+      expires_in: 900.0,
+      ..Default::default()
+    };
+    for c in &scan(&l) {
+      give_back(c, &login).unwrap();
+    }
+    let read = |p: &Option<PathBuf>| -> serde_json::Value {
+      serde_json::from_str(&fs::read_to_string(p.as_ref().unwrap()).unwrap()).unwrap()
+    };
+    let own = read(&l.opencode_kimi_auth);
+    assert_eq!(
+      (
+        own["refresh_token"].as_str(),
+        own["expires_at"].as_u64(),
+        own["device_id"].as_str()
+      ),
+      (Some("new-r"), Some(1795236000000), Some("d"))
+    );
+    let oc = read(&l.opencode_auth);
+    assert_eq!(
+      (
+        oc["kimi"]["refresh"].as_str(),
+        oc["kimi"]["expires"].as_u64(),
+        oc["o"].as_u64()
+      ),
+      (Some("new-r"), Some(1795236000), Some(1))
+    );
+    let pi = read(&l.pi_auth);
+    assert_eq!(
+      (
+        pi["kimi-coding"]["access"].as_str(),
+        pi["kimi-coding"]["expires"].as_u64(),
+        pi["kimi-coding"]["modelId"].as_str()
+      ),
+      (Some("new-a"), Some(1795236000000), Some("k3"))
+    );
   }
 }
