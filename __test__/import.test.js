@@ -30,14 +30,14 @@ after(() => {
 
 // Non-Kimi credentials of other providers in the shared files: kept byte for byte, never printed.
 const OTHER = {
-  anthropic: { type: 'oauth', refresh: 'other-provider-refresh-7f3a', access: 'other-provider-access-7f3a', expires: 1795237895930 },
-  openai: { type: 'api', key: 'other-provider-key-91c2' },
+  anthropic: { type: 'oauth', refresh: 'OTHER-R-1', access: 'OTHER-A-1', expires: 1795237895930 },
+  openai: { type: 'api', key: 'OTHER-K-1' },
 }
 const PI_OTHER = {
-  anthropic: { type: 'oauth', access: 'other-pi-access-5d1e', refresh: 'other-pi-refresh-5d1e', expires: 1795237895930 },
-  moonshotai: { type: 'api_key', key: 'other-pi-key-22aa' },
+  anthropic: { type: 'oauth', access: 'PI-OTHER-A', refresh: 'PI-OTHER-R', expires: 1795237895930 },
+  moonshotai: { type: 'api_key', key: 'PI-OTHER-K' },
 }
-const OTHER_SECRETS = ['other-provider-refresh-7f3a', 'other-provider-access-7f3a', 'other-provider-key-91c2', 'other-pi-access-5d1e', 'other-pi-refresh-5d1e', 'other-pi-key-22aa']
+const OTHER_SECRETS = ['OTHER-R-1', 'OTHER-A-1', 'OTHER-K-1', 'PI-OTHER-A', 'PI-OTHER-R', 'PI-OTHER-K']
 
 let n = 0
 function newHome() {
