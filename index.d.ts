@@ -60,6 +60,12 @@ export declare function getDeviceId(options?: any | undefined | null): string
 
 export declare function identity(options?: any | undefined | null): any
 
+/** Takes over the login `source` names: one refresh, stored by kimi-native, source handed over. */
+export declare function importLogin(source: string, options?: any | undefined | null): Promise<any>
+
+/** Kimi logins other plugins hold on this machine (no secrets), and which can be taken over. */
+export declare function importSources(options?: any | undefined | null): Promise<any[]>
+
 export declare function kimiFetch(spec: any, body?: Buffer | undefined | null, cancel?: CancelToken | undefined | null): Promise<NativeResponse>
 
 export declare function login(options: any | undefined | null, onDeviceCode?: ((code: any) => void) | undefined | null, onEvent?: ((event: any) => void) | undefined | null, cancel?: CancelToken | undefined | null): Promise<any>

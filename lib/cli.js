@@ -215,6 +215,163 @@ async function cmdUsage(opts) {
   return EXIT.ok
 }
 
+// ---- import: take over a Kimi login another plugin holds (issue #15) ----------------------------
+
+const HANDOVER_TEXT = {
+  marker: "entry replaced with kimi-native's marker",
+  remove: 'entry removed',
+  'move-aside': 'file moved aside',
+}
+
+function fmtAge(secs) {
+  const s = Math.abs(secs)
+  if (s < 3600) return fmtDuration(s)
+  if (s < 86400 * 2) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+  return `${Math.floor(s / 86400)} days`
+}
+
+function describeExpiry(expiresAt) {
+  if (!expiresAt) return 'expiry unknown'
+  const left = expiresAt - Date.now() / 1000
+  return left > 0 ? `access token valid for ${fmtAge(left)}` : `access token expired ${fmtAge(left)} ago`
+}
+
+/** y/n question on the terminal; Enter gives `def`, a closed stdin gives no. */
+function confirm(question, def) {
+  const readline = require('node:readline')
+  return new Promise((resolve) => {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true })
+    let answered = false
+    rl.on('close', () => {
+      if (!answered) resolve(false)
+    })
+    rl.question(question, (a) => {
+      answered = true
+      rl.close()
+      const t = a.trim().toLowerCase()
+      resolve(t === '' ? def : t === 'y' || t === 'yes')
+    })
+  })
+}
+
+function printSources(list) {
+  const takeable = list.filter((s) => s.importable)
+  if (!list.length) {
+    console.log('No Kimi login from another plugin or client was found on this machine.')
+    return
+  }
+  console.log(bold('Kimi logins found on this machine:'))
+  for (const s of list) {
+    console.log('')
+    console.log(`  ${s.importable ? green('✓') : red('✗')} ${bold(s.id)} ${dim(`— ${s.plugin}`)}`)
+    console.log(`      file:   ${s.file}${s.entry ? ` (entry "${s.entry}")` : ''}`)
+    const token = s.marker ? "none (kimi-native's marker)" : s.hasRefreshToken ? `refresh token present · ${describeExpiry(s.expiresAt)}` : 'no usable refresh token'
+    console.log(`      token:  ${token}`)
+    console.log(`      ${s.importable ? 'import:' : 'why:   '} ${s.reason}`)
+  }
+  console.log('')
+  if (takeable.length) console.log(`Take one over (no new sign-in): ${bold(`npx kimi-native import ${takeable[0].id}`)}`)
+  else console.log('Nothing to take over.')
+}
+
+function printHostSetup(host) {
+  if (host === 'opencode') {
+    console.log(`${bold('opencode')}${dim(': use kimi-native instead of the old Kimi plugin in opencode.json:')}`)
+    console.log(JSON.stringify(hosts.opencodeConfig(), null, 2))
+  } else if (host === 'pi') {
+    console.log(`${bold('pi')}${dim(': use kimi-native instead of the old Kimi provider:')}`)
+    for (const line of hosts.piSetup()) console.log(line)
+  }
+}
+
+function printImported(r, opts) {
+  if (opts.json) {
+    console.log(JSON.stringify(r, null, 2))
+    return
+  }
+  console.log(`${green('✓')} Took over the Kimi login from ${bold(r.source.id)} — no new sign-in needed ${dim(`(profile ${r.profile})`)}`)
+  console.log(`  stored:  ${r.store === 'keychain' ? green('OS keychain') : yellow('0600 file')} ${dim(`— ${r.storeReason}`)}`)
+  console.log(`  token:   ${describeExpiry(r.expiresAt)} (refreshed automatically from now on)`)
+  for (const h of r.handedOver) {
+    console.log(`  handed over: ${h.file}: ${HANDOVER_TEXT[h.action] || h.action} ${dim(`(${h.action === 'move-aside' ? 'now' : 'backup'} ${h.backup})`)}`)
+  }
+  if (r.warning) console.log(`  ${yellow('warning')}: ${r.warning}`)
+  console.log('')
+  printHostSetup(r.source.host)
+}
+
+async function cmdImport(source, opts) {
+  if (!source) {
+    const list = await kimi.importSources(coreOpts(opts))
+    if (opts.json) console.log(JSON.stringify(list, null, 2))
+    else printSources(list)
+    return EXIT.ok
+  }
+  if (!opts.yes) {
+    if (!process.stdin.isTTY) {
+      return fail(
+        Object.assign(new Error(`Importing takes the login away from its current owner, so it needs a confirmation: stdin is not a terminal. Run \`npx kimi-native import ${source} --yes\`. Nothing was changed.`), {
+          code: 'KIMI_CONFIRMATION_REQUIRED',
+        }),
+      )
+    }
+    const list = await kimi.importSources(coreOpts(opts))
+    const s = list.find((x) => x.id === source) || list.find((x) => x.host === source && x.importable)
+    const what = s ? `${s.plugin} (${s.file}${s.entry ? `, entry "${s.entry}"` : ''})` : source
+    const then = s && s.handover ? `; its ${HANDOVER_TEXT[s.handover].replace(/^(entry|file) /, '$1 will be ')}, with a backup` : ''
+    const st = await kimi.status(coreOpts(opts)).catch(() => null)
+    const replaces = st && st.loggedIn && st.source === 'kimi-native' ? " It replaces kimi-native's current login." : ''
+    if (!(await confirm(`Take over the Kimi login of ${what}? kimi-native refreshes it once and keeps it${then}.${replaces} [y/N] `, false))) {
+      console.error('Nothing was changed.')
+      return EXIT.cancelled
+    }
+  }
+  printImported(await kimi.importLogin(source, coreOpts(opts)), opts)
+  return EXIT.ok
+}
+
+/** Before a device login: offer a login another plugin holds. Returns an exit code, or null to sign in. */
+async function offerImport(opts) {
+  let list
+  try {
+    list = await kimi.importSources(coreOpts(opts))
+  } catch {
+    return null // a problem finding other logins never blocks signing in
+  }
+  const takeable = list.filter((s) => s.importable).sort((a, b) => (b.expiresAt || 0) - (a.expiresAt || 0))
+  if (!takeable.length) return null
+  const interactive = process.stdin.isTTY && process.stderr.isTTY
+  if (!opts.yes && !interactive) {
+    console.error(
+      `Found a Kimi login kimi-native can take over: ${takeable.map((s) => s.id).join(', ')}. To use it instead of signing in again: npx kimi-native import ${takeable[0].id} --yes (or login --yes). Continuing with a device login.`,
+    )
+    return null
+  }
+  for (const s of takeable) {
+    if (!opts.yes) {
+      const ok = await confirm(`Found a Kimi login in ${s.plugin} (${s.file}). Take it over instead of signing in again? [Y/n] `, true)
+      if (!ok) return null
+    }
+    try {
+      printImported(await kimi.importLogin(s.id, coreOpts(opts)), opts)
+      return EXIT.ok
+    } catch (err) {
+      if (!err || err.code !== 'KIMI_RELOGIN_REQUIRED') return fail(err)
+      console.error(yellow(err.message))
+    }
+  }
+  console.error('Continuing with a device login.')
+  return null
+}
+
+async function cmdLoginOrImport(opts) {
+  if (opts.import !== false) {
+    const code = await offerImport(opts)
+    if (code !== null) return code
+  }
+  return cmdLogin(opts)
+}
+
 function main(argv) {
   const program = new Command()
   program
@@ -242,12 +399,24 @@ function main(argv) {
     .option('--no-browser', 'do not open a browser')
     .option('--qr', 'show a QR code of the sign-in URL')
     .option('--json', 'print the result as JSON')
-    .action(run(cmdLogin))
+    .option('--no-import', 'do not offer to take over a Kimi login another plugin holds')
+    .option('-y, --yes', 'take over such a login without asking')
+    .action(run(cmdLoginOrImport))
   shared(program.command('status').description('show the login state (exit 0 logged in, 1 not, 2 relogin required)'))
     .option('--json', 'print JSON')
     .action(run(cmdStatus))
   shared(program.command('logout').description('remove the stored login')).action(run(cmdLogout))
   shared(program.command('models').description('list the models your plan offers')).option('--json', 'print JSON').action(run(cmdModels))
+  shared(program.command('import [source]').description('list Kimi logins other plugins hold, or take one over (no new sign-in)'))
+    .option('--json', 'print JSON')
+    .option('-y, --yes', 'take it over without asking (required when stdin is not a terminal)')
+    .action(async (source, cmdOpts, cmd) => {
+      try {
+        exit = await cmdImport(source, { ...program.opts(), ...cmd.opts() })
+      } catch (err) {
+        exit = fail(err)
+      }
+    })
   shared(program.command('usage').description('show quota windows and reset times')).option('--json', 'print JSON').action(run(cmdUsage))
   return program.parseAsync(argv).then(() => exit)
 }

@@ -183,6 +183,43 @@ export function getAccessToken(options?: KimiOptions & { force?: boolean }): Pro
 export function settle(): Promise<void>
 export function models(options?: KimiOptions & { refresh?: boolean }): Promise<ModelInfo[]>
 export function usage(options?: KimiOptions): Promise<Usage>
+
+/** A Kimi login found in another program's files (never a token). */
+export interface ImportSource {
+  /** What to pass to importLogin: 'opencode-kimi-auth', 'opencode:<provider id>', 'pi:<provider id>', 'kimi-code', 'kimi-cli'. */
+  id: string
+  host: 'opencode' | 'pi' | 'kimi-code' | 'kimi-cli'
+  /** Who writes this login. */
+  plugin: string
+  file: string
+  /** Key in a shared auth.json. */
+  entry?: string
+  hasRefreshToken: boolean
+  /** Access-token expiry, epoch seconds, as the source records it. */
+  expiresAt?: number
+  importable: boolean
+  /** Why it can or cannot be taken over. */
+  reason: string
+  /** What importLogin does to the source. */
+  handover?: 'marker' | 'remove' | 'move-aside'
+  /** The entry already holds kimi-native's marker (handed over before). */
+  marker: boolean
+}
+
+export interface ImportResult {
+  source: ImportSource
+  /** Every source that held the chain, with its backup (or where the file was moved). */
+  handedOver: Array<{ id: string; file: string; action: 'marker' | 'remove' | 'move-aside'; backup: string }>
+  expiresAt: number
+  store: 'keychain' | 'file'
+  storeReason: string
+  warning?: string
+  profile: Profile
+}
+
+export function importSources(options?: KimiOptions): Promise<ImportSource[]>
+/** Rejects with KIMI_RELOGIN_REQUIRED (nothing changed) when the source's refresh token is dead, KIMI_BAD_INPUT when it cannot be imported. */
+export function importLogin(source: string, options?: KimiOptions): Promise<ImportResult>
 /** Pure: returns a new body; does not mutate the input. A string is shaped as JSON text (returned as a string; not JSON: unchanged). */
 export function shapeRequest(body: any, options?: ShapeOptions): any
 /**
@@ -195,6 +232,8 @@ export const HINT_HEADERS: { effort: string; sessionId: string }
 export const PROVIDER: { opencodeId: string; piId: string; defaultModel: string }
 /** Response header that carries the kimi-native error code of a non-2xx response from createKimiFetch. */
 export const ERROR_HEADER: string
+/** What a host's auth store holds for kimi-native instead of a token. */
+export const AUTH_MARKERS: { opencode: Record<string, unknown>; pi: Record<string, unknown> }
 /** The keys of KimiOptions the core reads (hosts copy these from their own config). */
 export const OPTION_KEYS: ReadonlyArray<keyof KimiOptions>
 /** 'native' (default), then the opt-in official-client profiles. */

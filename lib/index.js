@@ -9,6 +9,7 @@ const facts = native.constants()
 const HINT_HEADERS = Object.freeze({ ...facts.hintHeaders })
 const PROVIDER = Object.freeze({ ...facts.provider })
 const ERROR_HEADER = facts.errorHeader
+const AUTH_MARKERS = Object.freeze({ opencode: Object.freeze({ ...facts.authMarkers.opencode }), pi: Object.freeze({ ...facts.authMarkers.pi }) })
 const CORE_KEYS = Object.freeze(['profile', 'version', 'region', 'oauthHost', 'baseUrl', 'store', 'home', 'host'])
 // The JS runtime, for the User-Agent comment (`(linux; node/v22.23.3; x64)`): the core cannot see it.
 const RUNTIME = process.versions.bun ? `bun/${process.versions.bun}` : `node/${process.version}`
@@ -117,6 +118,13 @@ const getAccessToken = noticed((options = {}) =>
 const models = noticed((options = {}) => holding(native.models(coreOptions(options), Boolean(options && options.refresh))))
 const usage = noticed((options) => holding(native.usage(coreOptions(options))))
 const buildHeaders = noticed((options) => native.buildHeaders(coreOptions(options)))
+/** Kimi logins other plugins hold on this machine (no secrets) and which can be taken over. */
+const importSources = (options) => native.importSources(coreOptions(options))
+/** Takes over one of them: refreshed once, stored by kimi-native, the old entry handed over. */
+function importLogin(source, options) {
+  if (typeof source !== 'string' || !source) return Promise.reject(coded('KIMI_BAD_INPUT', 'importLogin needs a source id from importSources().'))
+  return native.importLogin(source, coreOptions(options))
+}
 const getDeviceId = (options) => native.getDeviceId(coreOptions(options))
 const identity = (options) => native.identity(coreOptions(options))
 /** A string body is shaped as JSON text; an object crosses into the core as JSON text too (far
@@ -277,6 +285,8 @@ module.exports = {
   settle,
   models,
   usage,
+  importSources,
+  importLogin,
   shapeRequest,
   classifyResponse,
   createKimiFetch,
@@ -284,6 +294,7 @@ module.exports = {
   HINT_HEADERS,
   PROVIDER,
   ERROR_HEADER,
+  AUTH_MARKERS,
   OPTION_KEYS: CORE_KEYS,
   PROFILES: Object.freeze([...facts.profiles]),
   RUNTIME,

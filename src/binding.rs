@@ -5,7 +5,7 @@
 use crate::cancel::Cancel;
 use crate::config::{Options, Settings};
 use crate::error::KimiError;
-use crate::{auth, constants as c, fetch, identity, models, oauth, shaping, usage};
+use crate::{auth, constants as c, fetch, identity, import, models, oauth, shaping, usage};
 use futures_util::FutureExt;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -201,6 +201,8 @@ pub fn constants() -> Value {
     "provider": {"opencodeId": c::OPENCODE_PROVIDER_ID, "piId": c::PI_PROVIDER_ID, "defaultModel": c::DEFAULT_MODEL},
     "hintHeaders": {"effort": c::HINT_HEADER_EFFORT, "sessionId": c::HINT_HEADER_SESSION},
     "errorHeader": fetch::ERROR_CODE_HEADER,
+    // What a host's auth store holds instead of a token (written by `import` too).
+    "authMarkers": {"opencode": import::opencode::marker(), "pi": import::pi::marker()},
     "defaults": {"oauthHost": c::OAUTH_HOST_CN, "baseUrl": c::BASE_URL_CN, "kimiCodeVersion": c::KIMI_CODE_VERSION, "kimiCliVersion": c::KIMI_CLI_VERSION, "profile": "native", "nativeVersion": c::NATIVE_VERSION},
     "profiles": ["native", "kimi-code", "kimi-cli"],
     "officialDroppedHeaders": c::OFFICIAL_DROPPED_HEADERS,
@@ -646,6 +648,39 @@ pub fn kimi_fetch(
         wake: std::sync::Mutex::new(None),
         cancel,
       })
+    },
+    |_, v| Ok(v),
+  )
+}
+
+/// Kimi logins other plugins hold on this machine (no secrets), and which can be taken over.
+#[napi(ts_return_type = "Promise<any[]>")]
+pub fn import_sources(env: Env, options: Option<Value>) -> napi::Result<AsyncBlock<Value>> {
+  spawn_coded(
+    &env,
+    async move {
+      let s = settings(&options)?;
+      let loc = import::Locations::from_process(&s);
+      Ok(to_json(&auth::blocking(move || Ok(import::list(&loc))).await?))
+    },
+    |_, v| Ok(v),
+  )
+}
+
+/// Takes over the login `source` names: one refresh, stored by kimi-native, source handed over.
+#[napi(ts_return_type = "Promise<any>")]
+pub fn import_login(env: Env, source: String, options: Option<Value>) -> napi::Result<AsyncBlock<Value>> {
+  spawn_coded(
+    &env,
+    async move {
+      let s = settings(&options)?;
+      let loc = import::Locations::from_process(&s);
+      let out = import::import(&s, &loc, &source).await?;
+      let mut v = to_json(&out);
+      if let Some(obj) = v.as_object_mut() {
+        obj.insert("profile".into(), json!(s.profile.as_str()));
+      }
+      Ok(v)
     },
     |_, v| Ok(v),
   )

@@ -80,6 +80,15 @@ pub const COMMUNITY_GUIDELINES_URL: &str = "https://www.kimi.com/code/docs/kimi-
 /// Host integration ids (ours, chosen not to collide with models.dev / pi built-ins).
 pub const OPENCODE_PROVIDER_ID: &str = "kimi-for-coding-oauth";
 pub const PI_PROVIDER_ID: &str = "kimi-native";
+/// What a host's auth store holds for kimi-native instead of a token (never a secret). Both the
+/// adapters and `import` (which writes it when taking over another plugin's entry) use these.
+/// opencode: `{type:"oauth", access, refresh, expires}`; `expires` far ahead so nothing treats
+/// it as due for a refresh (2100-01-01 in ms).
+pub const OPENCODE_AUTH_MARKER: &str = "kimi-native";
+/// pi: `{type:"oauth", access, refresh, expires, managedBy}` (and the `apiKey` pi passes around).
+pub const PI_AUTH_MARKER: &str = "kimi-native-managed";
+pub const AUTH_MARKER_MANAGED_BY: &str = "kimi-native";
+pub const AUTH_MARKER_EXPIRES_MS: f64 = 4_102_444_800_000.0;
 /// Request headers a host may set to pass per-request shaping hints; stripped before sending.
 pub const HINT_HEADER_EFFORT: &str = "x-kimi-native-effort";
 pub const HINT_HEADER_SESSION: &str = "x-kimi-native-session";
@@ -117,4 +126,7 @@ pub mod env {
   pub const LOGIN_BUDGET_SECS: &str = "KIMI_NATIVE_LOGIN_BUDGET_SECS";
   pub const DISABLE_OFFICIAL: &str = "KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS";
   pub const THINKING_KEEP: &str = "KIMI_MODEL_THINKING_KEEP";
+  /// Hosts' own locations, read by `import` to find other plugins' logins.
+  pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
+  pub const PI_CODING_AGENT_DIR: &str = "PI_CODING_AGENT_DIR";
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod fetch;
 pub mod http;
 pub mod identity;
+pub mod import;
 pub mod lock;
 pub mod models;
 pub mod oauth;

@@ -36,8 +36,15 @@ pub struct LoginOutcome {
 /// Stores a new login for these settings: under the cross-process lock, then this process's
 /// write order, so refreshes of the previous login (here or elsewhere) cannot overwrite it.
 pub async fn adopt_login(settings: &Settings, login: StoredLogin) -> Result<()> {
-  let sess = session(settings);
   let _lock = FileLock::acquire(&settings.lock_path(), LOCK_DEADLINE).await?;
+  store_login_locked(settings, login).await
+}
+
+/// As [`adopt_login`], for a caller that already holds `settings.lock_path()` (import, which
+/// must refresh and store under one hold of the lock). Fails only when the login could be
+/// written nowhere; it is then still held in this process's memory.
+pub async fn store_login_locked(settings: &Settings, login: StoredLogin) -> Result<()> {
+  let sess = session(settings);
   let _writes = sess.writes.lock().await;
   sess.new_epoch();
   sess.set_cache(Some(login.clone()));

@@ -14,7 +14,7 @@ mod sources;
 mod status;
 
 pub use api::{discover_models, list_models, usage};
-pub use login::{adopt_login, login, logout, LoginEvents, LoginOutcome};
+pub use login::{adopt_login, login, logout, store_login_locked, LoginEvents, LoginOutcome};
 pub use session::{blocking, refreshes_pending, refreshes_settled};
 pub use sources::{official_logins, Grant, TokenSource};
 pub use status::{status, StatusReport};
