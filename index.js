@@ -847,6 +847,7 @@ module.exports.kimiFetch = nativeBinding.kimiFetch
 module.exports.login = nativeBinding.login
 module.exports.logout = nativeBinding.logout
 module.exports.models = nativeBinding.models
+module.exports.openBrowser = nativeBinding.openBrowser
 module.exports.renderQr = nativeBinding.renderQr
 module.exports.shapeRequest = nativeBinding.shapeRequest
 module.exports.status = nativeBinding.status

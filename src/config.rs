@@ -4,7 +4,7 @@
 
 use crate::constants::{self as c, env};
 use crate::error::{KimiError, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
@@ -15,6 +15,8 @@ pub enum Profile {
 }
 
 impl Profile {
+  /// Every profile, for CLI choices and docs (the JS side reads them through `constants()`).
+  pub const ALL: [Profile; 2] = [Profile::KimiCode, Profile::KimiCli];
   pub fn parse(s: &str) -> Result<Profile> {
     match s.trim() {
       "kimi-code" | "kimi_code" | "kimi-code-cli" => Ok(Profile::KimiCode),
@@ -45,6 +47,7 @@ pub enum Region {
 }
 
 impl Region {
+  pub const ALL: [Region; 2] = [Region::Cn, Region::Global];
   pub fn parse(s: &str) -> Result<Region> {
     match s.trim() {
       "cn" | "mainland-cn" | "china" => Ok(Region::Cn),
@@ -70,6 +73,14 @@ pub enum StoreKind {
 }
 
 impl StoreKind {
+  pub const ALL: [StoreKind; 3] = [StoreKind::Auto, StoreKind::Keychain, StoreKind::File];
+  pub fn as_str(self) -> &'static str {
+    match self {
+      StoreKind::Auto => "auto",
+      StoreKind::Keychain => "keychain",
+      StoreKind::File => "file",
+    }
+  }
   pub fn parse(s: &str) -> Result<StoreKind> {
     match s.trim() {
       "auto" => Ok(StoreKind::Auto),
@@ -82,8 +93,10 @@ impl StoreKind {
   }
 }
 
-/// Options as given by a host (all optional). Field names match the JS API (camelCase).
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Options as given by a host (all optional). Field names match the JS API (camelCase). This
+/// struct is the one list of option keys: [`option_keys`] derives the JS names from it, and the
+/// JS layer reads them through `constants()`, so a new option is one field here.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Options {
   pub profile: Option<String>,
@@ -93,6 +106,14 @@ pub struct Options {
   pub base_url: Option<String>,
   pub store: Option<String>,
   pub home: Option<String>,
+}
+
+/// The JS names of the fields of [`Options`], in declaration order.
+pub fn option_keys() -> Vec<String> {
+  match serde_json::to_value(Options::default()) {
+    Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+    _ => Vec::new(),
+  }
 }
 
 /// Where a resolved value came from.
@@ -336,6 +357,33 @@ mod tests {
     let s = Settings::resolve_with(&Options::default(), &env).unwrap();
     assert_eq!(s.oauth_host, c::OAUTH_HOST_GLOBAL);
     assert_eq!(s.base_url, c::BASE_URL_GLOBAL);
+  }
+
+  #[test]
+  fn option_keys_are_the_camel_case_fields_and_each_one_is_read() {
+    let keys = option_keys();
+    for k in ["profile", "version", "region", "oauthHost", "baseUrl", "store", "home"] {
+      assert!(keys.iter().any(|have| have == k), "{k} missing from {keys:?}");
+    }
+    // Every key deserialises into its own field (a typo in a rename would leave it None).
+    for k in &keys {
+      let opts: Options = serde_json::from_value(serde_json::json!({ k.as_str(): "x" })).unwrap();
+      let back = serde_json::to_value(&opts).unwrap();
+      assert_eq!(back[k.as_str()], "x", "{k}");
+    }
+  }
+
+  #[test]
+  fn choices_parse_back() {
+    for p in Profile::ALL {
+      assert_eq!(Profile::parse(p.as_str()).unwrap(), p);
+    }
+    for r in Region::ALL {
+      assert_eq!(Region::parse(r.as_str()).unwrap(), r);
+    }
+    for k in StoreKind::ALL {
+      assert_eq!(StoreKind::parse(k.as_str()).unwrap(), k);
+    }
   }
 
   #[test]
