@@ -310,10 +310,18 @@ mod tests {
 
   #[test]
   fn slot_matches_kimi_code_formula_from_golden_capture() {
-    // golden/ts-kchome-credentials/kimi-code-env-3ce5df2d6ea2cbbb.json
+    // The file kimi-code wrote for the capture server (vendored in __test__/golden).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("__test__/golden/ts-kchome-credentials");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+      .unwrap()
+      .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+      .collect();
     assert_eq!(
-      slot_for("http://127.0.0.1:18778", "http://127.0.0.1:18778/coding/v1"),
-      "kimi-code-env-3ce5df2d6ea2cbbb"
+      names,
+      [format!(
+        "{}.json",
+        slot_for("http://127.0.0.1:18778", "http://127.0.0.1:18778/coding/v1")
+      )]
     );
     assert_eq!(slot_for(c::OAUTH_HOST_CN, c::BASE_URL_CN), "kimi-code");
     // kimi-wire §3: computed name for a global-region login
