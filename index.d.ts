@@ -24,6 +24,7 @@ export declare class NativeResponse {
   get status(): number
   get statusText(): string
   get url(): string
+  get redirected(): boolean
   get headers(): Array<[string, string]>
   /**
    * Registers the callback run (on the JS thread) when `tryRead()` returned undefined and
@@ -51,7 +52,10 @@ export declare function buildHeaders(options?: any | undefined | null): Array<[s
 /** Classifies an error response a host received into `{ code, message, retryAfter? }`. */
 export declare function classifyResponse(status: number, body: string, retryAfter?: number | undefined | null, options?: any | undefined | null): any | null
 
-/** Facts adapters need (ids, hint header names), so they never restate them. */
+/**
+ * Facts adapters need (ids, hint header names, option keys, choices, limits), so they never
+ * restate them.
+ */
 export declare function constants(): any
 
 export declare function getAccessToken(options?: any | undefined | null, force?: boolean | undefined | null): Promise<string>
@@ -73,6 +77,12 @@ export declare function login(options: any | undefined | null, onDeviceCode?: ((
 export declare function logout(options?: any | undefined | null): Promise<{ removed: boolean }>
 
 export declare function models(options?: any | undefined | null, refresh?: boolean | undefined | null): Promise<any[]>
+
+/**
+ * Opens an http(s) URL in the user's browser without a shell; false when no browser could be
+ * started. Any other scheme is refused with `KIMI_BAD_INPUT`.
+ */
+export declare function openBrowser(url: string): boolean
 
 /**
  * Whether a token refresh is in flight in this process (cheap; the JS layer asks after each

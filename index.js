@@ -849,6 +849,7 @@ module.exports.kimiFetch = nativeBinding.kimiFetch
 module.exports.login = nativeBinding.login
 module.exports.logout = nativeBinding.logout
 module.exports.models = nativeBinding.models
+module.exports.openBrowser = nativeBinding.openBrowser
 module.exports.refreshPending = nativeBinding.refreshPending
 module.exports.refreshSettled = nativeBinding.refreshSettled
 module.exports.renderQr = nativeBinding.renderQr

@@ -105,6 +105,28 @@ function credentialFiles(d) {
   }
 }
 
+/** The README's login transcript as one regex per line (example values become patterns). */
+function transcriptPatterns() {
+  const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8')
+  const begin = '<!-- login-transcript:begin -->'
+  const block = readme.slice(readme.indexOf(begin) + begin.length, readme.indexOf('<!-- login-transcript:end -->'))
+  const lines = block.split('\n').filter((l) => l && !l.startsWith('```'))
+  assert.ok(lines.length >= 8, 'README has a login transcript')
+  const url = 'https://www.kimi.com/code/authorize_device?user_code=ABCD-EFGH'
+  const esc = (x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return lines.map((line) => {
+    let re = esc(line)
+    re = re.split(esc(url)).join('\\S+')
+    re = re.split('ABCD-EFGH').join('[A-Z0-9]{4}-[A-Z0-9]{4}')
+    re = re.split(esc('(Kimi-k2.6)')).join('\\([^)]+\\)')
+    re = re.split(esc('node/v22.23.3')).join('(?:node|bun)/v?[0-9.]+')
+    re = re.split(esc('OS keychain — Secret Service keyring is available')).join('(OS keychain|0600 file) — .+')
+    re = re.replace(/\d+m\d\ds/, '\\d+m\\d\\ds')
+    re = re.replace(/^⠋/, '[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]')
+    return { line, re: new RegExp(`^${re}$`) }
+  })
+}
+
 /** The JSON block printed after the "opencode.json:" line. */
 function opencodeBlock(stdout) {
   const lines = stdout.split('\n')
@@ -121,8 +143,8 @@ test('login --no-browser, status, models, usage, logout: the whole session throu
   const d = newHome()
   const env = envFor(f, d)
 
-  await t.test('login prints URL, code, model, context, store and ready-to-paste host config', async () => {
-    const r = await cli(['login', '--no-browser'], env)
+  await t.test('login --print-config prints URL, code, model, context, store and ready-to-paste host config', async () => {
+    const r = await cli(['login', '--no-browser', '--print-config'], env)
     assert.equal(r.code, 0, show(r))
     const [dev] = f.deviceCodes()
     assert.ok(dev && dev.polls >= 3, `the CLI polled until approval (${dev && dev.polls} polls)`)
@@ -280,6 +302,120 @@ test('Ctrl+C while polling exits 130 within 2 s and stores nothing', { timeout: 
   f.approve()
   const s = await cli(['status'], envFor(f, d))
   assert.equal(s.code, 1, show(s))
+})
+
+test('login without --print-config: a short result with a pointer, a countdown line, and --json stays pure JSON', { timeout: 30000 }, async () => {
+  const f = await fake({ autoApprove: 1 })
+  const d = newHome()
+  const r = await cli(['login', '--no-browser'], envFor(f, d))
+  assert.equal(r.code, 0, show(r))
+  const [dev] = f.deviceCodes()
+  // On a pipe the countdown is one line with the code and the time left.
+  assert.match(r.stderr, new RegExp(`Waiting for approval of ${dev.user_code} \\(the code expires in \\d+m\\d\\ds\\)`))
+  assert.match(r.stdout, /Logged in/)
+  assert.match(r.stdout, /262,144/)
+  assert.doesNotMatch(r.stdout, /opencode\.json:|"provider"|pi install/, 'no config blocks without --print-config')
+  assert.match(r.stdout, /--print-config/)
+  assert.match(r.stdout, /#use-it-from-a-host/)
+  assert.ok(r.stdout.split('\n').filter(Boolean).length <= 5, `short: ${r.stdout}`)
+  // The README's transcript is what the CLI prints (the browser and terminal-only lines aside).
+  const printed = (r.stderr + '\n' + r.stdout).split('\n')
+  for (const { line, re } of transcriptPatterns()) {
+    if (line.startsWith('$ ') || line.includes('opened in your browser') || line.includes(' left')) continue
+    assert.ok(printed.some((l) => re.test(l)), `README transcript line not printed: ${line}\n${show(r)}`)
+  }
+
+  const j = await cli(['login', '--no-browser', '--json', '--print-config'], envFor(f, newHome()))
+  assert.equal(j.code, 0, show(j))
+  const parsed = JSON.parse(j.stdout)
+  assert.equal(parsed.source, 'kimi-native')
+  assert.equal(parsed.store, 'file')
+  assert.ok(Array.isArray(parsed.models))
+  assert.match(j.stderr, /[A-Z0-9]{4}-[A-Z0-9]{4}/, 'the code still goes to stderr')
+})
+
+test('login on a terminal shows a live countdown with the code, the URL and the time left', { timeout: 30000 }, async (t) => {
+  const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore', timeout: 5000 }).status === 0
+  if (process.platform !== 'linux' || !hasScript) return t.skip('needs util-linux `script` to give the CLI a pseudo-terminal')
+  const f = await fake({ autoApprove: false })
+  const d = newHome()
+  const q = (x) => `'${String(x).replace(/'/g, `'\\''`)}'`
+  const child = spawn('script', ['-qec', `${q(process.execPath)} ${q(CLI)} login --no-browser`, '/dev/null'], {
+    env: envFor(f, d, { TERM: 'xterm', NO_COLOR: '1' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 25000,
+    killSignal: 'SIGKILL',
+  })
+  let out = ''
+  child.stdout.on('data', (b) => (out += b))
+  child.stderr.on('data', (b) => (out += b))
+  const closed = new Promise((resolve) => child.on('close', (code) => resolve(code)))
+  const lefts = () => [...out.matchAll(/(\d+)m(\d\d)s left/g)].map((m) => Number(m[1]) * 60 + Number(m[2]))
+  const t0 = Date.now()
+  while (Date.now() - t0 < 15000 && new Set(lefts()).size < 3) await new Promise((r) => setTimeout(r, 100))
+  f.approve()
+  const code = await closed
+  ttyOutputs.push(out)
+  assert.equal(code, 0, out)
+  const [dev] = f.deviceCodes()
+  const line = out.split(/\r|\n/).find((l) => l.includes(' left'))
+  assert.ok(line, out)
+  assert.ok(line.includes(dev.user_code), `the countdown names the code: ${line}`)
+  assert.ok(line.includes(`${f.url}/code/authorize_device`), `the countdown names the URL: ${line}`)
+  const waiting = transcriptPatterns().find((p) => p.line.includes(' left'))
+  assert.ok(waiting && waiting.re.test(line.replace(/\x1b\[2K/g, '')), `README's waiting line matches the terminal's: ${line}`)
+  const seen = [...new Set(lefts())]
+  assert.ok(seen.length >= 3, `the time left ticks (${seen})`)
+  assert.ok(seen[0] <= 1800 && seen[0] >= 1790, `starts from the code's expires_in (${seen[0]})`)
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i] < seen[i - 1], `counts down: ${seen}`)
+  assert.match(out, /Logged in/)
+})
+
+test('the browser is opened without a shell and only for http(s) URLs', { timeout: 40000 }, async (t) => {
+  if (process.platform !== 'linux') return t.skip('the fake browser goes through $BROWSER, read by the Linux/BSD opener')
+  const d = newHome()
+  const dir = path.join(tmpRoot, `browser-${n}`)
+  fs.mkdirSync(dir, { recursive: true })
+  const log = path.join(dir, 'argv.log')
+  const fakeBrowser = path.join(dir, 'fake-browser')
+  // Records each argument on its own line (NUL-free URLs), nothing else.
+  fs.writeFileSync(fakeBrowser, `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a" >> '${log}'; done\n`, { mode: 0o755 })
+  const cwd = path.join(dir, 'cwd')
+  fs.mkdirSync(cwd)
+
+  await t.test('a URL full of shell syntax reaches the browser as one argument, byte for byte', async () => {
+    const hostile = `/code/a&touch${'${IFS}'}PWNED1;touch${'${IFS}'}PWNED2|x'y"z$(touch${'${IFS}'}PWNED3)\`touch${'${IFS}'}PWNED4\``
+    const f = await fake({ autoApprove: 1 })
+    f.verificationUri = `${f.url}${hostile}`
+    const child = spawn(process.execPath, [CLI, 'login'], { cwd, env: envFor(f, d, { BROWSER: fakeBrowser }), stdio: ['ignore', 'pipe', 'pipe'], timeout: 20000 })
+    let stderr = ''
+    child.stderr.on('data', (b) => (stderr += b))
+    child.stdout.on('data', () => {})
+    const code = await new Promise((resolve) => child.on('close', resolve))
+    outputs.push(stderr)
+    assert.equal(code, 0, stderr)
+    assert.match(stderr, /opened in your browser/)
+    for (let i = 0; i < 50 && !fs.existsSync(log); i++) await new Promise((r) => setTimeout(r, 100))
+    const args = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean)
+    const [dev] = f.deviceCodes()
+    const sent = new URL(`${f.url}${hostile}?user_code=${encodeURIComponent(dev.user_code)}`).href
+    assert.deepEqual(args, [sent], 'exactly one argument: the URL')
+    assert.ok(sent.includes('&') && sent.includes(';') && sent.includes('$('), sent)
+    assert.deepEqual(fs.readdirSync(cwd), [], 'nothing the URL spelled out was run')
+  })
+
+  await t.test('a non-http(s) sign-in URL is shown but never opened', async () => {
+    fs.rmSync(log, { force: true })
+    const f = await fake({ autoApprove: 1 })
+    f.verificationUri = 'file:///etc/passwd'
+    const r = await cli(['login'], envFor(f, newHome(), { BROWSER: fakeBrowser }))
+    assert.equal(r.code, 0, show(r))
+    assert.match(r.stderr, /file:\/\/\/etc\/passwd/)
+    assert.match(r.stderr, /not opening/i)
+    assert.doesNotMatch(r.stderr, /opened in your browser/)
+    await new Promise((res) => setTimeout(res, 300))
+    assert.ok(!fs.existsSync(log), 'the fake browser was not started')
+  })
 })
 
 test('--version prints the package version; --help lists the five commands', { timeout: 15000 }, async () => {

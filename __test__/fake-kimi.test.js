@@ -746,7 +746,8 @@ test('parity: kimi-code 2.1.0 `kimi login` against the fake server', { skip: rea
   assert.deepEqual(r.requests.map((x) => x.status), [200, 400, 200, 200]);
   assert.ok(r.requests[2].time - r.requests[1].time >= 900, 'waited `interval` between polls');
   const golden = loadGolden('ts-login');
-  if (golden) assertSameAsGolden(r.requests, golden);
+  assert.ok(golden, 'the vendored golden capture __test__/golden/ts-login.jsonl is missing');
+  assertSameAsGolden(r.requests, golden);
   assert.ok(r.files.some((f) => f.startsWith('credentials/kimi-code')));
 });
 
@@ -767,6 +768,7 @@ test('parity: kimi-cli 1.52.0 device login + refresh + models against the fake s
   assert.ok(r.requests.every((x) => x.status === 200 || (kindOf(x) === 'poll' && x.status === 400)));
   assert.equal(k.refreshCount, 1);
   const golden = loadGolden('py-login-refresh-models');
-  if (golden) assertSameAsGolden(r.requests, golden);
+  assert.ok(golden, 'the vendored golden capture __test__/golden/py-login-refresh-models.jsonl is missing');
+  assertSameAsGolden(r.requests, golden);
   assert.deepEqual(r.files, ['config.toml', 'credentials/kimi-code.json', 'device_id']);
 });

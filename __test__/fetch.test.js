@@ -97,7 +97,7 @@ async function rejection(promise) {
   try {
     value = await promise;
   } catch (err) {
-    OUTPUTS.push(String(err && err.message), String(err && err.stack));
+    OUTPUTS.push(String(err && err.message), String(err && err.stack), String(err && err.cause && err.cause.message));
     return err;
   }
   assert.fail(`expected a rejection, got ${value && value.status !== undefined ? `a ${value.status} Response` : value}`);
@@ -490,6 +490,12 @@ test('4. error codes: header on Responses, classifyResponse, transport and login
     const err = await rejection(post(kimi.createKimiFetch({ host: HOST, baseUrl: base }), `${base}/chat/completions`, chatBody()));
     assert.ok(err instanceof Error);
     assert.equal(err.code, 'KIMI_NETWORK', `${err.code}: ${err.message}`);
+    // WHATWG fetch rejects with TypeError('fetch failed') and a cause; the AI SDK retries exactly that.
+    assert.ok(err instanceof TypeError, `${err.constructor.name}: ${err.message}`);
+    assert.equal(err.message, 'fetch failed');
+    assert.ok(err.cause instanceof Error && err.cause.code === 'KIMI_NETWORK', String(err.cause));
+    assert.match(err.cause.message, /127\.0\.0\.1|connect/i, 'the cause says what failed');
+    OUTPUTS.push(err.message, err.cause.message);
   });
 
   await t.test('not logged in → KIMI_NOT_LOGGED_IN rejection', async (st) => {
@@ -765,8 +771,10 @@ test('6. custom CA via SSL_CERT_FILE (child processes)', async (t) => {
   const noCa = await runChild(childEnv(t, api), spec);
   assert.equal(noCa.ok, false, `expected a TLS failure, got ${JSON.stringify(noCa)}`);
   assert.equal(noCa.code, 'KIMI_NETWORK');
-  assert.match(noCa.message, /TLS|certificate/i);
-  assert.match(noCa.message, /SSL_CERT_FILE/);
+  assert.equal(noCa.name, 'TypeError');
+  assert.equal(noCa.message, 'fetch failed');
+  assert.match(noCa.cause, /TLS|certificate/i);
+  assert.match(noCa.cause, /SSL_CERT_FILE/);
   assert.equal(tls.requests.length, 0);
 
   const withCa = await runChild(childEnv(t, { ...api, SSL_CERT_FILE: pki.ca }), spec);
@@ -899,3 +907,116 @@ test(
     assert.deepEqual(leaked, [], `credential forwarded to another origin in: ${leaked.join(', ')}`);
   },
 );
+
+/* ------------------------------------------------------------------------------------------------ 9 -- */
+
+test('9. fetch semantics: TypeError rejections, redirect modes, long error bodies', async (t) => {
+  const srv = await setup(t);
+  const f = kimi.createKimiFetch({ host: HOST });
+  const MODELS = '/coding/v1/models';
+
+  await t.test('a URL on another origin rejects with a TypeError that keeps code KIMI_BAD_INPUT', async () => {
+    const err = await rejection(f('http://127.0.0.1:9/coding/v1/models'));
+    assert.ok(err instanceof TypeError, `${err.constructor.name}: ${err.message}`);
+    assert.equal(err.code, 'KIMI_BAD_INPUT');
+    assert.equal(err.cause && err.cause.code, 'KIMI_BAD_INPUT');
+    const bad = await rejection(f(srv.baseUrl + '/models', { redirect: 'sideways' }));
+    assert.ok(bad instanceof TypeError);
+  });
+
+  await t.test('follow: a same-origin 302 is followed with the credential; Response.redirected and url say so', async () => {
+    srv.clearInjections();
+    const before = srv.requestsTo(MODELS).length;
+    srv.inject({ path: MODELS, status: 302, headers: { location: '/coding/v1/models?page=2' } });
+    const res = await f(srv.baseUrl + '/models');
+    assert.equal(res.status, 200);
+    assert.equal(res.redirected, true);
+    assert.equal(res.url, `${srv.baseUrl}/models?page=2`);
+    assert.ok((await res.json()).data.length >= 1);
+    const hops = srv.requestsTo(MODELS).slice(before);
+    assert.deepEqual(hops.map((r) => r.path), [MODELS, `${MODELS}?page=2`]);
+    for (const r of hops) assert.ok(r.headers.some(([k, v]) => k.toLowerCase() === 'authorization' && v.startsWith('Bearer ')));
+    const plain = await f(srv.baseUrl + '/models');
+    assert.equal(plain.redirected, false);
+    await plain.arrayBuffer();
+  });
+
+  await t.test('follow: 303 after a POST becomes a GET without the body; 307 replays method and body', async () => {
+    srv.clearInjections();
+    const before = srv.requests.length;
+    srv.inject({ path: CHAT, method: 'POST', status: 303, headers: { location: MODELS } });
+    const res = await post(f, srv.baseUrl + '/chat/completions', chatBody());
+    assert.equal(res.status, 200);
+    assert.equal(res.redirected, true);
+    await res.arrayBuffer();
+    const [first, second] = srv.requests.slice(before);
+    assert.equal(first.method, 'POST');
+    assert.equal(second.method, 'GET');
+    assert.equal(second.path, MODELS);
+    assert.equal(second.body, '');
+    assert.ok(!second.headers.some(([k]) => k.toLowerCase() === 'content-type'), 'no body header on the GET');
+
+    const before2 = srv.requestsTo(CHAT).length;
+    srv.inject({ path: CHAT, method: 'POST', status: 307, headers: { location: `${CHAT}?again=1` } });
+    const res2 = await post(f, srv.baseUrl + '/chat/completions', chatBody());
+    assert.equal(res2.status, 200);
+    assert.match(await res2.text(), /\[DONE\]/);
+    const chats = srv.requestsTo(CHAT).slice(before2);
+    assert.equal(chats.length, 2);
+    assert.deepEqual(chats.map((r) => r.method), ['POST', 'POST']);
+    assert.equal(chats[1].path, `${CHAT}?again=1`);
+    assert.equal(chats[1].body, chats[0].body, 'the (shaped) body is replayed');
+  });
+
+  await t.test('manual: the 3xx comes back as is; error: rejects with a TypeError; neither sends a second request', async () => {
+    srv.clearInjections();
+    const before = srv.requestsTo(MODELS).length;
+    srv.inject({ path: MODELS, status: 301, headers: { location: '/coding/v1/models?moved=1' } });
+    const res = await f(srv.baseUrl + '/models', { redirect: 'manual' });
+    assert.equal(res.status, 301);
+    assert.equal(res.redirected, false);
+    assert.equal(res.headers.get('location'), '/coding/v1/models?moved=1');
+    await res.arrayBuffer();
+    srv.inject({ path: MODELS, status: 302, headers: { location: '/coding/v1/models?moved=1' } });
+    const err = await rejection(f(new Request(srv.baseUrl + '/models', { redirect: 'error' })));
+    assert.ok(err instanceof TypeError, `${err.constructor.name}: ${err.message}`);
+    assert.equal(err.code, 'KIMI_NETWORK');
+    assert.match(err.cause.message, /redirect/);
+    assert.equal(srv.requestsTo(MODELS).length - before, 2, 'one request per call, no redirect followed');
+  });
+
+  await t.test('a redirect loop stops after 20 hops with a TypeError', async () => {
+    srv.clearInjections();
+    const before = srv.requestsTo(MODELS).length;
+    srv.inject({ path: MODELS, status: 302, headers: { location: MODELS }, times: 50 });
+    const err = await rejection(f(srv.baseUrl + '/models'));
+    srv.clearInjections();
+    assert.ok(err instanceof TypeError);
+    assert.match(err.cause.message, /more than 20/);
+    assert.equal(srv.requestsTo(MODELS).length - before, 21);
+  });
+
+  await t.test('an error body longer than 64 KiB reaches the host whole, and is still classified', async () => {
+    srv.clearInjections();
+    const detail = 'x'.repeat(300 * 1024);
+    const body = JSON.stringify({ error: { message: 'The engine is overloaded', type: 'engine_overloaded_error', detail } });
+    srv.inject({ path: CHAT, status: 500, body });
+    const res = await post(f, srv.baseUrl + '/chat/completions', chatBody());
+    assert.equal(res.status, 500);
+    assert.ok(res.headers.get(ERROR_HEADER), 'classified from the first 64 KiB');
+    const text = await res.text();
+    assert.equal(text.length, body.length, `got ${text.length} of ${body.length} bytes`);
+    assert.equal(text, body);
+  });
+
+  await t.test('a body that breaks mid-stream errors the reader with a TypeError carrying the code', async () => {
+    srv.clearInjections();
+    srv.inject({ path: CHAT, resetMidStream: 2 });
+    const res = await post(f, srv.baseUrl + '/chat/completions', chatBody());
+    assert.equal(res.status, 200);
+    const err = await rejection(res.text());
+    assert.ok(err instanceof TypeError, `${err && err.constructor.name}: ${err && err.message}`);
+    assert.equal(err.code, 'KIMI_NETWORK');
+    assert.equal(err.cause && err.cause.code, 'KIMI_NETWORK');
+  });
+});

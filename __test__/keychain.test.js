@@ -1,9 +1,12 @@
 'use strict'
-// The credential store against a REAL Secret Service (gnome-keyring inside a private D-Bus
-// session), against no D-Bus at all, against a locked keyring and against a hung bus.
-//
-// Needs (Debian/Ubuntu): apt-get install -y gnome-keyring dbus libsecret-tools
-// Without them the Secret Service tests skip, unless KIMI_NATIVE_TEST_KEYCHAIN=1 (then they fail).
+// The credential store against the REAL OS keychain of each platform:
+// - Linux: the Secret Service (gnome-keyring inside a private D-Bus session), no D-Bus at all, a locked
+//   keyring and a hung bus. Needs (Debian/Ubuntu): apt-get install -y gnome-keyring dbus libsecret-tools.
+// - macOS: the login Keychain; Windows: the Credential Manager (GitHub's macOS and Windows runners).
+// On every platform the same OAuth-sized flow runs: store, read from a second process, rotate, delete,
+// with JWT-sized tokens whose stored login exceeds the Windows 2,560-byte credential blob.
+// Tests for another platform skip (and say so). A test for THIS platform that cannot run skips, unless
+// KIMI_NATIVE_TEST_KEYCHAIN=1 (as in CI): then it fails.
 //
 // This file is also its own child script: with KIMI_NATIVE_KEYCHAIN_CHILD=<scenario> it runs one
 // scenario against the core and prints one line `@@RESULT <json>`. The fake server always lives in
@@ -126,6 +129,30 @@ async function runChild(scenario) {
     const line = (r.stdout || '').split('\n').find((l) => l.startsWith(RESULT))
     return line ? JSON.parse(line.slice(RESULT.length)) : { status: r.status, error: String(r.error || 'no result') }
   }
+  /** Which of the login's keychain entries exist: the head `oauth/<slot>` and its chunks `#1`, `#2`, ...
+   * (asked of the OS's own tool; attributes only, never the secret, so no access prompt). */
+  const entries = () => {
+    const account = `oauth/${slot}`
+    const exists = (name) => {
+      let r
+      if (process.platform === 'darwin') {
+        r = spawnSync('security', ['find-generic-password', '-s', SERVICE, '-a', name], { encoding: 'utf8', timeout: 10000 })
+        return r.status === 0
+      }
+      if (process.platform === 'win32') {
+        // keyring's Windows target name is `<user>.<service>`. cmdkey echoes the filter in its header line
+        // and lists a found credential again (whatever the display language): two mentions = present.
+        const target = `${name}.${SERVICE}`
+        r = spawnSync('cmdkey', [`/list:${target}`], { encoding: 'utf8', timeout: 10000 })
+        return r.status === 0 && (r.stdout || '').split(target).length - 1 >= 2
+      }
+      r = spawnSync('secret-tool', ['lookup', 'service', SERVICE, 'username', name], { encoding: 'utf8', timeout: 10000 })
+      return r.status === 0 && Boolean(r.stdout)
+    }
+    let chunks = 0
+    while (chunks < 16 && exists(`${account}#${chunks + 1}`)) chunks++
+    return { head: exists(account), chunks }
+  }
   const quietLogin = () => kimi.login({ onDeviceCode() {} })
   const loginView = (r) => ({ store: r.store, storeReason: r.storeReason, model: r.models[0] && r.models[0].id })
 
@@ -152,6 +179,23 @@ async function runChild(scenario) {
       out.files2 = files()
       return out
     }
+    case 'native-flow': {
+      const out = {}
+      out.status0 = pick(await kimi.status())
+      out.login = loginView(await quietLogin())
+      out.entries1 = entries()
+      out.files1 = files()
+      out.second = otherProcess()
+      out.refreshedHash = sha(await kimi.getAccessToken({ force: true }))
+      out.entries2 = entries()
+      out.third = otherProcess()
+      out.logout = await kimi.logout()
+      out.entries3 = entries()
+      out.status2 = pick(await kimi.status())
+      return out
+    }
+    case 'cleanup':
+      return kimi.logout().catch((err) => ({ error: err && err.code }))
     case 'auto-flow': {
       const out = {}
       out.status0 = pick(await kimi.status())
@@ -214,13 +258,17 @@ function defineTests() {
         return false
       }
     })
-  const missing = ['dbus-run-session', 'gnome-keyring-daemon', 'secret-tool'].filter((c) => !onPath(c))
+  const missing = process.platform === 'linux' ? ['dbus-run-session', 'gnome-keyring-daemon', 'secret-tool'].filter((c) => !onPath(c)) : []
 
-  /** Skips (or, with KIMI_NATIVE_TEST_KEYCHAIN=1, fails) when the platform cannot run the test. */
-  function gate(t, { secretService }) {
+  /** Runs a test only on its platforms: elsewhere it skips (not applicable, whatever the flag says); on its
+   * platform, a missing tool skips, or fails with KIMI_NATIVE_TEST_KEYCHAIN=1. */
+  function gate(t, { platforms, secretService = false }) {
+    if (!platforms.includes(process.platform)) {
+      t.skip(`runs on ${platforms.join('/')} only (this is ${process.platform})`)
+      return false
+    }
     let why = null
-    if (process.platform !== 'linux') why = `Secret Service tests run on Linux only (this is ${process.platform})`
-    else if (secretService && missing.length) {
+    if (secretService && missing.length) {
       why = `${missing.join(', ')} not installed (apt-get install -y gnome-keyring dbus libsecret-tools)`
     }
     if (!why) return true
@@ -228,6 +276,7 @@ function defineTests() {
     t.skip(why)
     return false
   }
+  const LINUX = ['linux']
 
   let n = 0
   function dirs() {
@@ -290,7 +339,7 @@ function defineTests() {
   }
 
   test('keychain store: login lands in the Secret Service, is shared across processes, rotates on refresh, logout removes it', { timeout: 40000 }, async (t) => {
-    if (!gate(t, { secretService: true })) return
+    if (!gate(t, { platforms: LINUX, secretService: true })) return
     const f = await fake()
     const d = dirs()
     const slot = slotFor(f.oauthHost, f.baseUrl)
@@ -339,7 +388,7 @@ function defineTests() {
   })
 
   test('auto store with a working Secret Service picks the keychain and says it is available', { timeout: 30000 }, async (t) => {
-    if (!gate(t, { secretService: true })) return
+    if (!gate(t, { platforms: LINUX, secretService: true })) return
     const f = await fake()
     const d = dirs()
     const out = ok(await inSession('auto-flow', baseEnv(f, d, { KIMI_NATIVE_STORE: 'auto' })))
@@ -356,7 +405,7 @@ function defineTests() {
   })
 
   test('auto store without a D-Bus session falls back to a 0600 file in a 0700 dir, with the reason', { timeout: 30000 }, async (t) => {
-    if (!gate(t, { secretService: false })) return
+    if (!gate(t, { platforms: LINUX })) return
     const f = await fake()
     const d = dirs()
     const env = baseEnv(f, d, { KIMI_NATIVE_STORE: 'auto', DBUS_SESSION_BUS_ADDRESS: undefined, DISPLAY: undefined })
@@ -379,7 +428,7 @@ function defineTests() {
   })
 
   test('locked keyring (daemon auto-started, never unlocked): keychain fails fast, auto falls back to the file', { timeout: 30000 }, async (t) => {
-    if (!gate(t, { secretService: true })) return
+    if (!gate(t, { platforms: LINUX, secretService: true })) return
     const f = await fake()
     const d = dirs()
     const out = ok(await inSession('locked', baseEnv(f, d, {}), { locked: true }))
@@ -399,7 +448,7 @@ function defineTests() {
   })
 
   test('hung D-Bus (accepts, never answers): status returns within ~3 s, auto → file, keychain → KIMI_KEYCHAIN_UNAVAILABLE', { timeout: 30000 }, async (t) => {
-    if (!gate(t, { secretService: false })) return
+    if (!gate(t, { platforms: LINUX })) return
     const f = await fake()
     const d = dirs()
     const sock = path.join(d.run, 'hung-bus.sock')
@@ -432,6 +481,59 @@ function defineTests() {
     assert.ok(k.ms >= 1400 && k.ms < 3000, `keychain status took ${k.ms} ms`)
     // The stuck keychain thread must not keep the process alive.
     assert.ok(auto.ms < 6000 && kc.ms < 6000, `processes exited after ${auto.ms} / ${kc.ms} ms`)
+  })
+
+  /** Asserts the OAuth-sized flow of the 'native-flow' scenario: the login is chunked under the Windows blob
+   * limit, a second process reads it, a refresh rotates it everywhere, logout removes every entry. */
+  function checkNativeFlow(f, d, out) {
+    const [at1, rt1, at2] = f.issuedTokens()
+    assert.equal(f.issuedTokens().length, 4, 'one login + one refresh')
+    assert.ok(at1.length >= 1000 && rt1.length >= 1000, `OAuth-sized tokens (${at1.length}/${rt1.length} chars)`)
+    const stored = JSON.stringify({ access_token: at1, refresh_token: rt1 })
+    assert.ok(stored.length * 2 > 2560, 'the stored login exceeds the 2,560-byte Windows credential blob')
+    assert.equal(out.status0.store, 'keychain')
+    assert.equal(out.status0.loggedIn, false)
+    assert.equal(out.login.store, 'keychain', JSON.stringify(out.login))
+    assert.equal(out.entries1.head, true, JSON.stringify(out.entries1))
+    assert.ok(out.entries1.chunks >= 3, `stored in chunks under the limit (${out.entries1.chunks})`)
+    assert.deepEqual(out.files1.filter((p) => p.startsWith('credentials')), [], 'no plaintext copy')
+    assert.equal(out.second.hash, sha(at1), `a second process reads the login: ${JSON.stringify(out.second)}`)
+    assert.equal(out.second.status.store, 'keychain')
+    assert.equal(out.refreshedHash, sha(at2))
+    assert.ok(out.entries2.head && out.entries2.chunks >= 3, JSON.stringify(out.entries2))
+    assert.equal(out.third.hash, sha(at2), 'the rotated login is what other processes read')
+    assert.equal(f.stats().refreshCount, 1, 'the other processes did not refresh')
+    assert.equal(out.logout.removed, true)
+    assert.deepEqual(out.entries3, { head: false, chunks: 0 }, 'logout removed the head and every chunk')
+    assert.equal(out.status2.loggedIn, false)
+  }
+
+  test('macOS Keychain / Windows Credential Manager: OAuth-sized login stored, read by a second process, rotated, deleted', { timeout: 60000 }, async (t) => {
+    if (!gate(t, { platforms: ['darwin', 'win32'] })) return
+    const f = await fake({ tokenLength: 1200 })
+    const d = dirs()
+    // The real user session (its keychain / credential set), minus anything that picks another login.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^KIMI_|^NODE_OPTIONS$/.test(k)))
+    Object.assign(env, {
+      KIMI_NATIVE_HOME: d.kn,
+      KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS: '1',
+      KIMI_CODE_OAUTH_HOST: f.oauthHost,
+      KIMI_CODE_BASE_URL: f.baseUrl,
+      KIMI_NATIVE_STORE: 'keychain',
+      NO_COLOR: '1',
+    })
+    // The slot is unique to this fake server's port; remove it whatever happens.
+    t.after(() => child('cleanup', env))
+    const out = ok(await child('native-flow', env, 50000))
+    checkNativeFlow(f, d, out)
+  })
+
+  test('Secret Service: the same OAuth-sized flow, chunked', { timeout: 60000 }, async (t) => {
+    if (!gate(t, { platforms: LINUX, secretService: true })) return
+    const f = await fake({ tokenLength: 1200 })
+    const d = dirs()
+    const out = ok(await inSession('native-flow', baseEnv(f, d, { KIMI_NATIVE_STORE: 'keychain' }), { timeoutMs: 50000 }))
+    checkNativeFlow(f, d, out)
   })
 
   test('no token the fake servers issued appears in any captured stdout/stderr', (t) => {

@@ -433,3 +433,124 @@ test('release shell scripts parse, and check-glibc.sh really enforces the floor'
   assert.notEqual(low.status, 0, 'check-glibc.sh accepted a binary above the floor')
   assert.match(low.stderr, /FAIL/)
 })
+
+// ---------------------------------------------------------------------------------------------------
+// What the test jobs promise: cargo test everywhere, real keychains per platform, host e2e suites that
+// fail (not skip) in CI, golden bytes that live in the repo.
+
+const OS_OF_HOST = (host) => (/^macos/.test(host) ? 'darwin' : /^windows/.test(host) ? 'win32' : /^ubuntu/.test(host) ? 'linux' : null)
+/** The runner hosts a job runs on (a literal runs-on, or every value of the matrix key it names). */
+function hostsOf(job) {
+  const runsOn = String(job['runs-on'])
+  const m = /^\$\{\{\s*matrix\.([\w.]+)\s*\}\}$/.exec(runsOn)
+  if (!m) {
+    // e.g. ${{ contains(matrix.target, 'aarch64') && 'ubuntu-24.04-arm' || 'ubuntu-latest' }}
+    const literals = [...runsOn.matchAll(/'([\w.-]+)'/g)].map((x) => x[1]).filter((h) => OS_OF_HOST(h))
+    return literals.length ? literals : [runsOn]
+  }
+  const [first, second] = m[1].split('.')
+  const matrix = (job.strategy && job.strategy.matrix) || {}
+  const values = [].concat(matrix[first] || [])
+  return values.map((v) => (second ? v[second] : v))
+}
+
+test('cargo test runs in the workflow on Linux, macOS and Windows, and publish waits for it', () => {
+  const oses = new Set()
+  const jobs = []
+  for (const [name, job] of jobsOf(ci)) {
+    if (!commandsOf(job).some((c) => /(^|\s)cargo test(\s|$)/m.test(c))) continue
+    jobs.push(name)
+    for (const h of hostsOf(job)) oses.add(OS_OF_HOST(h))
+  }
+  assert.ok(jobs.length, 'no job runs `cargo test`')
+  assert.deepEqual([...oses].sort(), ['darwin', 'linux', 'win32'], `cargo test runs on ${[...oses]}`)
+  const needs = [].concat(ci.data.jobs.publish.needs || [])
+  for (const j of jobs) assert.ok(needs.includes(j), `publish must wait for ${j}`)
+})
+
+test('keychain jobs: KIMI_NATIVE_TEST_KEYCHAIN=1 runs a real-keychain test for that platform; other platforms\' tests skip', () => {
+  const required = new Set()
+  for (const [name, job] of jobsOf(ci)) {
+    const viaEnv = job.env && String(job.env.KIMI_NATIVE_TEST_KEYCHAIN) === '1'
+    const viaDocker = commandsOf(job).some((c) => /-e KIMI_NATIVE_TEST_KEYCHAIN=1\b/.test(c))
+    if (!viaEnv && !viaDocker) continue
+    const oses = viaDocker ? ['linux'] : hostsOf(job).map(OS_OF_HOST)
+    assert.ok(oses.every(Boolean), `${name}: unknown runner ${hostsOf(job)}`)
+    oses.forEach((o) => required.add(o))
+  }
+  assert.deepEqual([...required].sort(), ['darwin', 'linux', 'win32'], 'the real keychain is required on every OS')
+  // keychain.test.js declares tests for each of those platforms...
+  const src = fs.readFileSync(path.join(__dirname, 'keychain.test.js'), 'utf8')
+  const declared = new Set()
+  for (const m of src.matchAll(/gate\(t, \{ platforms: (\[[^\]]*\]|LINUX)/g)) {
+    const list = m[1] === 'LINUX' ? ['linux'] : JSON.parse(m[1].replace(/'/g, '"'))
+    list.forEach((p) => declared.add(p))
+  }
+  for (const os_ of required) assert.ok(declared.has(os_), `keychain.test.js has no test for ${os_}`)
+  // ...and off Linux, with the flag set, its Linux (Secret Service) tests skip instead of failing (shown for
+  // darwin: faking win32 on Linux breaks Node's own path handling; the gate treats every non-Linux OS alike).
+  const preload = path.join(os.tmpdir(), `kimi-native-fake-platform-${process.pid}.js`)
+  // Run as a plain script with TAP output, not as a child of this test runner.
+  const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT'))
+  fs.writeFileSync(preload, "Object.defineProperty(process, 'platform', { value: process.env.KIMI_FAKE_PLATFORM })\n")
+  try {
+    for (const platform of ['darwin']) {
+      const r = spawnSync(
+        process.execPath,
+        ['--require', preload, '--test-reporter=tap', '--test-name-pattern=^(keychain store|auto store|locked keyring|hung D-Bus|Secret Service)', path.join(__dirname, 'keychain.test.js')],
+        { encoding: 'utf8', timeout: 60000, env: { ...childEnv, KIMI_FAKE_PLATFORM: platform, KIMI_NATIVE_TEST_KEYCHAIN: '1' } },
+      )
+      assert.equal(r.status, 0, `${platform}: the Linux keychain tests failed instead of skipping\n${r.stdout}\n${r.stderr}`)
+      const skips = (r.stdout.match(/# SKIP runs on linux only/g) || []).length
+      assert.ok(skips >= 5, `${platform}: expected the Secret Service tests to skip as Linux-only (${skips})\n${r.stdout}`)
+    }
+  } finally {
+    fs.rmSync(preload, { force: true })
+  }
+})
+
+test('host e2e suites run with CI=true on linux x64 glibc (failing when a host cannot be installed); every other job skips them explicitly', () => {
+  const list = (...a) => spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'run-tests.js'), '--list', ...a], { encoding: 'utf8' }).stdout.trim().split('\n')
+  const all = list()
+  const e2e = all.filter((f) => /\.e2e\.test\.js$/.test(f))
+  assert.ok(e2e.length >= 2, `host e2e suites: ${e2e}`)
+  assert.deepEqual(list('--no-e2e'), all.filter((f) => !e2e.includes(f)), '--no-e2e leaves out exactly the e2e suites')
+  let e2eTargets = []
+  for (const [name, job] of jobsOf(ci)) {
+    for (const c of commandsOf(job).filter((x) => /npm run test:js/.test(x))) {
+      if (name === 'test-linux-binding' && /node:\$\{\{ matrix\.node \}\}-slim/.test(c)) {
+        assert.match(c, /-e CI=true/, 'the e2e container must see CI=true (an uninstallable host fails the run)')
+        assert.match(c, /\$\{\{ matrix\.target != 'x86_64-unknown-linux-gnu' && '--no-e2e' \|\| '' \}\}/, `${name}: e2e on x64 glibc only`)
+        e2eTargets = findMatrixTargets(job).filter((t) => t === 'x86_64-unknown-linux-gnu')
+      } else {
+        assert.match(c, /npm run test:js -- --no-e2e/, `${name}: runs the JS tests without saying --no-e2e: ${c}`)
+      }
+    }
+    assert.ok(!(job.env && /^(false|0)$/.test(String(job.env.CI))), `${name}: CI must not be switched off`)
+  }
+  assert.deepEqual(e2eTargets, ['x86_64-unknown-linux-gnu'], 'one target runs the host e2e suites')
+})
+
+test('golden bytes the tests compare with are vendored in __test__/golden (nothing outside the repo)', () => {
+  const GOLDEN = path.join(__dirname, 'golden')
+  const saved = process.env.KIMI_REFERENCE_DIR
+  delete process.env.KIMI_REFERENCE_DIR
+  try {
+    assert.equal(require('./helpers/golden').goldenDir(), GOLDEN)
+  } finally {
+    if (saved !== undefined) process.env.KIMI_REFERENCE_DIR = saved
+  }
+  const wanted = new Set()
+  const read = (dir, ext) => fs.readdirSync(dir).filter((f) => f.endsWith(ext)).map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')])
+  for (const [f, text] of read(__dirname, '.js')) {
+    for (const m of text.matchAll(/(?:loadGolden|readGoldenFile)\('([^']+)'\)/g)) wanted.add(m[1].endsWith('.jsonl') || m[1].includes('/') || m[1].includes('_') ? m[1] : `${m[1]}.jsonl`)
+    if (f !== path.basename(__filename)) assert.doesNotMatch(text, /['"]\.\.\/(\.\.\/)?shared\/|'shared', 'reference'/, `${f} reads files outside the repo`)
+  }
+  const srcDir = path.join(ROOT, 'src')
+  for (const [f, text] of read(srcDir, '.rs')) {
+    for (const m of text.matchAll(/__test__\/golden\/([\w./-]+)/g)) wanted.add(m[1])
+    assert.doesNotMatch(text, /\.\.\/shared\/|shared\/reference\/golden/, `src/${f} reads files outside the repo`)
+  }
+  assert.ok(wanted.size >= 3, `golden references found: ${[...wanted]}`)
+  for (const w of wanted) assert.ok(fs.existsSync(path.join(GOLDEN, w)), `__test__/golden/${w} is missing`)
+})

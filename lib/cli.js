@@ -2,7 +2,6 @@
 'use strict'
 // `kimi-native` command line: a thin shell over the native core.
 const { Command, Option } = require('commander')
-const { spawn } = require('node:child_process')
 const kimi = require('./index.js')
 const hosts = require('./host-config.js')
 const pkg = require('../package.json')
@@ -22,12 +21,20 @@ const EXIT = { ok: 0, notLoggedIn: 1, relogin: 2, error: 3, cancelled: 130 }
 // The official-profile warning, once per process (the core decides when), on stderr.
 const showWarning = (w) => console.error(`${yellow('warning')} ${w}`)
 
+// The CLI flags are the core options that have a fixed set of values (profile, region, store).
+const OPTION_HELP = { profile: PROFILE_HELP, region: 'Kimi region', store: 'credential store' }
+
 function coreOpts(opts) {
   const out = { onWarning: showWarning }
-  if (opts.profile) out.profile = opts.profile
-  if (opts.region) out.region = opts.region
-  if (opts.store) out.store = opts.store
+  for (const k of Object.keys(kimi.CHOICES)) if (opts[k]) out[k] = opts[k]
   return out
+}
+
+function addCoreOptions(cmd) {
+  for (const [k, values] of Object.entries(kimi.CHOICES)) {
+    cmd.addOption(new Option(`--${k} <${k}>`, OPTION_HELP[k] || k).choices(values))
+  }
+  return cmd
 }
 
 function fail(err) {
@@ -42,15 +49,13 @@ function fail(err) {
   return EXIT.error
 }
 
+/** The core opens only http(s) URLs and never through a shell (the URL comes from the server).
+ * Best effort: a missing browser or display never fails the login. */
 function openBrowser(url) {
-  // Best effort: a missing browser or display never fails the login.
-  const cmd = process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]]
   try {
-    const child = spawn(cmd[0], cmd[1], { stdio: 'ignore', detached: true })
-    child.on('error', () => {})
-    child.unref()
-    return true
-  } catch {
+    return kimi.openBrowser(url)
+  } catch (err) {
+    console.error(`${yellow('warning')}: not opening the sign-in URL in a browser: ${err && err.message}`)
     return false
   }
 }
@@ -61,21 +66,41 @@ function fmtDuration(s) {
   return m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`
 }
 
-function spinner(stream) {
-  if (!stream.isTTY) return { update() {}, stop() {} }
+/** While the login waits: on a terminal a live line (gh-style: code, URL, time left); on a pipe
+ * one line, so logs stay short. `show` again after a restart; `hide` before printing anything. */
+function countdown(stream) {
   const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏']
   let i = 0
-  let text = ''
-  const timer = setInterval(() => stream.write(`\r\x1b[2K${cyan(frames[i++ % frames.length])} ${text}`), 100)
-  timer.unref()
+  let timer = null
+  let code = null
+  let deadline = 0
+  const line = () => {
+    const left = fmtDuration((deadline - Date.now()) / 1000)
+    return `${cyan(frames[i++ % frames.length])} Waiting for approval of ${bold(yellow(code.userCode))} at ${cyan(code.url)} ${dim(`· ${left} left`)}`
+  }
+  const hide = () => {
+    if (!timer) return
+    clearInterval(timer)
+    timer = null
+    stream.write('\r\x1b[2K')
+  }
+  const resume = () => {
+    if (!stream.isTTY || !code || timer) return
+    stream.write(line())
+    timer = setInterval(() => stream.write(`\r\x1b[2K${line()}`), 100)
+    timer.unref()
+  }
   return {
-    update(t) {
-      text = t
+    show(c, url) {
+      hide()
+      code = { userCode: c.userCode, url }
+      const secs = c.expiresIn || kimi.LOGIN_BUDGET_SECS
+      deadline = Date.now() + secs * 1000
+      if (!stream.isTTY) stream.write(`Waiting for approval of ${c.userCode} (the code expires in ${fmtDuration(secs)})…\n`)
+      resume()
     },
-    stop() {
-      clearInterval(timer)
-      stream.write('\r\x1b[2K')
-    },
+    hide,
+    resume,
   }
 }
 
@@ -83,20 +108,14 @@ async function cmdLogin(opts) {
   const controller = new AbortController()
   const onSigint = () => controller.abort()
   process.once('SIGINT', onSigint)
-  const spin = spinner(process.stderr)
-  let deadline = 0
-  const tick = setInterval(() => {
-    if (deadline) spin.update(`Waiting for approval in the browser… ${dim(`code expires in ${fmtDuration((deadline - Date.now()) / 1000)}`)}`)
-  }, 250)
-  tick.unref()
+  const wait = countdown(process.stderr)
   try {
     const result = await kimi.login({
       ...coreOpts(opts),
       signal: controller.signal,
       onDeviceCode(code) {
-        spin.stop()
-        deadline = Date.now() + (code.expiresIn || 900) * 1000
         const url = code.verificationUriComplete || code.verificationUri
+        wait.hide()
         console.error('')
         console.error(`${bold('Open this URL to sign in to Kimi For Coding:')}`)
         console.error(`  ${cyan(url)}`)
@@ -107,13 +126,16 @@ async function cmdLogin(opts) {
         }
         if (opts.browser !== false && openBrowser(url)) console.error(dim('(opened in your browser)'))
         console.error('')
+        wait.show(code, url)
       },
       onEvent(ev) {
+        wait.hide()
         if (ev.kind === 'slow_down') console.error(dim(`The server asked to poll more slowly; now every ${ev.interval}s.`))
         if (ev.kind === 'restart') console.error(yellow('The code expired before it was approved; here is a new one.'))
+        wait.resume()
       },
     })
-    spin.stop()
+    wait.hide()
     const model = result.models[0]
     if (opts.json) {
       console.log(JSON.stringify(result, null, 2))
@@ -126,6 +148,10 @@ async function cmdLogin(opts) {
     if (!model) console.log(`  model:   ${dim('not listed now; opencode and pi read the model list themselves when they run')}`)
     if (result.warning) console.log(`  ${yellow('warning')}: ${result.warning}`)
     if (result.identity.warning) console.log(`  ${yellow('risk')}:    ${result.identity.warning}`)
+    if (!opts.printConfig) {
+      console.log(`Host setup (opencode.json, pi): ${hosts.README_HOSTS} ${dim('(or log in with --print-config)')}`)
+      return EXIT.ok
+    }
     console.log('')
     console.log(bold('opencode') + dim(' — opencode.json:'))
     console.log(JSON.stringify(hosts.opencodeConfig(), null, 2))
@@ -135,14 +161,13 @@ async function cmdLogin(opts) {
     console.log(dim(hosts.PI_NOTE))
     return EXIT.ok
   } catch (err) {
-    spin.stop()
+    wait.hide()
     if (err && err.code === 'KIMI_CANCELLED') {
       console.error(dim('Login cancelled.'))
       return EXIT.cancelled
     }
     return fail(err)
   } finally {
-    clearInterval(tick)
     process.removeListener('SIGINT', onSigint)
   }
 }
@@ -378,10 +403,8 @@ function main(argv) {
     .name('kimi-native')
     .description('Sign in to Kimi For Coding once; opencode, pi and other hosts use the same login.')
     .version(pkg.version, '-v, --version')
-    .addOption(new Option('--profile <profile>', PROFILE_HELP).choices(kimi.PROFILES))
-    .addOption(new Option('--region <region>', 'Kimi region').choices(['cn', 'global']))
-    .addOption(new Option('--store <store>', 'credential store').choices(['auto', 'keychain', 'file']))
     .showHelpAfterError()
+  addCoreOptions(program)
   let exit = EXIT.ok
   const run = (fn) => async (cmdOpts, cmd) => {
     try {
@@ -390,14 +413,11 @@ function main(argv) {
       exit = fail(err)
     }
   }
-  const shared = (c) =>
-    c
-      .addOption(new Option('--profile <profile>', PROFILE_HELP).choices(kimi.PROFILES))
-      .addOption(new Option('--region <region>', 'Kimi region').choices(['cn', 'global']))
-      .addOption(new Option('--store <store>', 'credential store').choices(['auto', 'keychain', 'file']))
+  const shared = addCoreOptions
   shared(program.command('login').description('sign in with a device code (opens your browser)'))
     .option('--no-browser', 'do not open a browser')
     .option('--qr', 'show a QR code of the sign-in URL')
+    .option('--print-config', 'print the opencode.json and pi setup afterwards')
     .option('--json', 'print the result as JSON')
     .option('--no-import', 'do not offer to take over a Kimi login another plugin holds')
     .option('-y, --yes', 'take over such a login without asking')

@@ -1,7 +1,7 @@
 'use strict'
 // Ready-to-paste host configuration printed by `kimi-native login`. The README/docs show the
 // same text between markers, and __test__/host-config.test.js keeps the two identical.
-const { PROVIDER } = require('./index.js')
+const { PROVIDER, LIMITS } = require('./index.js')
 
 const VARIANTS = ['off', 'auto', 'low', 'medium', 'high']
 
@@ -23,9 +23,8 @@ function opencodeConfig() {
             attachment: true,
             interleaved: { field: 'reasoning_content' },
             modalities: { input: ['text', 'image'], output: ['text'] },
-            // Fixed rather than taken from /models: opencode's catalogue disagrees (1M), and
-            // 262144 is what the plan serves today.
-            limit: { context: 262144, output: 32768 },
+            // Fixed rather than taken from /models: opencode's catalogue disagrees (1M).
+            limit: { context: LIMITS.context, output: LIMITS.output },
             variants,
           },
         },
@@ -43,4 +42,7 @@ function piSetup() {
 
 const PI_NOTE = `Already logged in with \`npx kimi-native login\`: nothing else to do. Otherwise run \`/login ${PROVIDER.piId}\` inside pi.`
 
-module.exports = { opencodeConfig, piSetup, PI_NOTE, VARIANTS }
+/** Where the README shows the same host setup (printed instead of the config blocks). */
+const README_HOSTS = 'https://www.npmjs.com/package/kimi-native#use-it-from-a-host'
+
+module.exports = { opencodeConfig, piSetup, PI_NOTE, VARIANTS, README_HOSTS }

@@ -71,9 +71,11 @@ export interface LoginResult {
   storeReason: string
   expiresAt: number
   models: ModelInfo[]
+  /** The identity profile the login used. */
   profile: Profile
+  /** The identity requests carry. */
   identity: Identity
-  /** e.g. the model list could not be read */
+  /** Set when the login worked but something deserves attention (the model list could not be read, an opt-in identity profile). */
   warning?: string | null
 }
 
@@ -81,19 +83,23 @@ export interface Status {
   loggedIn: boolean
   /** 'kimi-native' | 'env:KIMI_API_KEY' | 'kimi-code' | 'kimi-cli' | 'none' */
   source: string
-  store: 'keychain' | 'file' | 'none'
+  store: 'keychain' | 'file'
   storeReason: string
   /** Epoch seconds, when a token is known. */
-  expiresAt?: number
+  expiresAt?: number | null
   profile: Profile
   /** The identity requests carry. */
   identity: Identity
   /** The guideline warning when an official-client profile is in use. */
   warning?: string | null
-  model?: ModelInfo
+  model?: ModelInfo | null
   reloginRequired: boolean
+  /** Why the stored login must be renewed (when reloginRequired). */
+  reloginReason?: string | null
   oauthHost: string
   baseUrl: string
+  /** kimi-native's own directory (option `home`, env KIMI_NATIVE_HOME). */
+  home: string
 }
 
 export interface UsageWindow {
@@ -222,9 +228,27 @@ export function importSources(options?: KimiOptions): Promise<ImportSource[]>
 export function importLogin(source: string, options?: KimiOptions): Promise<ImportResult>
 /** Pure: returns a new body; does not mutate the input. A string is shaped as JSON text (returned as a string; not JSON: unchanged). */
 export function shapeRequest(body: any, options?: ShapeOptions): any
+/** Classifies an error response a host received itself (status, body text, Retry-After seconds). */
+export function classifyResponse(
+  status: number,
+  body: string,
+  retryAfter?: number | null,
+  options?: KimiOptions,
+): { code: KimiError['code']; message: string; retryAfter?: number | null } | null
+/** A QR code of `text` drawn with Unicode half blocks for a dark terminal; null when it does not fit. */
+export function renderQr(text: string): string | null
+/**
+ * Opens an http(s) URL in the default browser, never through a shell. false when no browser could be
+ * started; throws KIMI_BAD_INPUT for any other scheme.
+ */
+export function openBrowser(url: string): boolean
 /**
  * A fetch for the Kimi API: fresh bearer, identity headers, shaping, one retry after a forced refresh on
- * 401, streaming body. Only URLs on the configured `baseUrl` origin are accepted (KIMI_BAD_INPUT otherwise).
+ * 401, streaming body. Only URLs on the configured `baseUrl` origin are accepted. As WHATWG fetch: HTTP
+ * errors resolve (with ERROR_HEADER set); a transport failure rejects with `TypeError('fetch failed')`
+ * whose `code` and `cause` (the coded error) say what failed; a bad URL or origin rejects with a TypeError
+ * coded KIMI_BAD_INPUT; `redirect` 'follow' | 'manual' | 'error' is honoured, and a redirect to another
+ * origin is never followed (the 3xx is returned), so credentials never leave the API.
  */
 export function createKimiFetch(options?: KimiFetchOptions): typeof fetch
 /** Header names a host may set on a request to pass per-request shaping hints to createKimiFetch (stripped before sending). */
@@ -240,5 +264,13 @@ export const OPTION_KEYS: ReadonlyArray<keyof KimiOptions>
 export const PROFILES: ReadonlyArray<Profile>
 /** The runtime named in the User-Agent comment: 'node/v22.23.3' or 'bun/1.3.14'. */
 export const RUNTIME: string
+/** The keys createKimiFetch reads besides OPTION_KEYS. */
+export const FETCH_OPTION_KEYS: ReadonlyArray<Exclude<keyof KimiFetchOptions, keyof KimiOptions>>
 /** The default OAuth host, API base URL and client versions (what the core uses with no options and no env). */
 export const DEFAULTS: Readonly<Record<string, string>>
+/** Valid values of the options with a fixed set (the CLI's --profile, --region, --store choices). */
+export const CHOICES: Readonly<{ profile: ReadonlyArray<Profile>; region: ReadonlyArray<Region>; store: ReadonlyArray<StoreKind> }>
+/** Context window and output cap hosts configure for the default model. */
+export const LIMITS: Readonly<{ context: number; output: number }>
+/** The device login's overall time budget in seconds (across expired codes). */
+export const LOGIN_BUDGET_SECS: number

@@ -10,7 +10,10 @@ const HINT_HEADERS = Object.freeze({ ...facts.hintHeaders })
 const PROVIDER = Object.freeze({ ...facts.provider })
 const ERROR_HEADER = facts.errorHeader
 const AUTH_MARKERS = Object.freeze({ opencode: Object.freeze({ ...facts.authMarkers.opencode }), pi: Object.freeze({ ...facts.authMarkers.pi }) })
-const CORE_KEYS = Object.freeze(['profile', 'version', 'region', 'oauthHost', 'baseUrl', 'store', 'home', 'host'])
+// The core's option keys (src/config.rs Options) and createKimiFetch's own (binding.rs FetchOpts).
+const CORE_KEYS = Object.freeze([...facts.optionKeys])
+const FETCH_KEYS = Object.freeze([...facts.fetchOptionKeys])
+const REDIRECT_MODES = new Set(['follow', 'manual', 'error'])
 // The JS runtime, for the User-Agent comment (`(linux; node/v22.23.3; x64)`): the core cannot see it.
 const RUNTIME = process.versions.bun ? `bun/${process.versions.bun}` : `node/${process.version}`
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
@@ -45,6 +48,21 @@ function notice(options) {
   if (!warning) return
   if (options && typeof options.onWarning === 'function') safe(options.onWarning)(warning)
   else process.emitWarning(warning, { code: 'KIMI_OFFICIAL_PROFILE' })
+}
+
+/** A coded core error as WHATWG fetch reports it: a TypeError (a network error; the AI SDK
+ * retries exactly `TypeError('fetch failed')` with a cause), keeping the stable `code` and the
+ * core error as `cause`. `terminated` is what undici says when a body breaks mid-stream. */
+function fetchError(err, phase) {
+  if (!err || typeof err !== 'object') return err
+  let message
+  if (err.code === 'KIMI_NETWORK') message = phase === 'body' ? 'terminated' : 'fetch failed'
+  else if (err.code === 'KIMI_BAD_INPUT') message = err.message
+  else return err
+  const te = new TypeError(message, { cause: err })
+  te.code = err.code
+  if (err.status !== undefined) te.status = err.status
+  return te
 }
 
 function abortError(signal) {
@@ -213,18 +231,20 @@ function toResponse(res, method, cleanup, mapError) {
   }
   const response = new Response(stream, { status: res.status, statusText: res.statusText, headers: res.headers })
   Object.defineProperty(response, 'url', { value: res.url, enumerable: true })
+  Object.defineProperty(response, 'redirected', { value: res.redirected, enumerable: true })
   return response
 }
 
 /**
  * A WHATWG fetch done by the native core: fresh bearer, identity headers, shaping, one retry
  * after a forced refresh on 401, streaming body. HTTP errors resolve as Responses (with
- * `x-kimi-native-error` set to the error code); only transport failures reject.
+ * `x-kimi-native-error` set to the error code); transport failures reject with a TypeError
+ * carrying `code` and `cause`; `redirect` is honoured within the API's origin.
  */
 function createKimiFetch(options = {}) {
   notice(options)
   const spec = { ...coreOptions(options) }
-  for (const k of ['shape', 'effort', 'sessionId', 'connectTimeoutMs', 'readTimeoutMs']) {
+  for (const k of FETCH_KEYS) {
     if (options[k] !== undefined && options[k] !== null) spec[k] = options[k]
   }
   return async function kimiFetch(input, init) {
@@ -233,6 +253,7 @@ function createKimiFetch(options = {}) {
     let headers
     let body
     let signal
+    let redirect = 'follow'
     if (typeof input === 'string') url = input
     else if (input instanceof URL) url = input.href
     else if (input && typeof input === 'object' && typeof input.url === 'string') {
@@ -240,6 +261,7 @@ function createKimiFetch(options = {}) {
       method = input.method || 'GET'
       headers = input.headers
       signal = input.signal
+      if (typeof input.redirect === 'string') redirect = input.redirect
       if (input.body && !(init && init.body !== undefined)) body = await input.arrayBuffer()
     } else throw new TypeError('kimiFetch: input must be a URL string, URL or Request')
     if (init) {
@@ -247,7 +269,9 @@ function createKimiFetch(options = {}) {
       if (init.headers !== undefined) headers = init.headers
       if (init.body !== undefined) body = init.body
       if (init.signal !== undefined) signal = init.signal
+      if (init.redirect !== undefined) redirect = String(init.redirect)
     }
+    if (!REDIRECT_MODES.has(redirect)) throw new TypeError(`kimiFetch: redirect must be "follow", "manual" or "error", not ${JSON.stringify(redirect)}`)
     const pairs = headerPairs(headers)
     const buf = await bodyBuffer(body, pairs)
     const abort = () => abortError(signal)
@@ -263,14 +287,14 @@ function createKimiFetch(options = {}) {
     }
     let res
     try {
-      res = await holding(native.kimiFetch({ url, method, headers: pairs, options: spec }, buf, token))
+      res = await holding(native.kimiFetch({ url, method, headers: pairs, options: spec, redirect }, buf, token))
     } catch (err) {
       cleanup()
       if (signal && signal.aborted) throw abort()
-      throw err
+      throw fetchError(err, 'request')
     }
     // Abort after the headers: the body stream errors with the signal's reason, like fetch.
-    return toResponse(res, method, cleanup, (err) => (signal && signal.aborted ? abort() : err))
+    return toResponse(res, method, cleanup, (err) => (signal && signal.aborted ? abort() : fetchError(err, 'body')))
   }
 }
 
@@ -291,6 +315,7 @@ module.exports = {
   classifyResponse,
   createKimiFetch,
   renderQr: native.renderQr,
+  openBrowser: native.openBrowser,
   HINT_HEADERS,
   PROVIDER,
   ERROR_HEADER,
@@ -298,5 +323,9 @@ module.exports = {
   OPTION_KEYS: CORE_KEYS,
   PROFILES: Object.freeze([...facts.profiles]),
   RUNTIME,
+  FETCH_OPTION_KEYS: FETCH_KEYS,
   DEFAULTS: Object.freeze({ ...facts.defaults }),
+  CHOICES: Object.freeze(Object.fromEntries(Object.entries(facts.choices).map(([k, v]) => [k, Object.freeze([...v])]))),
+  LIMITS: Object.freeze({ ...facts.limits }),
+  LOGIN_BUDGET_SECS: facts.loginBudgetSecs,
 }

@@ -3,7 +3,7 @@
 //! turned into `KIMI_INTERNAL` errors so they never cross into the host process.
 
 use crate::cancel::Cancel;
-use crate::config::{Options, Settings};
+use crate::config::{self, Options, Settings};
 use crate::error::KimiError;
 use crate::{auth, constants as c, fetch, identity, import, models, oauth, shaping, usage};
 use futures_util::FutureExt;
@@ -194,7 +194,8 @@ pub fn identity(env: Env, options: Option<Value>) -> napi::Result<Value> {
   })
 }
 
-/// Facts adapters need (ids, hint header names), so they never restate them.
+/// Facts adapters need (ids, hint header names, option keys, choices, limits), so they never
+/// restate them.
 #[napi]
 pub fn constants() -> Value {
   json!({
@@ -204,22 +205,38 @@ pub fn constants() -> Value {
     // What a host's auth store holds instead of a token (written by `import` too).
     "authMarkers": {"opencode": import::opencode::marker(), "pi": import::pi::marker()},
     "defaults": {"oauthHost": c::OAUTH_HOST_CN, "baseUrl": c::BASE_URL_CN, "kimiCodeVersion": c::KIMI_CODE_VERSION, "kimiCliVersion": c::KIMI_CLI_VERSION, "profile": "native", "nativeVersion": c::NATIVE_VERSION},
-    "profiles": ["native", "kimi-code", "kimi-cli"],
+    "profiles": config::Profile::ALL.map(|p| p.as_str()),
     "officialDroppedHeaders": c::OFFICIAL_DROPPED_HEADERS,
+    "optionKeys": config::option_keys(),
+    "fetchOptionKeys": keys_of(&FetchOpts::default()),
+    "choices": {
+      "profile": config::Profile::ALL.map(|p| p.as_str()),
+      "region": config::Region::ALL.map(|r| r.as_str()),
+      "store": config::StoreKind::ALL.map(|k| k.as_str()),
+    },
+    "limits": {"context": c::DEFAULT_CONTEXT_LENGTH, "output": c::DEFAULT_MAX_OUTPUT_TOKENS},
+    "loginBudgetSecs": c::DEVICE_LOGIN_BUDGET_SECS,
   })
+}
+
+/// The camelCase field names of an options struct, so JS never keeps its own list.
+fn keys_of<T: serde::Serialize>(v: &T) -> Vec<String> {
+  match serde_json::to_value(v) {
+    Ok(Value::Object(map)) => map.keys().cloned().collect(),
+    _ => Vec::new(),
+  }
 }
 
 #[derive(serde::Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 struct ShapeArgs {
-  profile: Option<String>,
   model: Option<String>,
   effort: Option<String>,
   session_id: Option<String>,
   model_info: Option<models::ModelInfo>,
   models: Option<Vec<models::ModelInfo>>,
   #[serde(flatten)]
-  rest: serde_json::Map<String, Value>,
+  core: Options,
 }
 
 /// Pure request shaping; returns a new body. A JSON string in gives a JSON string out, which
@@ -241,18 +258,7 @@ pub fn shape_request(env: Env, body: Value, options: Option<Value>) -> napi::Res
         serde_json::from_value(v).map_err(|e| KimiError::bad_input(format!("Invalid shaping options: {e}.")))?
       }
     };
-    let mut base = Options {
-      profile: args.profile.clone(),
-      ..Default::default()
-    };
-    for (k, slot) in [
-      ("baseUrl", &mut base.base_url),
-      ("oauthHost", &mut base.oauth_host),
-      ("home", &mut base.home),
-    ] {
-      *slot = args.rest.get(k).and_then(|v| v.as_str()).map(String::from);
-    }
-    let s = Settings::resolve(&base)?;
+    let s = Settings::resolve(&args.core)?;
     let known = match (args.model_info, args.models) {
       (Some(m), _) => vec![m],
       (None, Some(list)) => list,
@@ -294,6 +300,13 @@ pub fn classify_response(
 #[napi]
 pub fn render_qr(text: String) -> Option<String> {
   crate::qr::render(&text)
+}
+
+/// Opens an http(s) URL in the user's browser without a shell; false when no browser could be
+/// started. Any other scheme is refused with `KIMI_BAD_INPUT`.
+#[napi]
+pub fn open_browser(env: Env, url: String) -> napi::Result<bool> {
+  sync(&env, || crate::browser::open(&url))
 }
 
 struct JsLoginEvents {
@@ -472,13 +485,16 @@ struct FetchSpec {
   headers: Vec<(String, String)>,
   #[serde(default)]
   options: Option<Value>,
+  #[serde(default)]
+  redirect: Option<String>,
 }
 
 fn get() -> String {
   "GET".into()
 }
 
-#[derive(serde::Deserialize, Default)]
+/// Options only `createKimiFetch` takes (besides the core [`Options`]).
+#[derive(serde::Deserialize, serde::Serialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 struct FetchOpts {
   shape: Option<bool>,
@@ -500,6 +516,7 @@ pub struct NativeResponse {
   status: u16,
   status_text: String,
   url: String,
+  redirected: bool,
   headers: Vec<Vec<String>>,
   body: std::sync::Mutex<Option<fetch::Body>>,
   wake: std::sync::Mutex<Option<Arc<std::sync::Mutex<WakeFn>>>>,
@@ -534,6 +551,10 @@ impl NativeResponse {
   #[napi(getter)]
   pub fn url(&self) -> String {
     self.url.clone()
+  }
+  #[napi(getter)]
+  pub fn redirected(&self) -> bool {
+    self.redirected
   }
   #[napi(getter, ts_return_type = "Array<[string, string]>")]
   pub fn headers(&self) -> Vec<Vec<String>> {
@@ -637,12 +658,14 @@ pub fn kimi_fetch(
         method: spec.method,
         headers: spec.headers,
         body,
+        redirect: fetch::Redirect::parse(spec.redirect.as_deref())?,
       };
       let resp = fetch::fetch(&s, &config, req, &cancel).await?;
       Ok(NativeResponse {
         status: resp.status,
         status_text: resp.status_text,
         url: resp.url,
+        redirected: resp.redirected,
         headers: resp.headers.into_iter().map(|(k, v)| vec![k, v]).collect(),
         body: std::sync::Mutex::new(Some(resp.body)),
         wake: std::sync::Mutex::new(None),

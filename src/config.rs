@@ -4,7 +4,7 @@
 
 use crate::constants::{self as c, env};
 use crate::error::{KimiError, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,6 +20,8 @@ pub enum Profile {
 }
 
 impl Profile {
+  /// Every profile, for CLI choices and docs (the JS side reads them through `constants()`).
+  pub const ALL: [Profile; 3] = [Profile::Native, Profile::KimiCode, Profile::KimiCli];
   pub fn parse(s: &str) -> Result<Profile> {
     match s.trim() {
       "native" | "host" => Ok(Profile::Native),
@@ -57,6 +59,7 @@ pub enum Region {
 }
 
 impl Region {
+  pub const ALL: [Region; 2] = [Region::Cn, Region::Global];
   pub fn parse(s: &str) -> Result<Region> {
     match s.trim() {
       "cn" | "mainland-cn" | "china" => Ok(Region::Cn),
@@ -82,6 +85,14 @@ pub enum StoreKind {
 }
 
 impl StoreKind {
+  pub const ALL: [StoreKind; 3] = [StoreKind::Auto, StoreKind::Keychain, StoreKind::File];
+  pub fn as_str(self) -> &'static str {
+    match self {
+      StoreKind::Auto => "auto",
+      StoreKind::Keychain => "keychain",
+      StoreKind::File => "file",
+    }
+  }
   pub fn parse(s: &str) -> Result<StoreKind> {
     match s.trim() {
       "auto" => Ok(StoreKind::Auto),
@@ -94,8 +105,10 @@ impl StoreKind {
   }
 }
 
-/// Options as given by a host (all optional). Field names match the JS API (camelCase).
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Options as given by a host (all optional). Field names match the JS API (camelCase). This
+/// struct is the one list of option keys: [`option_keys`] derives the JS names from it, and the
+/// JS layer reads them through `constants()`, so a new option is one field here.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Options {
   pub profile: Option<String>,
@@ -109,6 +122,15 @@ pub struct Options {
   pub host: Option<String>,
   /// The JS runtime kimi-native runs in (`node/v22.23.3`, `bun/1.3.14`); set by lib/index.js.
   pub runtime: Option<String>,
+}
+
+/// The JS names of the fields of [`Options`] a host may set, in declaration order (`runtime`
+/// is filled in by lib/index.js itself).
+pub fn option_keys() -> Vec<String> {
+  match serde_json::to_value(Options::default()) {
+    Ok(serde_json::Value::Object(map)) => map.keys().filter(|k| *k != "runtime").cloned().collect(),
+    _ => Vec::new(),
+  }
 }
 
 /// Where a resolved value came from.
@@ -422,10 +444,18 @@ mod tests {
 
   #[test]
   fn slot_matches_kimi_code_formula_from_golden_capture() {
-    // golden/ts-kchome-credentials/kimi-code-env-3ce5df2d6ea2cbbb.json
+    // The file kimi-code wrote for the capture server (vendored in __test__/golden).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("__test__/golden/ts-kchome-credentials");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+      .unwrap()
+      .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+      .collect();
     assert_eq!(
-      slot_for("http://127.0.0.1:18778", "http://127.0.0.1:18778/coding/v1"),
-      "kimi-code-env-3ce5df2d6ea2cbbb"
+      names,
+      [format!(
+        "{}.json",
+        slot_for("http://127.0.0.1:18778", "http://127.0.0.1:18778/coding/v1")
+      )]
     );
     assert_eq!(slot_for(c::OAUTH_HOST_CN, c::BASE_URL_CN), "kimi-code");
     // kimi-wire §3: computed name for a global-region login
@@ -498,6 +528,33 @@ mod tests {
     let s = Settings::resolve_with(&Options::default(), &env).unwrap();
     assert_eq!(s.oauth_host, c::OAUTH_HOST_GLOBAL);
     assert_eq!(s.base_url, c::BASE_URL_GLOBAL);
+  }
+
+  #[test]
+  fn option_keys_are_the_camel_case_fields_and_each_one_is_read() {
+    let keys = option_keys();
+    for k in ["profile", "version", "region", "oauthHost", "baseUrl", "store", "home"] {
+      assert!(keys.iter().any(|have| have == k), "{k} missing from {keys:?}");
+    }
+    // Every key deserialises into its own field (a typo in a rename would leave it None).
+    for k in &keys {
+      let opts: Options = serde_json::from_value(serde_json::json!({ k.as_str(): "x" })).unwrap();
+      let back = serde_json::to_value(&opts).unwrap();
+      assert_eq!(back[k.as_str()], "x", "{k}");
+    }
+  }
+
+  #[test]
+  fn choices_parse_back() {
+    for p in Profile::ALL {
+      assert_eq!(Profile::parse(p.as_str()).unwrap(), p);
+    }
+    for r in Region::ALL {
+      assert_eq!(Region::parse(r.as_str()).unwrap(), r);
+    }
+    for k in StoreKind::ALL {
+      assert_eq!(StoreKind::parse(k.as_str()).unwrap(), k);
+    }
   }
 
   #[test]

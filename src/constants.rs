@@ -65,6 +65,11 @@ pub const OFFICIAL_CREDENTIALS_FILE: &str = "credentials/kimi-code.json";
 pub const THINKING_KEEP: &str = "all";
 pub const KIMI_CODE_CACHE_KEY_PREFIX: &str = "session_";
 pub const DEFAULT_MODEL: &str = "kimi-for-coding";
+/// What the plan serves today (/models: context_length 262144). Host configs use these fixed
+/// limits rather than a host catalogue that disagrees (opencode's says 1M).
+pub const DEFAULT_CONTEXT_LENGTH: u64 = 262_144;
+/// Output cap hosts configure for the default model.
+pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 32_768;
 
 /// Error types in response bodies (kimi-wire §7).
 pub const ERR_TYPE_ACCESS_TERMINATED: &str = "access_terminated_error";

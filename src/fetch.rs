@@ -15,8 +15,33 @@ use tokio::sync::mpsc::{error::TryRecvError, Sender};
 
 /// Response header carrying the kimi-native error code of a non-2xx response.
 pub const ERROR_CODE_HEADER: &str = "x-kimi-native-error";
-/// Error bodies are small JSON; this bounds what is buffered to classify them.
+/// What is buffered of an error body to classify it; the rest is streamed to the host unchanged.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+/// WHATWG fetch's redirect limit.
+const MAX_REDIRECTS: usize = 20;
+
+/// `RequestInit.redirect`. Whatever the mode, a redirect to another origin is never followed:
+/// the request carries the user's Kimi credentials, so the host gets the 3xx response instead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Redirect {
+  #[default]
+  Follow,
+  Manual,
+  Error,
+}
+
+impl Redirect {
+  pub fn parse(mode: Option<&str>) -> Result<Redirect> {
+    match mode {
+      None | Some("follow") => Ok(Redirect::Follow),
+      Some("manual") => Ok(Redirect::Manual),
+      Some("error") => Ok(Redirect::Error),
+      Some(other) => Err(KimiError::bad_input(format!(
+        "kimi fetch: redirect must be \"follow\", \"manual\" or \"error\", not {other:?}."
+      ))),
+    }
+  }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct FetchConfig {
@@ -32,6 +57,7 @@ pub struct FetchRequest {
   pub method: String,
   pub headers: Vec<(String, String)>,
   pub body: Option<Bytes>,
+  pub redirect: Redirect,
 }
 
 pub enum Body {
@@ -43,6 +69,8 @@ pub struct FetchResponse {
   pub status: u16,
   pub status_text: String,
   pub url: String,
+  /// True when a (same-origin) redirect was followed, as `Response.redirected`.
+  pub redirected: bool,
   pub headers: Vec<(String, String)>,
   pub body: Body,
 }
@@ -106,14 +134,28 @@ impl StreamBody {
   /// Must be called inside the tokio runtime. Cancelling `cancel` stops the stream at once
   /// (buffered data is dropped, as fetch does on abort).
   pub fn spawn(resp: reqwest::Response, cancel: Cancel) -> StreamBody {
+    Self::spawn_after(None, resp, cancel)
+  }
+
+  /// Like [`StreamBody::spawn`], with `prefix` (bytes already read from `resp`) delivered first.
+  pub fn spawn_after(prefix: Option<Bytes>, resp: reqwest::Response, cancel: Cancel) -> StreamBody {
     let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD_CHUNKS);
     let ready = Arc::new(ReadyNotifier::default());
     let notifier = ready.clone();
     let stop = cancel.clone();
     let task = tokio::spawn(async move {
+      let run = async {
+        if let Some(p) = prefix.filter(|p| !p.is_empty()) {
+          if tx.send(Ok(p)).await.is_err() {
+            return;
+          }
+          notifier.notify();
+        }
+        pump(resp, &tx, &notifier).await
+      };
       tokio::select! {
         _ = stop.cancelled() => {}
-        _ = pump(resp, &tx, &notifier) => {}
+        _ = run => {}
       }
       // The consumer sees the end (a closed channel) before it is woken for it.
       drop(tx);
@@ -262,10 +304,14 @@ impl Body {
   }
 }
 
-/// Reads at most `limit` bytes of an error body; a broken body just ends it.
-async fn read_error_body(resp: &mut reqwest::Response, limit: usize, cancel: &Cancel) -> Result<Vec<u8>> {
+/// Reads about `limit` bytes of an error body; `true` with them when the body ended (a broken
+/// body just ends it), `false` when more is left to stream.
+async fn read_error_body(resp: &mut reqwest::Response, limit: usize, cancel: &Cancel) -> Result<(Vec<u8>, bool)> {
   let mut buf = Vec::new();
-  while buf.len() < limit {
+  loop {
+    if buf.len() >= limit {
+      return Ok((buf, false));
+    }
     match cancel
       .run(async {
         resp
@@ -276,12 +322,11 @@ async fn read_error_body(resp: &mut reqwest::Response, limit: usize, cancel: &Ca
       .await
     {
       Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
-      Ok(None) => break,
+      Ok(None) => return Ok((buf, true)),
       Err(e) if e.code == Code::Cancelled => return Err(e),
-      Err(_) => break,
+      Err(_) => return Ok((buf, true)),
     }
   }
-  Ok(buf)
 }
 
 /// Headers kimi-native itself sets on every request (transport, credentials, identity, its own
@@ -398,21 +443,41 @@ fn check_target(settings: &Settings, req: &FetchRequest) -> Result<()> {
   Ok(())
 }
 
+/// One hop of a request: what is sent where (changes when a redirect is followed).
+struct Hop<'a> {
+  method: reqwest::Method,
+  url: reqwest::Url,
+  body: Option<&'a Bytes>,
+}
+
+/// Request headers that describe a body; dropped with the body when a redirect turns the
+/// request into a GET (WHATWG fetch "request-body-header name").
+fn is_body_header(name: &str) -> bool {
+  [
+    "content-type",
+    "content-encoding",
+    "content-language",
+    "content-location",
+  ]
+  .iter()
+  .any(|h| name.eq_ignore_ascii_case(h))
+}
+
 async fn send_once(
   http: &reqwest::Client,
   settings: &Settings,
   req: &FetchRequest,
-  body: &Option<Bytes>,
+  hop: &Hop<'_>,
   json_body: bool,
   token: &str,
 ) -> std::result::Result<reqwest::Response, reqwest::Error> {
-  // Checked in `check_target`.
-  let method = reqwest::Method::from_bytes(req.method.as_bytes()).unwrap_or(reqwest::Method::GET);
-  let mut rb = http.request(method, &req.url);
+  let json_body = json_body && hop.body.is_some();
+  let mut rb = http.request(hop.method.clone(), hop.url.clone());
   for (k, v) in &req.headers {
     // A shaped chat body is JSON whatever generic type the host's fetch defaulted to.
     let generic_type = json_body && k.eq_ignore_ascii_case("content-type") && v.starts_with("text/plain");
-    if passes(settings, k) && !generic_type {
+    let stale_body_header = hop.body.is_none() && req.body.is_some() && is_body_header(k);
+    if passes(settings, k) && !generic_type && !stale_body_header {
       rb = rb.header(k, v);
     }
   }
@@ -432,16 +497,90 @@ async fn send_once(
     rb = rb.header(k, v);
   }
   // The Anthropic-compatible route authenticates with x-api-key (kimi-wire §8).
-  let path = req.url.split('?').next().unwrap_or("");
-  if path.ends_with("/messages") {
+  if hop.url.path().ends_with("/messages") {
     rb = rb.header("x-api-key", token);
   } else {
     rb = rb.header("Authorization", format!("Bearer {token}"));
   }
-  if let Some(b) = body {
+  if let Some(b) = hop.body {
     rb = rb.body(b.clone());
   }
   rb.send().await
+}
+
+/// Sends the request and follows same-origin redirects the way WHATWG fetch does (303, and
+/// 301/302 after a POST, become a GET without the body; at most 20 hops). A redirect to
+/// another origin is handed back as is, so the credential never leaves the Kimi API.
+async fn send_following(
+  http: &reqwest::Client,
+  settings: &Settings,
+  req: &FetchRequest,
+  body: &Option<Bytes>,
+  json_body: bool,
+  token: &str,
+  cancel: &Cancel,
+) -> Result<(reqwest::Response, bool)> {
+  let url =
+    reqwest::Url::parse(&req.url).map_err(|_| KimiError::bad_input("kimi fetch needs an absolute http(s) URL."))?;
+  // Checked in `check_target`.
+  let method = reqwest::Method::from_bytes(req.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+  let mut hop = Hop {
+    method,
+    url,
+    body: body.as_ref(),
+  };
+  let mut redirected = false;
+  for hops in 0.. {
+    let resp = cancel
+      .run(async {
+        send_once(http, settings, req, &hop, json_body, token)
+          .await
+          .map_err(|e| KimiError::network("Calling the Kimi API", &e))
+      })
+      .await?;
+    let status = resp.status().as_u16();
+    if !matches!(status, 301 | 302 | 303 | 307 | 308) || req.redirect == Redirect::Manual {
+      return Ok((resp, redirected));
+    }
+    let Some(location) = resp.headers().get(reqwest::header::LOCATION) else {
+      return Ok((resp, redirected));
+    };
+    if req.redirect == Redirect::Error {
+      return Err(KimiError::new(
+        Code::Network,
+        format!("The Kimi API answered HTTP {status} (a redirect) and the request set redirect: \"error\"."),
+      ));
+    }
+    let next = location
+      .to_str()
+      .ok()
+      .and_then(|l| hop.url.join(l).ok())
+      .filter(|u| matches!(u.scheme(), "http" | "https"))
+      .ok_or_else(|| {
+        KimiError::new(
+          Code::Network,
+          format!("The Kimi API answered HTTP {status} with an invalid Location header."),
+        )
+      })?;
+    if origin_of(&next) != origin_of(&hop.url) {
+      return Ok((resp, redirected));
+    }
+    if hops >= MAX_REDIRECTS {
+      return Err(KimiError::new(
+        Code::Network,
+        format!("The Kimi API redirected more than {MAX_REDIRECTS} times."),
+      ));
+    }
+    let to_get = status == 303 && hop.method != reqwest::Method::HEAD && hop.method != reqwest::Method::GET
+      || matches!(status, 301 | 302) && hop.method == reqwest::Method::POST;
+    if to_get {
+      hop.method = reqwest::Method::GET;
+      hop.body = None;
+    }
+    hop.url = next;
+    redirected = true;
+  }
+  unreachable!("the loop returns")
 }
 
 fn response_headers(resp: &reqwest::Response) -> Vec<(String, String)> {
@@ -459,7 +598,7 @@ pub async fn fetch(
   cancel: &Cancel,
 ) -> Result<FetchResponse> {
   check_target(settings, &req)?;
-  let http = crate::http::client(
+  let http = crate::http::fetch_client(
     config
       .connect_timeout_ms
       .unwrap_or(crate::http::DEFAULT_CONNECT_TIMEOUT_MS),
@@ -478,15 +617,9 @@ pub async fn fetch(
   let mut grant = cancel.run(auth::access_token(settings)).await?;
   let mut retried = false;
   let resp = loop {
-    let resp = cancel
-      .run(async {
-        send_once(&http, settings, &req, &body, json_body, &grant.token)
-          .await
-          .map_err(|e| KimiError::network("Calling the Kimi API", &e))
-      })
-      .await?;
+    let resp = send_following(&http, settings, &req, &body, json_body, &grant.token, cancel).await?;
     // One forced refresh and one retry on 401, never more (the body is always replayable here).
-    if resp.status().as_u16() == 401 && !retried && grant.source != auth::TokenSource::ApiKey {
+    if resp.0.status().as_u16() == 401 && !retried && grant.source != auth::TokenSource::ApiKey {
       retried = true;
       match cancel.run(auth::token_after_rejection(settings, &grant.token)).await {
         Ok(g) if g.token != grant.token => {
@@ -499,7 +632,7 @@ pub async fn fetch(
     }
     break (resp, None);
   };
-  let (mut resp, refresh_error) = resp;
+  let ((mut resp, redirected), refresh_error) = resp;
   let status = resp.status().as_u16();
   let status_text = resp.status().canonical_reason().unwrap_or("").to_string();
   let url = resp.url().to_string();
@@ -509,13 +642,15 @@ pub async fn fetch(
       status,
       status_text,
       url,
+      redirected,
       headers,
       body: Body::Stream(StreamBody::spawn(resp, cancel.clone())),
     });
   }
-  // Error bodies are small: buffer to classify, then replay them to the host unchanged.
+  // Error bodies are usually small JSON: buffer the start to classify it, then hand the host
+  // the whole body unchanged (the rest streams behind the buffered start).
   let retry_after = crate::http::retry_after(resp.headers());
-  let buf = read_error_body(&mut resp, MAX_ERROR_BODY, cancel).await?;
+  let (buf, ended) = read_error_body(&mut resp, MAX_ERROR_BODY, cancel).await?;
   let text = String::from_utf8_lossy(&buf);
   let code = match &refresh_error {
     Some(e) => Some(e.code),
@@ -525,12 +660,18 @@ pub async fn fetch(
     headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("content-encoding"));
     headers.push((ERROR_CODE_HEADER.into(), code.as_str().into()));
   }
+  let body = if ended {
+    Body::Buffered(Some(Bytes::from(buf)))
+  } else {
+    Body::Stream(StreamBody::spawn_after(Some(Bytes::from(buf)), resp, cancel.clone()))
+  };
   Ok(FetchResponse {
     status,
     status_text,
     url,
+    redirected,
     headers,
-    body: Body::Buffered(Some(Bytes::from(buf))),
+    body,
   })
 }
 
@@ -711,6 +852,7 @@ mod tests {
       method: method.into(),
       headers: vec![],
       body: None,
+      redirect: Redirect::Follow,
     };
     assert!(check_target(&s, &req("http://127.0.0.1:8080/coding/v1/chat/completions", "POST")).is_ok());
     for bad in [

@@ -34,10 +34,22 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
 }
 
 pub fn client(connect_ms: u64, read_ms: u64) -> Result<reqwest::Client> {
-  static CLIENTS: OnceLock<Mutex<HashMap<(u64, u64), reqwest::Client>>> = OnceLock::new();
+  cached(connect_ms, read_ms, true)
+}
+
+/// The client of `kimi fetch`, which follows redirects itself (per-request `redirect` mode).
+pub fn fetch_client(connect_ms: u64, read_ms: u64) -> Result<reqwest::Client> {
+  cached(connect_ms, read_ms, false)
+}
+
+/// (connect ms, read ms, follows redirects itself).
+type ClientKey = (u64, u64, bool);
+
+fn cached(connect_ms: u64, read_ms: u64, follow: bool) -> Result<reqwest::Client> {
+  static CLIENTS: OnceLock<Mutex<HashMap<ClientKey, reqwest::Client>>> = OnceLock::new();
   let clients = CLIENTS.get_or_init(Default::default);
   let mut map = clients.lock().unwrap_or_else(|e| e.into_inner());
-  if let Some(c) = map.get(&(connect_ms, read_ms)) {
+  if let Some(c) = map.get(&(connect_ms, read_ms, follow)) {
     return Ok(c.clone());
   }
   install_crypto_provider();
@@ -45,11 +57,15 @@ pub fn client(connect_ms: u64, read_ms: u64) -> Result<reqwest::Client> {
     .connect_timeout(Duration::from_millis(connect_ms.max(1)))
     .read_timeout(Duration::from_millis(read_ms.max(1)))
     .pool_idle_timeout(Duration::from_secs(90))
-    .redirect(same_origin_redirects())
+    .redirect(if follow {
+      same_origin_redirects()
+    } else {
+      reqwest::redirect::Policy::none()
+    })
     .referer(false)
     .build()
     .map_err(|e| KimiError::network("Setting up HTTPS", &e))?;
-  map.insert((connect_ms, read_ms), built.clone());
+  map.insert((connect_ms, read_ms, follow), built.clone());
   Ok(built)
 }
 

@@ -73,13 +73,7 @@ impl HostInfo {
     } else {
       (String::new(), String::new(), String::new(), String::new())
     };
-    let macos_product_version = if cfg!(target_os = "macos") {
-      std::fs::read_to_string("/System/Library/CoreServices/SystemVersion.plist")
-        .ok()
-        .and_then(|plist| plist_string(&plist, "ProductVersion"))
-    } else {
-      None
-    };
+    let macos_product_version = crate::os_version::macos_product_version();
     HostInfo {
       os_type: sysname,
       release,
@@ -116,15 +110,6 @@ impl HostInfo {
       windows_build: build,
     }
   }
-}
-
-/// Reads `<key>NAME</key><string>VALUE</string>` from a plist without a plist parser.
-fn plist_string(plist: &str, key: &str) -> Option<String> {
-  let at = plist.find(&format!("<key>{key}</key>"))?;
-  let rest = &plist[at..];
-  let start = rest.find("<string>")? + "<string>".len();
-  let end = rest[start..].find("</string>")?;
-  Some(rest[start..start + end].trim().to_string())
 }
 
 /// kimi-code's `asciiHeader`: drop everything outside U+0020–U+007E, trim, "unknown" if empty.
@@ -793,11 +778,5 @@ mod tests {
       "{w}"
     );
     assert!(report(&code).warning.is_some());
-  }
-
-  #[test]
-  fn plist_parse() {
-    let p = "<dict>\n\t<key>ProductName</key>\n\t<string>macOS</string>\n\t<key>ProductVersion</key>\n\t<string>15.1.1</string>\n</dict>";
-    assert_eq!(plist_string(p, "ProductVersion").as_deref(), Some("15.1.1"));
   }
 }

@@ -3,6 +3,7 @@
 
 pub mod api_error;
 pub mod auth;
+pub mod browser;
 pub mod cancel;
 pub mod config;
 pub mod constants;
@@ -14,6 +15,7 @@ pub mod import;
 pub mod lock;
 pub mod models;
 pub mod oauth;
+pub mod os_version;
 pub mod qr;
 pub mod shaping;
 pub mod store;

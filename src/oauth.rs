@@ -9,27 +9,12 @@ use crate::token::{now_secs, StoredLogin, TokenResponse};
 use serde::Deserialize;
 use std::time::Duration;
 
-/// `application/x-www-form-urlencoded` exactly as URLSearchParams / aiohttp encode it.
+/// `application/x-www-form-urlencoded` exactly as URLSearchParams / aiohttp encode it (the
+/// WHATWG byte serializer: `*-._` and alphanumerics kept, space as `+`).
 pub fn form_encode(pairs: &[(&str, &str)]) -> String {
-  fn enc(s: &str, out: &mut String) {
-    for b in s.bytes() {
-      match b {
-        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(b as char),
-        b' ' => out.push('+'),
-        _ => out.push_str(&format!("%{b:02X}")),
-      }
-    }
-  }
-  let mut out = String::new();
-  for (i, (k, v)) in pairs.iter().enumerate() {
-    if i > 0 {
-      out.push('&');
-    }
-    enc(k, &mut out);
-    out.push('=');
-    enc(v, &mut out);
-  }
-  out
+  form_urlencoded::Serializer::new(String::new())
+    .extend_pairs(pairs)
+    .finish()
 }
 
 #[derive(Clone, PartialEq)]
@@ -311,26 +296,43 @@ impl OAuthClient {
 mod tests {
   use super::*;
 
+  /// Form bodies of the golden captures (vendored in `__test__/golden`), in capture order.
+  fn golden_form_bodies(log: &str) -> Vec<String> {
+    log
+      .lines()
+      .filter(|l| !l.trim().is_empty())
+      .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+      .filter(|r| r["path"].as_str().is_some_and(|p| p.starts_with("/api/oauth/")))
+      .map(|r| r["body"].as_str().unwrap().to_string())
+      .collect()
+  }
+
   #[test]
   fn form_bodies_match_golden_bytes() {
-    assert_eq!(
-      form_encode(&[("client_id", c::CLIENT_ID)]),
-      "client_id=17e5f671-d194-4dfb-9706-5516cb48c098"
-    );
-    assert_eq!(form_encode(&[("client_id", c::CLIENT_ID)]).len(), 46);
-    assert_eq!(
-      form_encode(&[("client_id", c::CLIENT_ID), ("device_code", "DEVCODE"), ("grant_type", c::DEVICE_CODE_GRANT)]),
-      "client_id=17e5f671-d194-4dfb-9706-5516cb48c098&device_code=DEVCODE&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"
-    );
-    assert_eq!(
-      form_encode(&[
-        ("client_id", c::CLIENT_ID),
-        ("grant_type", "refresh_token"),
-        ("refresh_token", "RT-1")
-      ]),
-      "client_id=17e5f671-d194-4dfb-9706-5516cb48c098&grant_type=refresh_token&refresh_token=RT-1"
-    );
-    assert_eq!(form_encode(&[("a", "x y/+")]), "a=x+y%2F%2B");
+    let device = form_encode(&[("client_id", c::CLIENT_ID)]);
+    let poll = form_encode(&[
+      ("client_id", c::CLIENT_ID),
+      ("device_code", "DEVCODE"),
+      ("grant_type", c::DEVICE_CODE_GRANT),
+    ]);
+    let refresh = form_encode(&[
+      ("client_id", c::CLIENT_ID),
+      ("grant_type", "refresh_token"),
+      ("refresh_token", "RT-1"),
+    ]);
+    assert_eq!(device.len(), 46);
+    // kimi-code (URLSearchParams): device authorization, then polls.
+    let ts = golden_form_bodies(include_str!("../__test__/golden/ts-login.jsonl"));
+    assert!(ts.len() >= 2, "{ts:?}");
+    assert_eq!(ts[0], device);
+    assert!(ts[1..].iter().all(|b| *b == poll), "{ts:?}");
+    // kimi-cli (aiohttp): device authorization, polls, then a refresh.
+    let py = golden_form_bodies(include_str!("../__test__/golden/py-login-refresh-models.jsonl"));
+    assert_eq!(py.first(), Some(&device));
+    assert_eq!(py.last(), Some(&refresh));
+    assert!(py[1..py.len() - 1].iter().all(|b| *b == poll), "{py:?}");
+    // The characters URLSearchParams leaves alone or rewrites.
+    assert_eq!(form_encode(&[("a", "x y/+*-._~é")]), "a=x+y%2F%2B*-._%7E%C3%A9");
   }
 
   #[test]

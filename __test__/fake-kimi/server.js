@@ -362,6 +362,9 @@ class FakeKimi extends EventEmitter {
     this.accessTtl = opts.accessTtl ?? 900;
     this.refreshTtl = opts.refreshTtl ?? 30 * 86400;
     this.refreshDelayMs = opts.refreshDelayMs ?? 0;
+    // 0: short tokens. N: tokens of N characters shaped like a JWT (OAuth-sized, e.g. to exceed the
+    // 2,560-byte Windows Credential Manager blob when stored).
+    this.tokenLength = opts.tokenLength ?? 0;
     this.revokeOldAccessOnRefresh = !!opts.revokeOldAccessOnRefresh;
     this.strictForm = opts.strictForm !== false;
     this.scope = opts.scope ?? 'kimi-code';
@@ -617,10 +620,18 @@ class FakeKimi extends EventEmitter {
     return this._mint(accessTtl ?? this.accessTtl);
   }
 
+  _newToken(prefix) {
+    if (!this.tokenLength) return `${prefix}${hex(16)}`;
+    const head = `${prefix}eyJhbGciOiJSUzI1NiJ9.`;
+    const sig = crypto.randomBytes(32).toString('base64url');
+    const n = Math.max(8, this.tokenLength - head.length - sig.length - 1);
+    return `${head}${crypto.randomBytes(n).toString('base64url').slice(0, n)}.${sig}`;
+  }
+
   _mint(ttl) {
     const now = Date.now();
-    const at = `fk-at-${hex(16)}`;
-    const rt = `fk-rt-${hex(16)}`;
+    const at = this._newToken('fk-at-');
+    const rt = this._newToken('fk-rt-');
     this.accessTokens.set(at, { expiresAt: now + ttl * 1000, revoked: false, issuedAt: now, refreshToken: rt });
     this.refreshTokens.set(rt, {
       status: 'active',
@@ -1455,6 +1466,7 @@ class FakeKimi extends EventEmitter {
  *   port (0), host ('127.0.0.1'), deviceInterval (5 s), deviceExpiresIn (1800 s), slowDownToleranceMs (200),
  *   enforceSlowDown (true), autoApprove (false | true | N = answer N polls authorization_pending, then approve),
  *   accessTtl (900 s), refreshTtl (30 d), refreshDelayMs (0), revokeOldAccessOnRefresh (false), strictForm (true),
+ *   tokenLength (0 = short tokens; N = JWT-shaped tokens of N characters),
  *   apiKeys ([]), models, usages (object | function), reply (spec | function(body, record) -> spec),
  *   identityGate (true | false | 'strict' | { '/models': 'prefix', ... }), gateModelsAndUsages (false),
  *   allowedUserAgents (ALLOWED_UA_PREFIXES), suspended (null | 'accountSuspended403' | 'accountBanned403'), identities,

@@ -25,7 +25,9 @@ async function main() {
     res.headers.forEach((v, k) => headers.push([k, v]));
     return { ok: true, status: res.status, statusText: res.statusText, url: res.url, headers, body };
   } catch (err) {
-    return { ok: false, name: err && err.name, code: err && err.code, message: String(err && err.message) };
+    // A transport failure is TypeError('fetch failed'); what to do is in its cause.
+    const cause = err && err.cause;
+    return { ok: false, name: err && err.name, code: err && err.code, message: String(err && err.message), cause: cause ? String(cause.message) : undefined };
   }
 }
 

@@ -1,22 +1,24 @@
 'use strict';
 /*
- * Access to the golden request logs captured from the official Kimi clients (shared/reference/golden).
+ * Access to the golden request logs captured from the official Kimi clients. The ones the tests use are
+ * vendored in __test__/golden (copied byte for byte from the project's reference captures; cargo test reads
+ * the same copies), so a clean clone needs nothing outside the repo.
  *
  * Location: env KIMI_REFERENCE_DIR if set (either the reference dir that contains golden/, or the golden dir
- * itself; nothing else is tried then), else <repo root>/../shared/reference/golden. Every loader returns null
- * when the directory or file is absent, so tests can skip: `const recs = loadGolden('ts-login.jsonl'); if (!recs) return t.skip('no golden dir');`
+ * itself; nothing else is tried then), else __test__/golden. Every loader returns null when the directory or
+ * file is absent.
  *
  * Record format (golden/README.md): { method, path, request_version, headers: [[name, value], ...], body }.
  */
 const fs = require('node:fs');
 const path = require('node:path');
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const VENDORED = path.resolve(__dirname, '..', 'golden');
 
 function goldenDir() {
   const env = process.env.KIMI_REFERENCE_DIR;
   // when the env var is set it is the only place looked at (so a test can point it at an empty dir)
-  const candidates = env ? [path.join(env, 'golden'), env] : [path.join(REPO_ROOT, '..', 'shared', 'reference', 'golden')];
+  const candidates = env ? [path.join(env, 'golden'), env] : [VENDORED];
   for (const c of candidates) {
     try {
       if (fs.statSync(c).isDirectory() && fs.readdirSync(c).some((f) => f.endsWith('.jsonl'))) return c;

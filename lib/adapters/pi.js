@@ -46,7 +46,7 @@ function toPiModel(info) {
     input: info.supportsImageIn ? ['text', 'image'] : ['text'],
     cost: ZERO_COST,
     contextWindow: info.contextLength,
-    maxTokens: Math.min(info.contextLength, 32768),
+    maxTokens: Math.min(info.contextLength, core.LIMITS.output),
     compat: COMPAT,
   }
 }
@@ -55,7 +55,7 @@ function toPiModel(info) {
 const FALLBACK = Symbol('fallback')
 function fallbackInfo() {
   const id = core.PROVIDER.defaultModel
-  return { id, displayName: 'Kimi For Coding', contextLength: 262144, supportsReasoning: true, supportsImageIn: true, [FALLBACK]: true }
+  return { id, displayName: 'Kimi For Coding', contextLength: core.LIMITS.context, supportsReasoning: true, supportsImageIn: true, [FALLBACK]: true }
 }
 
 async function accountModels(st) {
