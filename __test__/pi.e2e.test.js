@@ -10,10 +10,10 @@ const os = require('node:os')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 const { REPO, ensurePi, createSandbox } = require('./helpers/pi-sandbox')
+const { CHAT, bearer, bodyOf, sessionIdOf, replyText, piChecks } = require('./helpers/pi-checks')
 
 const FAKE_PATH = path.join(__dirname, 'fake-kimi', 'server.js')
 const EARENDIL = { pkg: '@earendil-works/pi-coding-agent', version: '0.74.2', dir: 'pi-earendil' }
-const CHAT = '/coding/v1/chat/completions'
 
 let core = null
 let coreError = null
@@ -43,6 +43,7 @@ before(async () => {
   }
   pi = installed
   fake = await require(FAKE_PATH).startFakeKimi({ deviceInterval: 1 })
+  checks = piChecks({ core, fake })
 })
 
 after(async () => {
@@ -50,13 +51,15 @@ after(async () => {
 })
 
 // ---- helpers -------------------------------------------------------------------------------------------
-const header = (rec, name) => {
-  const n = name.toLowerCase()
-  const hit = rec.headers.find(([k]) => k.toLowerCase() === n)
-  return hit && hit[1]
-}
-const bearer = (rec) => (header(rec, 'authorization') || '').replace(/^Bearer /, '')
-const bodyOf = (rec) => JSON.parse(rec.body)
+let checks = null
+const host = (p = pi) => `pi/${p.version}`
+const coreOpts = (sb) => checks.coreOpts(sb)
+const piEnv = (sb, extra) => checks.piEnv(sb, extra)
+const nativeLogin = (sb) => checks.nativeLogin(sb)
+const accountModel = (sb) => checks.accountModel(sb)
+const assertNoSecretInPiAuth = (sb) => checks.assertNoSecretInPiAuth(sb)
+const assertIdentity = (rec, sb) => checks.assertIdentity(rec, sb, host())
+const assertChatShape = (recs, sb, opts) => checks.assertChatShape(recs, sb, { host: host(), ...opts })
 
 /** A sandbox for one test; the test process's own core calls use it too (never the real home). */
 function sandbox(t) {
@@ -69,97 +72,8 @@ function sandbox(t) {
   return sb
 }
 
-function coreOpts(sb) {
-  return { home: sb.kimiHome, store: 'file', oauthHost: fake.oauthHost, baseUrl: fake.baseUrl }
-}
-
-function piEnv(sb, extra = {}) {
-  return { KIMI_CODE_BASE_URL: fake.baseUrl, KIMI_CODE_OAUTH_HOST: fake.oauthHost, ...extra }
-}
-
-/** The login `npx kimi-native login` does, into the sandbox's native store (approved on the fake). */
-async function nativeLogin(sb) {
-  return core.login({
-    ...coreOpts(sb),
-    onDeviceCode: (code) => setImmediate(() => fake.approve(code.userCode)),
-  })
-}
-
 function runPi(sb, args, opts = {}) {
   return sb.pi(pi, ['--no-session', '-ne', '-e', REPO, ...args], { env: piEnv(sb), timeoutMs: 90000, ...opts })
-}
-
-function sessionIdOf(stdout) {
-  for (const line of stdout.split('\n')) {
-    try {
-      const ev = JSON.parse(line)
-      if (ev.type === 'session') return ev.id
-    } catch {}
-  }
-  return null
-}
-
-/** Text of the last assistant message in `--mode json` output. */
-function replyText(stdout) {
-  let text = null
-  for (const line of stdout.split('\n')) {
-    try {
-      const ev = JSON.parse(line)
-      if (ev.type === 'message_end' && ev.message && ev.message.role === 'assistant') {
-        text = ev.message.content.filter((c) => c.type === 'text').map((c) => c.text).join('')
-      }
-    } catch {}
-  }
-  return text
-}
-
-function assertNoSecretInPiAuth(sb) {
-  const raw = sb.readAuth() || ''
-  for (const secret of fake.issuedTokens()) assert.ok(!raw.includes(secret), `pi auth.json holds a token the server issued`)
-  return raw
-}
-
-function assertIdentity(rec, sb) {
-  for (const [name, value] of core.buildHeaders(coreOpts(sb))) {
-    assert.equal(header(rec, name), value, `identity header ${name}`)
-  }
-}
-
-/** Checks every chat request of a run; returns the parsed bodies. */
-function assertChatShape(recs, sb, { effort, sessionId, modelInfo }) {
-  const bodies = recs.map(bodyOf)
-  const expected = core.shapeRequest(
-    { model: modelInfo.id, messages: [{ role: 'user', content: 'x' }], stream: true },
-    { model: modelInfo.id, effort, sessionId, modelInfo },
-  )
-  for (const [i, body] of bodies.entries()) {
-    const rec = recs[i]
-    assert.ok(fake.isAccessTokenValid(bearer(rec)) || fake.issuedTokens().includes(bearer(rec)), 'bearer is an issued token')
-    assertIdentity(rec, sb)
-    assert.equal(body.model, modelInfo.id)
-    assert.equal(body.stream, true)
-    assert.ok(!('reasoning_effort' in body), 'no reasoning_effort')
-    assert.ok(!('store' in body), 'no store')
-    assert.ok(!('enable_thinking' in body), 'no enable_thinking')
-    assert.deepEqual(body.thinking, expected.thinking, `thinking as the core shapes it for effort ${effort}`)
-    if (effort === 'off') assert.deepEqual(body.thinking, { type: 'disabled' })
-    else {
-      assert.equal(body.thinking.type, 'enabled')
-      assert.equal(body.thinking.keep, 'all')
-    }
-    assert.equal(body.prompt_cache_key, expected.prompt_cache_key)
-    assert.ok(String(body.prompt_cache_key).endsWith(sessionId), 'cache key derived from the pi session id')
-    const roles = body.messages.map((m) => m.role)
-    assert.equal(roles[0], 'system')
-    assert.ok(roles.every((r) => ['system', 'user', 'assistant', 'tool'].includes(r)), `roles ${roles}`)
-    for (const t of body.tools || []) assert.ok(!('strict' in t.function), 'no strict on tools')
-  }
-  return bodies
-}
-
-async function accountModel(sb) {
-  const list = await core.models(coreOpts(sb))
-  return list.find((m) => m.id === core.PROVIDER.defaultModel) || list[0]
 }
 
 // ---- tests ---------------------------------------------------------------------------------------------
@@ -420,5 +334,5 @@ test(`also works with ${EARENDIL.pkg}@${EARENDIL.version} (newest that runs on N
   const chats = fake.requests.slice(since).filter((q) => q.path.startsWith(CHAT))
   assert.equal(chats.length, 2)
   assert.equal(fake.refreshCount - refreshes, 1)
-  assertChatShape(chats.slice(1), sb, { effort: 'off', sessionId: sessionIdOf(r.stdout), modelInfo })
+  checks.assertChatShape(chats.slice(1), sb, { effort: 'off', sessionId: sessionIdOf(r.stdout), modelInfo, host: host(other) })
 })
