@@ -81,7 +81,9 @@ test(`pi ${PI1.version}: a CLI login alone serves pi; live models; thinking off/
   const sb = sandbox(t)
   const { DEFAULT_MODELS } = require(FAKE_PATH)
   const extra = { id: 'kimi-test-small', object: 'model', context_length: 131072, display_name: 'Small', supports_reasoning: false, supports_image_in: false }
-  fake.setModels([...DEFAULT_MODELS, extra])
+  // reasoning without "max": pi must not offer xhigh for it
+  const noMax = { ...JSON.parse(JSON.stringify(DEFAULT_MODELS[0])), id: 'kimi-test-nomax', think_efforts: { support: true, valid_efforts: ['low', 'high'], default_effort: 'high' } }
+  fake.setModels([...DEFAULT_MODELS, extra, noMax])
   t.after(() => fake.setModels(DEFAULT_MODELS.map((m) => JSON.parse(JSON.stringify(m)))))
   await checks.nativeLogin(sb)
   const modelInfo = await checks.accountModel(sb)
@@ -102,6 +104,18 @@ test(`pi ${PI1.version}: a CLI login alone serves pi; live models; thinking off/
     assert.equal(chats.length, 1, `${level}: one chat request`)
     checks.assertChatShape(chats, sb, { effort: level, sessionId, modelInfo, host: host() })
     assert.equal(replyText(r.stdout), 'hi', 'reply streamed back')
+  }
+  // thinking levels from the live metadata: xhigh exists where the model declares "max" (sent as its
+  // highest effort), and pi clamps it to high where it does not
+  const noMaxInfo = (await core.models(checks.coreOpts(sb))).find((m) => m.id === 'kimi-test-nomax')
+  for (const [info, effort] of [[modelInfo, 'xhigh'], [noMaxInfo, 'high']]) {
+    const since = fake.requests.length
+    const r = timed(`-p xhigh ${info.id}`, await runPi(sb, ['--model', `${id()}/${info.id}`, '--thinking', 'xhigh', '--mode', 'json', '-p', 'hello xhigh']))
+    assert.equal(r.code, 0, r.stderr)
+    const chats = checks.chatsSince(since)
+    assert.equal(chats.length, 1)
+    checks.assertChatShape(chats, sb, { effort, sessionId: sessionIdOf(r.stdout), modelInfo: info, host: host() })
+    if (effort === 'xhigh') assert.equal(bodyOf(chats[0]).thinking.effort, 'max', 'xhigh goes out as the model\'s "max"')
   }
   const raw = checks.assertNoSecretInPiAuth(sb)
   assert.ok(raw === '' || !JSON.parse(raw)[id()], `pi auth.json holds nothing for ${id()}: ${raw}`)
@@ -207,4 +221,99 @@ test(`pi ${PI1.version}: requests identify as pi/<version> then kimi-native/<ver
   assert.ok(chat, 'a chat request')
   assert.equal(bodyOf(chat).thinking.type, 'disabled')
   checks.assertHonestUA(chat, host())
+})
+
+const SDK_DRIVER = `
+import { pathToFileURL } from 'node:url'
+const [piIndex, ext, id, modelId] = process.argv.slice(2)
+const pi = await import(pathToFileURL(piIndex).href)
+const agentDir = process.env.PI_CODING_AGENT_DIR
+const cwd = process.cwd()
+const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n')
+const resourceLoader = new pi.DefaultResourceLoader({ cwd, agentDir, noExtensions: true, additionalExtensionPaths: [ext],
+  noSkills: true, noPromptTemplates: true, noContextFiles: true })
+await resourceLoader.reload()
+const { session } = await pi.createAgentSession({ cwd, agentDir, resourceLoader,
+  sessionManager: pi.SessionManager.inMemory(cwd), noTools: 'all' })
+const rt = session.modelRuntime
+say({ event: 'models', when: 'start', ids: rt.getModels(id).map((m) => m.id) })
+await rt.login(id, 'oauth', {
+  prompt: async (p) => { throw new Error('unexpected prompt: ' + p.message) },
+  notify: (ev) => say({ event: 'notify', ...ev }),
+})
+say({ event: 'models', when: 'login', ids: rt.getModels(id).map((m) => m.id) })
+const model = rt.getModels(id).find((m) => m.id === modelId)
+await session.setModel(model)
+session.setThinkingLevel('high')
+await session.prompt('hello from the sdk')
+const last = session.messages.filter((m) => m.role === 'assistant').pop()
+say({ event: 'reply', stopReason: last && last.stopReason, error: last && last.errorMessage,
+  text: last && last.content.filter((c) => c.type === 'text').map((c) => c.text).join('') })
+await session.prompt('/kimi-usage')
+await session.prompt('/kimi-logout')
+say({ event: 'done' })
+process.exit(0)
+`
+
+test(`pi ${PI1.version}: /login ${'kimi-native'} runs the core's device login, re-registers the account's models; /kimi-usage, /kimi-logout`, async (t) => {
+  if (setupSkip) return t.skip(setupSkip)
+  const sb = sandbox(t)
+  const { DEFAULT_MODELS } = require(FAKE_PATH)
+  const extra = { id: 'kimi-test-small', object: 'model', context_length: 131072, display_name: 'Small', supports_reasoning: false, supports_image_in: false }
+  fake.setModels([...DEFAULT_MODELS, extra])
+  t.after(() => fake.setModels(DEFAULT_MODELS.map((m) => JSON.parse(JSON.stringify(m)))))
+  const driver = path.join(sb.dir, 'login-driver.mjs')
+  fs.writeFileSync(driver, SDK_DRIVER)
+  const piIndex = path.join(pi.root, 'dist', 'index.js')
+  const since = fake.requests.length
+  const events = []
+  let buf = ''
+  const r = timed('sdk-login', await sb.node([driver, piIndex, REPO, id(), core.PROVIDER.defaultModel], {
+    node: pi.node,
+    env: checks.piEnv(sb),
+    timeoutMs: 90000,
+    onStdout: (chunk) => {
+      buf += chunk
+      let nl
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl)
+        buf = buf.slice(nl + 1)
+        let ev
+        try {
+          ev = JSON.parse(line)
+        } catch {
+          continue
+        }
+        events.push(ev)
+        // approve while the extension polls, as the user's browser would
+        if (ev.event === 'notify' && ev.type === 'device_code') setTimeout(() => fake.approve(ev.userCode), 300)
+      }
+    },
+  }))
+  assert.equal(r.code, 0, r.stderr + r.stdout)
+  const code = events.find((e) => e.event === 'notify' && e.type === 'device_code')
+  assert.ok(code, 'pi got a device_code event')
+  const device = fake.deviceCodes().pop()
+  assert.equal(code.userCode, device.user_code)
+  assert.ok(code.verificationUri.includes(device.user_code), 'verification_uri_complete')
+  const models = events.filter((e) => e.event === 'models')
+  assert.deepEqual(models[0].ids, [core.PROVIDER.defaultModel], 'before login: the placeholder only')
+  assert.ok(models[1].ids.includes('kimi-test-small'), `after login: the account's models (${models[1].ids})`)
+  const reply = events.find((e) => e.event === 'reply')
+  assert.equal(reply.stopReason, 'stop', reply.error)
+  assert.equal(reply.text, 'hi')
+  const recs = fake.requests.slice(since)
+  const chat = recs.find((q) => q.path.startsWith('/coding/v1/chat/completions'))
+  assert.ok(fake.isAccessTokenValid(bearer(chat)))
+  checks.assertIdentity(chat, sb, host())
+  assert.match(r.stdout, /Kimi For Coding usage\n.*\d+\/\d+ used/, '/kimi-usage printed the quota windows')
+  assert.ok(recs.some((q) => q.path.startsWith('/coding/v1/usages')), 'usage asked the server')
+  assert.match(r.stdout, /Logged out of Kimi For Coding/)
+
+  const stored = JSON.parse(checks.assertNoSecretInPiAuth(sb))[id()]
+  assert.equal(stored.type, 'oauth')
+  assert.ok(Object.values(stored).every((v) => typeof v !== 'string' || !fake.issuedTokens().includes(v)), 'a marker, not a token')
+  checks.assertNoSecretInPiFiles(sb)
+  const st = await core.status(checks.coreOpts(sb))
+  assert.equal(st.loggedIn, false, '/kimi-logout ended the shared login')
 })

@@ -405,22 +405,38 @@ async function register(pi) {
   registerCommands(pi, token)
 }
 
+/** Shows a command's result in pi's UI, or on stdout when pi runs without one (print mode, SDK). */
+function show(ctx, text, level = 'info') {
+  if (ctx && ctx.hasUI && ctx.ui && typeof ctx.ui.notify === 'function') ctx.ui.notify(text, level)
+  else process.stdout.write(`${text}\n`)
+}
+
 function registerCommands(pi, host) {
   if (typeof pi.registerCommand !== 'function') return
   pi.registerCommand('kimi-usage', {
     description: 'Kimi For Coding quota windows (kimi-native)',
     handler: async (_args, ctx) => {
-      let text
       try {
         const u = await withTimeout(core.usage({ host }), STARTUP_TIMEOUT_MS)
-        text = u.windows.length
-          ? u.windows.map((w) => `${w.label}: ${w.used}/${w.limit} used, ${w.remaining} left${w.resetTime ? `, resets ${w.resetTime}` : ''}`).join('\n')
-          : 'No quota windows reported.'
+        const lines = u.windows.map(
+          (w) => `${w.label}: ${w.used}/${w.limit} used, ${w.remaining} left${w.resetTime ? `, resets ${w.resetTime}` : ''}`,
+        )
+        show(ctx, lines.length ? `Kimi For Coding usage\n${lines.join('\n')}` : 'Kimi For Coding reported no quota windows.')
       } catch (err) {
-        text = errorText(err)
+        show(ctx, errorText(err), 'error')
       }
-      if (ctx && ctx.ui && typeof ctx.ui.notify === 'function' && ctx.hasUI !== false) ctx.ui.notify(text, 'info')
-      else process.stdout.write(`${text}\n`)
+    },
+  })
+  // pi's own /logout only drops its stored marker (providers get no logout hook); this ends the shared login.
+  pi.registerCommand('kimi-logout', {
+    description: 'Log out of Kimi For Coding everywhere kimi-native is used (CLI, opencode, pi)',
+    handler: async (_args, ctx) => {
+      try {
+        const r = await withTimeout(core.logout({ host }), STARTUP_TIMEOUT_MS)
+        show(ctx, r.removed ? 'Logged out of Kimi For Coding (kimi-native).' : 'kimi-native held no Kimi login.')
+      } catch (err) {
+        show(ctx, errorText(err), 'error')
+      }
     },
   })
 }
