@@ -108,10 +108,12 @@ function readJson(file) {
   }
 }
 
-/** The ESM entry of `subpath` ('.', './compat') in a package's exports map, or null. */
+/** The ESM entry of `subpath` ('.', './compat') in a package's exports map (or main), or null. */
 function entryOf(pkgDir, pkg, subpath) {
   const exp = pkg.exports
-  let target = exp && typeof exp === 'object' && !Array.isArray(exp) && ('.' in exp || subpath !== '.') ? exp[subpath] : subpath === '.' ? exp : null
+  // `exports` is a string, a map of conditions (root only) or a map of subpaths.
+  const bySubpath = exp && typeof exp === 'object' && Object.keys(exp).some((k) => k.startsWith('.'))
+  let target = bySubpath ? exp[subpath] : subpath === '.' ? exp : null
   if (target && typeof target === 'object') target = target.import || target.default
   if (!target && subpath === '.') target = pkg.module || pkg.main || 'index.js'
   if (typeof target !== 'string') return null
@@ -119,7 +121,7 @@ function entryOf(pkgDir, pkg, subpath) {
   return fs.existsSync(file) ? file : null
 }
 
-/** { agent: { dir, pkg }, ai: { dir, pkg } } of the pi that loads this file. */
+/** { agent: { dir, pkg } | null, ai: { dir, pkg } } of the pi that loads this file. */
 function findHost() {
   let agent = null
   for (const file of hostFiles()) {
@@ -142,27 +144,37 @@ function findHost() {
       dir = up
     }
   }
+  return null
+}
+
+async function importFile(file) {
+  return import(pathToFileURL(file).href)
+}
+
+/**
+ * pi-ai as the running pi has it, and pi's product token ("pi/1.6.0"; the contract wants the host's own
+ * version, read from the running host). pi 1.x keeps the built-in API implementations in the compat entry.
+ */
+async function loadHost() {
+  const host = findHost()
+  if (host) {
+    const root = entryOf(host.ai.dir, host.ai.pkg, '.')
+    if (!root) throw Object.assign(new Error(`pi-ai ${host.ai.pkg.version} has no usable entry point`), { code: 'KIMI_PI_HOST' })
+    let ai = await importFile(root)
+    const compat = entryOf(host.ai.dir, host.ai.pkg, './compat')
+    if (typeof ai.openAICompletionsApi !== 'function' && compat) ai = { ...ai, ...(await importFile(compat)) }
+    return { ai, token: `pi/${(host.agent && host.agent.pkg.version) || host.ai.pkg.version}` }
+  }
+  // No pi-ai on disk next to pi (a bundled pi binary): pi's loader maps these names to its own modules.
+  for (const spec of ['@earendil-works/pi-ai/compat', '@mariozechner/pi-ai']) {
+    try {
+      const ai = await import(spec)
+      return { ai, token: ai.PI_AI_VERSION ? `pi/${ai.PI_AI_VERSION}` : 'pi' }
+    } catch {}
+  }
   const err = new Error('cannot find pi-ai (@earendil-works/pi-ai or @mariozechner/pi-ai) next to the running pi')
   err.code = 'KIMI_PI_HOST'
   throw err
-}
-
-/** pi's own product token, e.g. "pi/1.6.0" (contract: the host token comes from the running host). */
-function productToken(host) {
-  const version = (host.agent && host.agent.pkg.version) || host.ai.pkg.version
-  return `pi/${version}`
-}
-
-async function loadPiAi(host) {
-  const root = entryOf(host.ai.dir, host.ai.pkg, '.')
-  if (!root) throw Object.assign(new Error(`pi-ai ${host.ai.pkg.version} has no usable entry point`), { code: 'KIMI_PI_HOST' })
-  const ai = await import(pathToFileURL(root).href)
-  if (typeof ai.createProvider === 'function' && typeof ai.openAICompletionsApi !== 'function') {
-    // pi 1.x keeps the built-in API implementations in the compat entry point.
-    const compat = entryOf(host.ai.dir, host.ai.pkg, './compat')
-    if (compat) return { ...ai, ...(await import(pathToFileURL(compat).href)) }
-  }
-  return ai
 }
 
 // ---- errors as pi messages --------------------------------------------------------------------------
@@ -389,9 +401,7 @@ function registerBroken(pi, err) {
 
 async function register(pi) {
   if (!core) throw coreError
-  const host = findHost()
-  const token = productToken(host)
-  const ai = await loadPiAi(host)
+  const { ai, token } = await loadHost()
   const native = typeof ai.createProvider === 'function' && typeof ai.openAICompletionsApi === 'function'
   if (!native && typeof ai.streamSimpleOpenAICompletions !== 'function') {
     const err = new Error(`${token}: its pi-ai offers neither createProvider/openAICompletionsApi nor streamSimpleOpenAICompletions`)
@@ -455,4 +465,3 @@ module.exports = async function kimiNativePi(pi) {
 
 module.exports.API_ID = API_ID
 module.exports.MARKER = MARKER
-module.exports.productToken = productToken
