@@ -6,9 +6,7 @@
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
-const { spawnSync } = require('node:child_process')
 const { REPO, ensurePi, createSandbox } = require('./helpers/pi-sandbox')
 const { CHAT, bearer, bodyOf, sessionIdOf, replyText, piChecks } = require('./helpers/pi-checks')
 
@@ -39,6 +37,8 @@ before(async () => {
   const installed = ensurePi()
   if (!installed.ok) {
     setupSkip = installed.reason
+    // A host test that cannot install its host fails in CI instead of skipping.
+    if (process.env.CI === 'true') throw new Error(`pi cannot run here (CI=true does not skip): ${setupSkip}`)
     return
   }
   pi = installed
@@ -277,15 +277,13 @@ test('pi SDK AuthStorage.login runs the native device login; auth.json holds onl
   assert.equal(st.loggedIn, true, 'the token lives in the native store')
 })
 
-test('pi install <checkout> and pi install npm:kimi-native (packed tarball, offline start)', async (t) => {
+// `pi install npm:kimi-native` from a registry, platform package included: pi-install.e2e.test.js.
+test('pi install <checkout>: recorded in settings.json, loaded without -e, removed again', async (t) => {
   if (setupSkip) return t.skip(setupSkip)
-  const addon = fs.readdirSync(REPO).filter((f) => f.endsWith('.node'))
   const sb = sandbox(t)
   await nativeLogin(sb)
   const id = core.PROVIDER.piId
   const prompt = ['--no-session', '--model', `${id}/${core.PROVIDER.defaultModel}`, '-p', 'hello']
-
-  // 1. local path: recorded in settings.json, loaded without -e
   let r = await sb.pi(pi, ['install', REPO], { env: piEnv(sb) })
   assert.equal(r.code, 0, r.stderr)
   r = await sb.pi(pi, prompt, { env: piEnv(sb) })
@@ -293,35 +291,16 @@ test('pi install <checkout> and pi install npm:kimi-native (packed tarball, offl
   assert.match(r.stdout, /hi/)
   r = await sb.pi(pi, ['remove', REPO], { env: piEnv(sb) })
   assert.equal(r.code, 0, r.stderr)
-
-  // 2. npm: pi runs `npm install -g`; keep it in the sandbox with npm_config_prefix
-  const prefix = path.join(sb.dir, 'npm-global')
-  const pack = spawnSync('npm', ['pack', '--silent', '--pack-destination', sb.dir], { cwd: REPO, encoding: 'utf8', timeout: 120000 })
-  if (pack.status !== 0) return t.skip(`npm pack failed: ${pack.stderr}`)
-  const tgz = path.join(sb.dir, pack.stdout.trim().split('\n').pop())
-  // npm itself needs the user's npm config (registry, CA); HOME stays the sandbox's
-  const userconfig = process.env.npm_config_userconfig || path.join(os.homedir(), '.npmrc')
-  const npmEnv = piEnv(sb, { npm_config_prefix: prefix, npm_config_cache: path.join(sb.dir, 'npm-cache'), npm_config_userconfig: userconfig, PI_OFFLINE: undefined })
-  r = await sb.pi(pi, ['install', `npm:kimi-native@file:${tgz}`], { env: { ...npmEnv, npm_config_ignore_scripts: 'true' }, timeoutMs: 240000 })
-  if (r.code !== 0) return t.skip(`npm install of the tarball failed (registry?): ${r.stderr.slice(-300)}`)
-  const installed = path.join(prefix, 'lib', 'node_modules', 'kimi-native')
-  // the platform package (kimi-native-<triple>) is not published here: put the local build beside the loader
-  for (const f of addon) if (!fs.existsSync(path.join(installed, f))) fs.copyFileSync(path.join(REPO, f), path.join(installed, f))
-  // pi 0.73 treats a "npm:name@file:..." entry as a version mismatch when offline: keep the plain name
-  sb.writeSettings({ retry: { enabled: false }, packages: ['npm:kimi-native'] })
-  r = await sb.pi(pi, ['list'], { env: piEnv(sb, { npm_config_prefix: prefix }) })
-  assert.equal(r.code, 0, r.stderr)
-  assert.match(r.stdout, /npm:kimi-native/)
-  r = await sb.pi(pi, prompt, { env: piEnv(sb, { npm_config_prefix: prefix }) })
-  assert.equal(r.code, 0, r.stderr)
-  assert.match(r.stdout, /hi/)
   assertNoSecretInPiAuth(sb)
 })
 
 test(`also works with ${EARENDIL.pkg}@${EARENDIL.version} (newest that runs on Node 20)`, async (t) => {
   if (setupSkip) return t.skip(setupSkip)
   const other = ensurePi(EARENDIL)
-  if (!other.ok) return t.skip(other.reason)
+  if (!other.ok) {
+    if (process.env.CI === 'true') assert.fail(other.reason)
+    return t.skip(other.reason)
+  }
   const sb = sandbox(t)
   await nativeLogin(sb)
   const modelInfo = await accountModel(sb)
