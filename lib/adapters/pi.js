@@ -179,6 +179,8 @@ async function loadHost() {
 
 // ---- errors as pi messages --------------------------------------------------------------------------
 const LOGIN_CODES = new Set(['KIMI_NOT_LOGGED_IN', 'KIMI_RELOGIN_REQUIRED'])
+// Core errors a retry may cure; pi keeps its own retry policy for them.
+const TRANSIENT_CODES = new Set(['KIMI_NETWORK', 'KIMI_SERVER', 'KIMI_RATE_LIMITED', 'KIMI_CANCELLED'])
 function errorText(err) {
   const hint = err && LOGIN_CODES.has(err.code) ? ` In pi, /login ${ID} works too.` : ''
   return `${(err && err.message) || err}${hint}`
@@ -257,16 +259,20 @@ function makeCoreApi(ai, host) {
     if (options.sessionId) h[core.HINT_HEADERS.sessionId] = options.sessionId
     return h
   }
-  // A core error (not logged in, store, network) reaches pi-ai as a rejected fetch, which it reports as a
-  // bare connection error; put the core's own message back on the error event.
+  // A core error reaches pi-ai as a rejected fetch, which it reports as a bare, retryable "Connection error".
+  // Errors that waiting cannot fix (not logged in, store, membership ...) answer as a 401 instead, so neither
+  // pi-ai nor pi retries them; every core error puts the core's own message back on pi's error event.
   const wrap = (model, run) => {
     let failure = null
     const fetch = async (input, init) => {
       try {
         return await kimiFetch(input, init)
       } catch (err) {
-        if (err && typeof err.code === 'string' && err.code.startsWith('KIMI_')) failure = err
-        throw err
+        if (!err || typeof err.code !== 'string' || !err.code.startsWith('KIMI_')) throw err
+        failure = err
+        if (TRANSIENT_CODES.has(err.code)) throw err
+        const body = JSON.stringify({ error: { message: errorText(err), type: err.code } })
+        return new Response(body, { status: 401, headers: { 'content-type': 'application/json', [core.ERROR_HEADER]: err.code } })
       }
     }
     const inner = run(fetch)
