@@ -315,3 +315,16 @@ test(`also works with ${EARENDIL.pkg}@${EARENDIL.version} (newest that runs on N
   assert.equal(fake.refreshCount - refreshes, 1)
   checks.assertChatShape(chats.slice(1), sb, { effort: 'off', sessionId: sessionIdOf(r.stdout), modelInfo, host: host(other) })
 })
+
+// Fails until the identity work (#12) is merged: today the core still sends the kimi-code profile by default.
+test('requests identify as pi/<version> then kimi-native/<version> (identity contract)', async (t) => {
+  if (setupSkip) return t.skip(setupSkip)
+  const sb = sandbox(t)
+  await nativeLogin(sb)
+  const since = fake.requests.length
+  const r = await runPi(sb, ['--model', `${core.PROVIDER.piId}/${core.PROVIDER.defaultModel}`, '--thinking', 'off', '-p', 'hello'])
+  assert.equal(r.code, 0, r.stderr)
+  const chat = fake.requests.slice(since).find((q) => q.path.startsWith(CHAT))
+  assert.ok(chat, 'a chat request')
+  checks.assertHonestUA(chat, host())
+})

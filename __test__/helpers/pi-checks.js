@@ -89,7 +89,9 @@ function piChecks({ core, fake }) {
   function assertNoSecretInPiFiles(sb) {
     const tokens = fake.issuedTokens()
     assert.ok(tokens.length > 0, 'the server issued tokens to look for')
-    const files = [...filesUnder(sb.agentDir), ...filesUnder(sb.home)].filter((f) => !f.startsWith(sb.kimiHome))
+    // kimi-native's own home and the official clients' dirs are where tokens belong; everything else is pi's.
+    const own = [sb.kimiHome, ...Object.values(sb.kimiEnv())].filter((d) => path.isAbsolute(d)).map((d) => d + path.sep)
+    const files = [...filesUnder(sb.agentDir), ...filesUnder(sb.home)].filter((f) => !own.some((d) => f.startsWith(d)))
     for (const file of files) {
       const text = fs.readFileSync(file, 'latin1')
       for (const secret of tokens) assert.ok(!text.includes(secret), `${path.relative(sb.dir, file)} holds a token the server issued`)

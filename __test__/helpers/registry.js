@@ -189,8 +189,9 @@ function publishCheckout(registry, stage) {
     fs.cpSync(src, path.join(stage, 'npm', triple), { recursive: true })
     const dest = path.join(stage, 'npm', triple, addon)
     fs.copyFileSync(path.join(REPO, addon), dest)
-    // A debug build carries ~100 MB of DWARF; a release build has none. Strip it when binutils is there.
-    spawnSync('strip', ['--strip-debug', dest], { stdio: 'ignore', timeout: 60000 })
+    // A debug build carries ~100 MB of symbols and DWARF that a release build does not; strip them (when
+    // binutils is there) so publishing and installing stay fast. The napi entry points are dynamic symbols.
+    spawnSync('strip', ['--strip-all', dest], { stdio: 'ignore', timeout: 60000 })
     platforms.push(triple)
   }
   if (!platforms.length) throw new Error('no built addon (kimi-native.<triple>.node) to publish')
