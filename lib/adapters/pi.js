@@ -414,7 +414,10 @@ async function register(pi) {
     err.code = 'KIMI_PI_HOST'
     throw err
   }
-  const st = await withTimeout(core.status({ host: token }), STARTUP_TIMEOUT_MS)
+  const st = await withTimeout(core.status({ host: token }), STARTUP_TIMEOUT_MS).catch((err) => {
+    const hint = err && err.code ? '' : ' (a locked keychain waits for its unlock prompt; `npx kimi-native status` shows the store)'
+    throw Object.assign(new Error(`reading the Kimi login failed: ${(err && err.message) || err}${hint}`), { code: (err && err.code) || 'KIMI_STORE' })
+  })
   const infos = await accountModels(st, token)
   if (native) registerNative(pi, ai, st, infos, token)
   else registerLegacy(pi, ai, st, infos, token)
