@@ -6,14 +6,12 @@
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
-const { spawnSync } = require('node:child_process')
 const { REPO, ensurePi, createSandbox } = require('./helpers/pi-sandbox')
+const { CHAT, bearer, bodyOf, sessionIdOf, replyText, piChecks } = require('./helpers/pi-checks')
 
 const FAKE_PATH = path.join(__dirname, 'fake-kimi', 'server.js')
 const EARENDIL = { pkg: '@earendil-works/pi-coding-agent', version: '0.74.2', dir: 'pi-earendil' }
-const CHAT = '/coding/v1/chat/completions'
 
 let core = null
 let coreError = null
@@ -39,10 +37,13 @@ before(async () => {
   const installed = ensurePi()
   if (!installed.ok) {
     setupSkip = installed.reason
+    // A host test that cannot install its host fails in CI instead of skipping.
+    if (process.env.CI === 'true') throw new Error(`pi cannot run here (CI=true does not skip): ${setupSkip}`)
     return
   }
   pi = installed
   fake = await require(FAKE_PATH).startFakeKimi({ deviceInterval: 1 })
+  checks = piChecks({ core, fake })
 })
 
 after(async () => {
@@ -50,13 +51,15 @@ after(async () => {
 })
 
 // ---- helpers -------------------------------------------------------------------------------------------
-const header = (rec, name) => {
-  const n = name.toLowerCase()
-  const hit = rec.headers.find(([k]) => k.toLowerCase() === n)
-  return hit && hit[1]
-}
-const bearer = (rec) => (header(rec, 'authorization') || '').replace(/^Bearer /, '')
-const bodyOf = (rec) => JSON.parse(rec.body)
+let checks = null
+const host = (p = pi) => `pi/${p.version}`
+const coreOpts = (sb) => checks.coreOpts(sb)
+const piEnv = (sb, extra) => checks.piEnv(sb, extra)
+const nativeLogin = (sb) => checks.nativeLogin(sb)
+const accountModel = (sb) => checks.accountModel(sb)
+const assertNoSecretInPiAuth = (sb) => checks.assertNoSecretInPiAuth(sb)
+const assertIdentity = (rec, sb) => checks.assertIdentity(rec, sb, host())
+const assertChatShape = (recs, sb, opts) => checks.assertChatShape(recs, sb, { host: host(), ...opts })
 
 /** A sandbox for one test; the test process's own core calls use it too (never the real home). */
 function sandbox(t) {
@@ -69,101 +72,8 @@ function sandbox(t) {
   return sb
 }
 
-function coreOpts(sb) {
-  return { home: sb.kimiHome, store: 'file', oauthHost: fake.oauthHost, baseUrl: fake.baseUrl }
-}
-
-function piEnv(sb, extra = {}) {
-  return { KIMI_CODE_BASE_URL: fake.baseUrl, KIMI_CODE_OAUTH_HOST: fake.oauthHost, ...extra }
-}
-
-/** The login `npx kimi-native login` does, into the sandbox's native store (approved on the fake). */
-async function nativeLogin(sb) {
-  return core.login({
-    ...coreOpts(sb),
-    onDeviceCode: (code) => setImmediate(() => fake.approve(code.userCode)),
-  })
-}
-
 function runPi(sb, args, opts = {}) {
   return sb.pi(pi, ['--no-session', '-ne', '-e', REPO, ...args], { env: piEnv(sb), timeoutMs: 90000, ...opts })
-}
-
-function sessionIdOf(stdout) {
-  for (const line of stdout.split('\n')) {
-    try {
-      const ev = JSON.parse(line)
-      if (ev.type === 'session') return ev.id
-    } catch {}
-  }
-  return null
-}
-
-/** Text of the last assistant message in `--mode json` output. */
-function replyText(stdout) {
-  let text = null
-  for (const line of stdout.split('\n')) {
-    try {
-      const ev = JSON.parse(line)
-      if (ev.type === 'message_end' && ev.message && ev.message.role === 'assistant') {
-        text = ev.message.content.filter((c) => c.type === 'text').map((c) => c.text).join('')
-      }
-    } catch {}
-  }
-  return text
-}
-
-function assertNoSecretInPiAuth(sb) {
-  const raw = sb.readAuth() || ''
-  for (const secret of fake.issuedTokens()) assert.ok(!raw.includes(secret), `pi auth.json holds a token the server issued`)
-  return raw
-}
-
-/** Default profile (issue #12): pi's own token first, then kimi-native; no official-client identity anywhere. */
-function assertIdentity(rec) {
-  const ua = header(rec, 'user-agent') || ''
-  assert.match(ua, /^pi\/\d+\.\d+\.\d+ kimi-native\/\S+ \([a-z0-9]+; node\/v[\d.]+; [a-z0-9]+\)$/, `UA: pi's own token (read from the running pi), then kimi-native`)
-  for (const [k, v] of rec.headers) {
-    for (const bad of ['kimi-code-cli/', 'KimiCLI/', 'kimi_code_cli', 'kimi_cli']) assert.ok(!k.includes(bad) && !v.includes(bad), `${k}: ${v}`)
-    assert.ok(!/^x-msh-/i.test(k), `no X-Msh-* (${k})`)
-  }
-}
-
-/** Checks every chat request of a run; returns the parsed bodies. */
-function assertChatShape(recs, sb, { effort, sessionId, modelInfo }) {
-  const bodies = recs.map(bodyOf)
-  const expected = core.shapeRequest(
-    { model: modelInfo.id, messages: [{ role: 'user', content: 'x' }], stream: true },
-    { model: modelInfo.id, effort, sessionId, modelInfo },
-  )
-  for (const [i, body] of bodies.entries()) {
-    const rec = recs[i]
-    assert.ok(fake.isAccessTokenValid(bearer(rec)) || fake.issuedTokens().includes(bearer(rec)), 'bearer is an issued token')
-    assertIdentity(rec)
-    assert.equal(body.model, modelInfo.id)
-    assert.equal(body.stream, true)
-    assert.ok(!('reasoning_effort' in body), 'no reasoning_effort')
-    assert.ok(!('store' in body), 'no store')
-    assert.ok(!('enable_thinking' in body), 'no enable_thinking')
-    assert.deepEqual(body.thinking, expected.thinking, `thinking as the core shapes it for effort ${effort}`)
-    if (effort === 'off') assert.deepEqual(body.thinking, { type: 'disabled' })
-    else {
-      assert.equal(body.thinking.type, 'enabled')
-      assert.equal(body.thinking.keep, 'all')
-    }
-    assert.equal(body.prompt_cache_key, expected.prompt_cache_key)
-    assert.ok(String(body.prompt_cache_key).endsWith(sessionId), 'cache key derived from the pi session id')
-    const roles = body.messages.map((m) => m.role)
-    assert.equal(roles[0], 'system')
-    assert.ok(roles.every((r) => ['system', 'user', 'assistant', 'tool'].includes(r)), `roles ${roles}`)
-    for (const t of body.tools || []) assert.ok(!('strict' in t.function), 'no strict on tools')
-  }
-  return bodies
-}
-
-async function accountModel(sb) {
-  const list = await core.models(coreOpts(sb))
-  return list.find((m) => m.id === core.PROVIDER.defaultModel) || list[0]
 }
 
 // ---- tests ---------------------------------------------------------------------------------------------
@@ -367,15 +277,13 @@ test('pi SDK AuthStorage.login runs the native device login; auth.json holds onl
   assert.equal(st.loggedIn, true, 'the token lives in the native store')
 })
 
-test('pi install <checkout> and pi install npm:kimi-native (packed tarball, offline start)', async (t) => {
+// `pi install npm:kimi-native` from a registry, platform package included: pi-install.e2e.test.js.
+test('pi install <checkout>: recorded in settings.json, loaded without -e, removed again', async (t) => {
   if (setupSkip) return t.skip(setupSkip)
-  const addon = fs.readdirSync(REPO).filter((f) => f.endsWith('.node'))
   const sb = sandbox(t)
   await nativeLogin(sb)
   const id = core.PROVIDER.piId
   const prompt = ['--no-session', '--model', `${id}/${core.PROVIDER.defaultModel}`, '-p', 'hello']
-
-  // 1. local path: recorded in settings.json, loaded without -e
   let r = await sb.pi(pi, ['install', REPO], { env: piEnv(sb) })
   assert.equal(r.code, 0, r.stderr)
   r = await sb.pi(pi, prompt, { env: piEnv(sb) })
@@ -383,35 +291,16 @@ test('pi install <checkout> and pi install npm:kimi-native (packed tarball, offl
   assert.match(r.stdout, /hi/)
   r = await sb.pi(pi, ['remove', REPO], { env: piEnv(sb) })
   assert.equal(r.code, 0, r.stderr)
-
-  // 2. npm: pi runs `npm install -g`; keep it in the sandbox with npm_config_prefix
-  const prefix = path.join(sb.dir, 'npm-global')
-  const pack = spawnSync('npm', ['pack', '--silent', '--pack-destination', sb.dir], { cwd: REPO, encoding: 'utf8', timeout: 120000 })
-  if (pack.status !== 0) return t.skip(`npm pack failed: ${pack.stderr}`)
-  const tgz = path.join(sb.dir, pack.stdout.trim().split('\n').pop())
-  // npm itself needs the user's npm config (registry, CA); HOME stays the sandbox's
-  const userconfig = process.env.npm_config_userconfig || path.join(os.homedir(), '.npmrc')
-  const npmEnv = piEnv(sb, { npm_config_prefix: prefix, npm_config_cache: path.join(sb.dir, 'npm-cache'), npm_config_userconfig: userconfig, PI_OFFLINE: undefined })
-  r = await sb.pi(pi, ['install', `npm:kimi-native@file:${tgz}`], { env: { ...npmEnv, npm_config_ignore_scripts: 'true' }, timeoutMs: 240000 })
-  if (r.code !== 0) return t.skip(`npm install of the tarball failed (registry?): ${r.stderr.slice(-300)}`)
-  const installed = path.join(prefix, 'lib', 'node_modules', 'kimi-native')
-  // the platform package (kimi-native-<triple>) is not published here: put the local build beside the loader
-  for (const f of addon) if (!fs.existsSync(path.join(installed, f))) fs.copyFileSync(path.join(REPO, f), path.join(installed, f))
-  // pi 0.73 treats a "npm:name@file:..." entry as a version mismatch when offline: keep the plain name
-  sb.writeSettings({ retry: { enabled: false }, packages: ['npm:kimi-native'] })
-  r = await sb.pi(pi, ['list'], { env: piEnv(sb, { npm_config_prefix: prefix }) })
-  assert.equal(r.code, 0, r.stderr)
-  assert.match(r.stdout, /npm:kimi-native/)
-  r = await sb.pi(pi, prompt, { env: piEnv(sb, { npm_config_prefix: prefix }) })
-  assert.equal(r.code, 0, r.stderr)
-  assert.match(r.stdout, /hi/)
   assertNoSecretInPiAuth(sb)
 })
 
 test(`also works with ${EARENDIL.pkg}@${EARENDIL.version} (newest that runs on Node 20)`, async (t) => {
   if (setupSkip) return t.skip(setupSkip)
   const other = ensurePi(EARENDIL)
-  if (!other.ok) return t.skip(other.reason)
+  if (!other.ok) {
+    if (process.env.CI === 'true') assert.fail(other.reason)
+    return t.skip(other.reason)
+  }
   const sb = sandbox(t)
   await nativeLogin(sb)
   const modelInfo = await accountModel(sb)
@@ -424,5 +313,18 @@ test(`also works with ${EARENDIL.pkg}@${EARENDIL.version} (newest that runs on N
   const chats = fake.requests.slice(since).filter((q) => q.path.startsWith(CHAT))
   assert.equal(chats.length, 2)
   assert.equal(fake.refreshCount - refreshes, 1)
-  assertChatShape(chats.slice(1), sb, { effort: 'off', sessionId: sessionIdOf(r.stdout), modelInfo })
+  checks.assertChatShape(chats.slice(1), sb, { effort: 'off', sessionId: sessionIdOf(r.stdout), modelInfo, host: host(other) })
+})
+
+// Fails until the identity work (#12) is merged: today the core still sends the kimi-code profile by default.
+test('requests identify as pi/<version> then kimi-native/<version> (identity contract)', async (t) => {
+  if (setupSkip) return t.skip(setupSkip)
+  const sb = sandbox(t)
+  await nativeLogin(sb)
+  const since = fake.requests.length
+  const r = await runPi(sb, ['--model', `${core.PROVIDER.piId}/${core.PROVIDER.defaultModel}`, '--thinking', 'off', '-p', 'hello'])
+  assert.equal(r.code, 0, r.stderr)
+  const chat = fake.requests.slice(since).find((q) => q.path.startsWith(CHAT))
+  assert.ok(chat, 'a chat request')
+  checks.assertHonestUA(chat, host())
 })

@@ -24,9 +24,10 @@ function installedVersion(dir, pkg) {
 
 /**
  * Make sure `pkg@version` is installed under .test-cache/<dir>; returns
- * { ok: true, root, cli, version } or { ok: false, reason } (so the caller can t.skip(reason)).
+ * { ok: true, root, cli, version, node } or { ok: false, reason } (so the caller can t.skip(reason)).
+ * `node` (from host-node.js ensureHostNode) is the Node that runs this pi; default: the one running the tests.
  */
-function ensurePi({ pkg = PI.pkg, version = PI.version, dir = PI.dir } = {}) {
+function ensurePi({ pkg = PI.pkg, version = PI.version, dir = PI.dir, node = null } = {}) {
   const base = path.join(CACHE, dir)
   if (installedVersion(base, pkg) !== version) {
     fs.mkdirSync(base, { recursive: true })
@@ -49,11 +50,12 @@ function ensurePi({ pkg = PI.pkg, version = PI.version, dir = PI.dir } = {}) {
   const bin = typeof manifest.bin === 'string' ? manifest.bin : manifest.bin && (manifest.bin.pi || Object.values(manifest.bin)[0])
   const engines = manifest.engines && manifest.engines.node
   const need = engines && /(\d+)\.(\d+)/.exec(engines)
-  const [maj, min] = process.versions.node.split('.').map(Number)
+  const nodeVersion = node ? node.version : process.versions.node
+  const [maj, min] = nodeVersion.split('.').map(Number)
   if (need && (maj < +need[1] || (maj === +need[1] && min < +need[2]))) {
-    return { ok: false, reason: `${pkg}@${version} needs node ${engines}, this is ${process.versions.node}` }
+    return { ok: false, reason: `${pkg}@${version} needs node ${engines}, this is ${nodeVersion}` }
   }
-  return { ok: true, root, base, cli: path.join(root, bin), version, pkg }
+  return { ok: true, root, base, cli: path.join(root, bin), version, pkg, node: node ? node.node : process.execPath }
 }
 
 /** A throwaway HOME / agent dir / kimi-native home. */
@@ -74,11 +76,12 @@ function createSandbox({ settings = {} } = {}) {
   sb.authPath = path.join(sb.agentDir, 'auth.json')
 
   /** Environment built from scratch (no inherited KIMI_*, PI_*, OPENAI_* ...); only the network setup passes. */
-  sb.env = (extra = {}) => {
+  sb.env = (extra = {}, node = process.execPath) => {
     const env = {}
     for (const [k, v] of Object.entries(process.env)) if (PASS_ENV.test(k)) env[k] = v
     Object.assign(env, {
-      PATH: process.env.PATH,
+      // The host's Node first, so what it spawns (npm for `pi install`) runs on it too.
+      PATH: [path.dirname(node), process.env.PATH].join(path.delimiter),
       HOME: sb.home,
       USERPROFILE: sb.home,
       XDG_CONFIG_HOME: path.join(sb.home, '.config'),
@@ -130,12 +133,13 @@ function createSandbox({ settings = {} } = {}) {
   /**
    * Run `node <args...>` in the sandbox. stdin is /dev/null; killed (SIGKILL) after timeoutMs.
    * onStdout(chunk, child) sees output as it arrives (for interactive flows such as device login).
+   * `node` is the Node binary (default: the one running the tests).
    */
-  sb.node = (args, { env = {}, timeoutMs = 90000, cwd = sb.cwd, onStdout } = {}) =>
-    spawnCollect(process.execPath, args, { cwd, env: sb.env(env), timeoutMs, onStdout })
+  sb.node = (args, { env = {}, timeoutMs = 90000, cwd = sb.cwd, onStdout, node = process.execPath } = {}) =>
+    spawnCollect(node, args, { cwd, env: sb.env(env, node), timeoutMs, onStdout })
 
-  /** Run the pi CLI (`pi.cli` from ensurePi) with args. */
-  sb.pi = (pi, args, opts) => sb.node([pi.cli, ...args], opts)
+  /** Run the pi CLI (`pi.cli` from ensurePi) with args, on the Node ensurePi chose for it. */
+  sb.pi = (pi, args, opts) => sb.node([pi.cli, ...args], { node: pi.node, ...opts })
 
   sb.readAuth = () => {
     try {

@@ -3,28 +3,47 @@
 // Translation only: every decision (token refresh, identity, request shaping, defaults) is the core's.
 //
 // Loaded by pi through package.json "pi.extensions" (`pi install npm:kimi-native`, `pi -e <dir>`), or
-// `require('kimi-native/pi')` from an SDK host. pi 0.73 has no header hook and no custom fetch, so the
-// provider gets its own `api` id whose streamSimple delegates to pi-ai's openai-completions handler with
-// a fresh bearer, the core's identity headers and the core's body shaping (onPayload).
+// `require('kimi-native/pi')` from an SDK host. What the running pi offers decides the shape, never its
+// version number:
+// - pi-ai with `createProvider` + `openAICompletionsApi` (pi 1.x): a complete Provider object whose stream
+//   hands pi-ai's OpenAI-completions adapter the core's fetch (`createKimiFetch`), so bearer, refresh,
+//   401 retry, identity, shaping, proxy and errors are the core's and pi never sees a token.
+// - pi-ai with `streamSimpleOpenAICompletions` (pi 0.73/0.74: no custom fetch, no header hook): the
+//   provider gets its own `api` id whose streamSimple delegates with a fresh bearer, the core's headers and
+//   the core's body shaping (onPayload), and retries once after a forced refresh on a 401.
+// Whatever fails while loading (native binding, store, keychain, pi-ai entry point), the provider is still
+// registered and its requests end with the reason, so pi always starts.
 
 const fs = require('node:fs')
 const path = require('node:path')
 const { pathToFileURL, fileURLToPath } = require('node:url')
-const core = require('../index.js')
 const { withTimeout } = require('../timeout.js')
 
-const ID = core.PROVIDER.piId
+let core = null
+let coreError = null
+try {
+  core = require('../index.js')
+} catch (err) {
+  coreError = err
+}
+
+// The core's constants are unreachable when its binding does not load; the package name is the id then.
+const ID = core ? core.PROVIDER.piId : require('../../package.json').name
 // Unique api id: registering streamSimple under "openai-completions" would replace it for every provider.
 const API_ID = `${ID}-openai-completions`
 // What pi stores and passes around instead of a token (auth.json, options.apiKey). Never a secret.
-const MARKER = 'kimi-native-managed'
+// The core's marker (import writes the same); a literal only when the binding cannot load.
+const PI_MARKER = core ? core.AUTH_MARKERS.pi : { access: 'kimi-native-managed', managedBy: 'kimi-native' }
+const MARKER = PI_MARKER.access
 const YEAR_MS = 365 * 24 * 3600 * 1000
-const MODELS_TIMEOUT_MS = 10000
+// pi waits for the factory before it starts: every core call made while loading is bounded.
+const STARTUP_TIMEOUT_MS = 10000
+const NAME = 'Kimi For Coding (kimi-native)'
 
 const COMPAT = {
   supportsStore: false,
   supportsDeveloperRole: false,
-  supportsReasoningEffort: false, // thinking is set by the core's shapeRequest, never reasoning_effort
+  supportsReasoningEffort: false, // thinking is set by the core's shaping, never reasoning_effort
   supportsStrictMode: false,
   supportsLongCacheRetention: false, // prompt_cache_key comes from the core, no prompt_cache_retention
   maxTokensField: 'max_completion_tokens', // the field the official kimi-code client sends
@@ -58,19 +77,20 @@ function fallbackInfo() {
   return { id, displayName: 'Kimi For Coding', contextLength: core.LIMITS.context, supportsReasoning: true, supportsImageIn: true, [FALLBACK]: true }
 }
 
-async function accountModels(st) {
+async function accountModels(st, host) {
   try {
     if (!st.loggedIn) return [fallbackInfo()]
-    const list = await withTimeout(core.models(OPTS), MODELS_TIMEOUT_MS)
+    const list = await withTimeout(core.models({ host }), STARTUP_TIMEOUT_MS)
     return list && list.length ? list : [fallbackInfo()]
   } catch {
     return [fallbackInfo()]
   }
 }
 
-// ---- pi-ai from the pi that loads us ---------------------------------------------------------------
-// pi's loader aliases "@mariozechner/pi-ai" only for modules it transpiles; a CommonJS file is loaded
-// natively, so resolve pi-ai next to the running pi-coding-agent (stack frames, then argv[1]).
+// ---- the running pi: its pi-ai and its version ------------------------------------------------------
+// pi's loader aliases "@earendil-works/pi-ai" only for modules it transpiles, and a package installed by
+// `pi install` lives in pi's own npm project, so resolve pi-ai next to the running pi-coding-agent (stack
+// frames, then argv[1]).
 function hostFiles() {
   const files = []
   for (const line of String(new Error().stack).split('\n')) {
@@ -82,7 +102,30 @@ function hostFiles() {
   return files
 }
 
-function findPiAi() {
+function readJson(file) {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'))
+  } catch {
+    return null
+  }
+}
+
+/** The ESM entry of `subpath` ('.', './compat') in a package's exports map (or main), or null. */
+function entryOf(pkgDir, pkg, subpath) {
+  const exp = pkg.exports
+  // `exports` is a string, a map of conditions (root only) or a map of subpaths.
+  const bySubpath = exp && typeof exp === 'object' && Object.keys(exp).some((k) => k.startsWith('.'))
+  let target = bySubpath ? exp[subpath] : subpath === '.' ? exp : null
+  if (target && typeof target === 'object') target = target.import || target.default
+  if (!target && subpath === '.') target = pkg.module || pkg.main || 'index.js'
+  if (typeof target !== 'string') return null
+  const file = path.join(pkgDir, target)
+  return fs.existsSync(file) ? file : null
+}
+
+/** { agent: { dir, pkg } | null, ai: { dir, pkg } } of the pi that loads this file. */
+function findHost() {
+  let agent = null
   for (const file of hostFiles()) {
     let dir
     try {
@@ -91,54 +134,61 @@ function findPiAi() {
       dir = path.dirname(file)
     }
     for (;;) {
-      for (const scope of ['@mariozechner', '@earendil-works']) {
+      const own = readJson(path.join(dir, 'package.json'))
+      if (!agent && own && /(^|\/)pi-coding-agent$/.test(own.name || '')) agent = { dir, pkg: own }
+      for (const scope of ['@earendil-works', '@mariozechner']) {
         const pkgDir = path.join(dir, 'node_modules', scope, 'pi-ai')
-        const pkgJson = path.join(pkgDir, 'package.json')
-        if (!fs.existsSync(pkgJson)) continue
-        const pkg = JSON.parse(fs.readFileSync(pkgJson, 'utf8'))
-        const dot = pkg.exports && pkg.exports['.']
-        const entry = (dot && (dot.import || dot.default)) || pkg.module || pkg.main || 'index.js'
-        return path.join(pkgDir, typeof entry === 'string' ? entry : entry.default)
+        const pkg = readJson(path.join(pkgDir, 'package.json'))
+        if (pkg) return { agent, ai: { dir: pkgDir, pkg } }
       }
       const up = path.dirname(dir)
       if (up === dir) break
       dir = up
     }
   }
-  throw new Error('kimi-native: cannot find @mariozechner/pi-ai next to the running pi')
+  return null
 }
 
-// pi's own product token (`pi/<version>`, as pi 1.x sends it on its own requests), read from the package.json of
-// the running pi-coding-agent; the core puts it first in the User-Agent, then kimi-native's own.
-function piHost() {
-  for (const file of hostFiles()) {
-    let dir
-    try {
-      dir = path.dirname(fs.realpathSync(file))
-    } catch {
-      dir = path.dirname(file)
-    }
-    for (;;) {
-      try {
-        const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'))
-        if (/(^|\/)pi-coding-agent$/.test(pkg.name) && pkg.version) return `pi/${pkg.version}`
-      } catch {}
-      const up = path.dirname(dir)
-      if (up === dir) break
-      dir = up
-    }
+async function importFile(file) {
+  return import(pathToFileURL(file).href)
+}
+
+/**
+ * pi-ai as the running pi has it, and pi's product token ("pi/1.6.0"; the contract wants the host's own
+ * version, read from the running host). pi 1.x keeps the built-in API implementations in the compat entry.
+ */
+async function loadHost() {
+  const host = findHost()
+  if (host) {
+    const root = entryOf(host.ai.dir, host.ai.pkg, '.')
+    if (!root) throw Object.assign(new Error(`pi-ai ${host.ai.pkg.version} has no usable entry point`), { code: 'KIMI_PI_HOST' })
+    let ai = await importFile(root)
+    const compat = entryOf(host.ai.dir, host.ai.pkg, './compat')
+    if (typeof ai.openAICompletionsApi !== 'function' && compat) ai = { ...ai, ...(await importFile(compat)) }
+    return { ai, token: `pi/${(host.agent && host.agent.pkg.version) || host.ai.pkg.version}` }
   }
-  return undefined
+  // No pi-ai on disk next to pi (a bundled pi binary): pi's loader maps these names to its own modules.
+  for (const spec of ['@earendil-works/pi-ai/compat', '@mariozechner/pi-ai']) {
+    try {
+      const ai = await import(spec)
+      return { ai, token: ai.PI_AI_VERSION ? `pi/${ai.PI_AI_VERSION}` : 'pi' }
+    } catch {}
+  }
+  const err = new Error('cannot find pi-ai (@earendil-works/pi-ai or @mariozechner/pi-ai) next to the running pi')
+  err.code = 'KIMI_PI_HOST'
+  throw err
 }
-const HOST = piHost()
-const OPTS = HOST ? { host: HOST } : {}
 
-// ---- the stream: fresh bearer + identity headers + core shaping, one forced refresh on a 401 ---------
+// ---- errors as pi messages --------------------------------------------------------------------------
+const LOGIN_CODES = new Set(['KIMI_NOT_LOGGED_IN', 'KIMI_RELOGIN_REQUIRED'])
+// Core errors a retry may cure; pi keeps its own retry policy for them.
+const TRANSIENT_CODES = new Set(['KIMI_NETWORK', 'KIMI_SERVER', 'KIMI_RATE_LIMITED', 'KIMI_CANCELLED'])
+function errorText(err) {
+  const hint = err && LOGIN_CODES.has(err.code) ? ` In pi, /login ${ID} works too.` : ''
+  return `${(err && err.message) || err}${hint}`
+}
+
 function errorMessage(model, err) {
-  const hint =
-    err && (err.code === 'KIMI_NOT_LOGGED_IN' || err.code === 'KIMI_RELOGIN_REQUIRED')
-      ? ` In pi, /login ${ID} works too.`
-      : ''
   return {
     role: 'assistant',
     content: [],
@@ -147,12 +197,25 @@ function errorMessage(model, err) {
     model: model.id,
     usage: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, totalTokens: 0, cost: { ...ZERO_COST, total: 0 } },
     stopReason: 'error',
-    errorMessage: `${(err && err.message) || err}${hint}`,
+    errorMessage: errorText(err),
     timestamp: Date.now(),
   }
 }
 
-function makeStreamSimple(ai, infoById) {
+/** A finished stream holding one error event; needs nothing from pi-ai (it may be what failed). */
+function failedStream(model, err) {
+  const message = errorMessage(model, err)
+  const events = [{ type: 'error', reason: 'error', error: message }]
+  return {
+    async *[Symbol.asyncIterator]() {
+      yield* events
+    },
+    result: async () => message,
+  }
+}
+
+// ---- pi 0.73/0.74: fresh bearer + identity headers + core shaping, one forced refresh on a 401 ---------
+function makeLegacyStream(ai, infoById, host) {
   return function streamKimi(model, context, options = {}) {
     const out = ai.createAssistantMessageEventStream()
     const shaping = { model: model.id, effort: options.reasoning || 'off', sessionId: options.sessionId }
@@ -163,8 +226,8 @@ function makeStreamSimple(ai, infoById) {
     }
     ;(async () => {
       for (let attempt = 0; ; attempt++) {
-        const token = await core.getAccessToken({ ...OPTS, force: attempt > 0 })
-        const headers = { ...options.headers, ...Object.fromEntries(core.buildHeaders(OPTS)) }
+        const token = await core.getAccessToken({ host, force: attempt > 0 })
+        const headers = { ...options.headers, ...Object.fromEntries(core.buildHeaders({ host })) }
         const inner = ai.streamSimpleOpenAICompletions(model, context, { ...options, apiKey: token, headers, onPayload })
         let retry = false
         let first = true
@@ -188,27 +251,125 @@ function makeStreamSimple(ai, infoById) {
   }
 }
 
-// ---- registration -----------------------------------------------------------------------------------
-function marker() {
-  return { access: MARKER, refresh: MARKER, expires: Date.now() + YEAR_MS, managedBy: 'kimi-native' }
+// ---- pi 1.x: pi-ai's OpenAI-completions adapter over the core's fetch ---------------------------------
+function makeCoreApi(ai, host) {
+  const base = ai.openAICompletionsApi()
+  const kimiFetch = core.createKimiFetch({ host })
+  // The core's fetch shapes the body from these hints and strips them before sending.
+  const hints = (options, effort) => {
+    const h = { ...options.headers, [core.HINT_HEADERS.effort]: effort || 'off' }
+    if (options.sessionId) h[core.HINT_HEADERS.sessionId] = options.sessionId
+    return h
+  }
+  // A core error reaches pi-ai as a rejected fetch, which it reports as a bare, retryable "Connection error".
+  // Errors that waiting cannot fix (not logged in, store, membership ...) answer as a 401 instead, so neither
+  // pi-ai nor pi retries them; every core error puts the core's own message back on pi's error event.
+  const wrap = (model, run) => {
+    let failure = null
+    const fetch = async (input, init) => {
+      try {
+        return await kimiFetch(input, init)
+      } catch (err) {
+        if (!err || typeof err.code !== 'string' || !err.code.startsWith('KIMI_')) throw err
+        failure = err
+        if (TRANSIENT_CODES.has(err.code)) throw err
+        const body = JSON.stringify({ error: { message: errorText(err), type: err.code } })
+        return new Response(body, { status: 401, headers: { 'content-type': 'application/json', [core.ERROR_HEADER]: err.code } })
+      }
+    }
+    const inner = run(fetch)
+    const out = ai.createAssistantMessageEventStream()
+    ;(async () => {
+      for await (const event of inner) {
+        if (event.type === 'error' && failure && event.error) event.error.errorMessage = errorText(failure)
+        out.push(event)
+      }
+      out.end()
+    })().catch((err) => {
+      out.push({ type: 'error', reason: 'error', error: errorMessage(model, err) })
+      out.end()
+    })
+    return out
+  }
+  return {
+    stream: (model, context, options = {}) =>
+      wrap(model, (fetch) =>
+        base.stream(model, context, { ...options, apiKey: MARKER, fetch, headers: hints(options, options.reasoningEffort) }),
+      ),
+    streamSimple: (model, context, options = {}) =>
+      wrap(model, (fetch) =>
+        base.streamSimple(model, context, { ...options, apiKey: MARKER, fetch, headers: hints(options, options.reasoning) }),
+      ),
+  }
 }
 
-module.exports = async function kimiNativePi(pi) {
-  const ai = await import(pathToFileURL(findPiAi()).href)
-  const st = await core.status(OPTS)
-  const config = (infos) => ({
-    name: 'Kimi For Coding (kimi-native)',
+// ---- registration -----------------------------------------------------------------------------------
+function marker() {
+  return { access: MARKER, refresh: MARKER, expires: Date.now() + YEAR_MS, managedBy: PI_MARKER.managedBy }
+}
+
+function abortable(signal) {
+  if (signal && signal.aborted) throw signal.reason || new Error('aborted')
+}
+
+function registerNative(pi, ai, st, infos, host) {
+  const build = (list) =>
+    ai.createProvider({
+      id: ID,
+      name: NAME,
+      baseUrl: st.baseUrl,
+      auth: {
+        // A CLI login (`npx kimi-native login`) works with no /login: the core holds the credential.
+        apiKey: { name: `${NAME}: shared login`, resolve: async () => ({ auth: { apiKey: MARKER }, source: 'kimi-native' }) },
+        oauth: {
+          name: NAME,
+          isSubscription: true,
+          loginLabel: 'Sign in with Kimi (shared kimi-native login)',
+          async login(interaction) {
+            const result = await core.login({
+              host,
+              signal: interaction.signal,
+              onDeviceCode: (code) =>
+                interaction.notify({
+                  type: 'device_code',
+                  userCode: code.userCode,
+                  verificationUri: code.verificationUriComplete,
+                  intervalSeconds: code.interval,
+                  expiresInSeconds: code.expiresIn,
+                }),
+              onEvent: (event) => interaction.notify({ type: 'progress', message: `login: ${event.kind}` }),
+            })
+            if (result.models && result.models.length) pi.registerProvider(build(result.models))
+            return { type: 'oauth', ...marker() }
+          },
+          // The core refreshes the real token on every request; pi only ever holds the marker.
+          async refresh(_credential, signal) {
+            abortable(signal)
+            return { type: 'oauth', ...marker() }
+          },
+          toAuth: async () => ({ apiKey: MARKER }),
+        },
+      },
+      models: list.map((info) => ({ ...toPiModel(info), api: 'openai-completions', provider: ID, baseUrl: st.baseUrl })),
+      api: makeCoreApi(ai, host),
+    })
+  pi.registerProvider(build(infos))
+}
+
+function registerLegacy(pi, ai, st, infos, host) {
+  const config = (list) => ({
+    name: NAME,
     baseUrl: st.baseUrl,
     // A CLI login (`npx kimi-native login`) works with no /login: pi falls back to this marker.
     apiKey: MARKER,
     api: API_ID,
-    streamSimple: makeStreamSimple(ai, new Map(infos.filter((i) => !i[FALLBACK]).map((i) => [i.id, i]))),
-    models: infos.map(toPiModel),
+    streamSimple: makeLegacyStream(ai, new Map(list.filter((i) => !i[FALLBACK]).map((i) => [i.id, i])), host),
+    models: list.map(toPiModel),
     oauth: {
-      name: 'Kimi For Coding (kimi-native)',
+      name: NAME,
       async login(callbacks) {
         const result = await core.login({
-          ...OPTS,
+          host,
           signal: callbacks.signal,
           onDeviceCode: (code) =>
             callbacks.onAuth({ url: code.verificationUriComplete, instructions: `Your code: ${code.userCode}` }),
@@ -218,11 +379,99 @@ module.exports = async function kimiNativePi(pi) {
         return marker()
       },
       // The core refreshes the real token on every request; pi only ever holds the marker.
-      refreshToken: async () => marker(),
+      refreshToken: async (_credentials, signal) => {
+        abortable(signal)
+        return marker()
+      },
       getApiKey: () => MARKER,
     },
   })
-  pi.registerProvider(ID, config(await accountModels(st)))
+  pi.registerProvider(ID, config(infos))
+}
+
+/** The provider pi gets when loading failed: listed, selectable, and every request ends with the reason. */
+function registerBroken(pi, err) {
+  const reason = new Error(`kimi-native could not start in this pi: ${(err && err.message) || err}`)
+  reason.code = (err && err.code) || 'KIMI_INTERNAL'
+  const info = core
+    ? fallbackInfo()
+    : // Without the binding the core's facts are unreachable; the model still needs an id to be selectable.
+      { id: 'kimi-for-coding', displayName: 'Kimi For Coding', contextLength: core.LIMITS.context, supportsReasoning: true, supportsImageIn: true }
+  pi.registerProvider(ID, {
+    name: `${NAME}: unavailable`,
+    baseUrl: core ? core.DEFAULTS.baseUrl : 'https://kimi-native.invalid',
+    apiKey: MARKER,
+    api: API_ID,
+    streamSimple: (model) => failedStream(model, reason),
+    models: [toPiModel(info)],
+  })
+}
+
+async function register(pi) {
+  if (!core) throw coreError
+  const { ai, token } = await loadHost()
+  const native = typeof ai.createProvider === 'function' && typeof ai.openAICompletionsApi === 'function'
+  if (!native && typeof ai.streamSimpleOpenAICompletions !== 'function') {
+    const err = new Error(`${token}: its pi-ai offers neither createProvider/openAICompletionsApi nor streamSimpleOpenAICompletions`)
+    err.code = 'KIMI_PI_HOST'
+    throw err
+  }
+  const st = await withTimeout(core.status({ host: token }), STARTUP_TIMEOUT_MS).catch((err) => {
+    const hint = err && err.code ? '' : ' (a locked keychain waits for its unlock prompt; `npx kimi-native status` shows the store)'
+    throw Object.assign(new Error(`reading the Kimi login failed: ${(err && err.message) || err}${hint}`), { code: (err && err.code) || 'KIMI_STORE' })
+  })
+  const infos = await accountModels(st, token)
+  if (native) registerNative(pi, ai, st, infos, token)
+  else registerLegacy(pi, ai, st, infos, token)
+  registerCommands(pi, token)
+}
+
+/** Shows a command's result in pi's UI, or on stdout when pi runs without one (print mode, SDK). */
+function show(ctx, text, level = 'info') {
+  if (ctx && ctx.hasUI && ctx.ui && typeof ctx.ui.notify === 'function') ctx.ui.notify(text, level)
+  else process.stdout.write(`${text}\n`)
+}
+
+function registerCommands(pi, host) {
+  if (typeof pi.registerCommand !== 'function') return
+  pi.registerCommand('kimi-usage', {
+    description: 'Kimi For Coding quota windows (kimi-native)',
+    handler: async (_args, ctx) => {
+      try {
+        const u = await withTimeout(core.usage({ host }), STARTUP_TIMEOUT_MS)
+        const lines = u.windows.map(
+          (w) => `${w.label}: ${w.used}/${w.limit} used, ${w.remaining} left${w.resetTime ? `, resets ${w.resetTime}` : ''}`,
+        )
+        show(ctx, lines.length ? `Kimi For Coding usage\n${lines.join('\n')}` : 'Kimi For Coding reported no quota windows.')
+      } catch (err) {
+        show(ctx, errorText(err), 'error')
+      }
+    },
+  })
+  // pi's own /logout only drops its stored marker (providers get no logout hook); this ends the shared login.
+  pi.registerCommand('kimi-logout', {
+    description: 'Log out of Kimi For Coding everywhere kimi-native is used (CLI, opencode, pi)',
+    handler: async (_args, ctx) => {
+      try {
+        const r = await withTimeout(core.logout({ host }), STARTUP_TIMEOUT_MS)
+        show(ctx, r.removed ? 'Logged out of Kimi For Coding (kimi-native).' : 'kimi-native held no Kimi login.')
+      } catch (err) {
+        show(ctx, errorText(err), 'error')
+      }
+    },
+  })
+}
+
+module.exports = async function kimiNativePi(pi) {
+  try {
+    await register(pi)
+  } catch (err) {
+    try {
+      registerBroken(pi, err)
+    } catch {
+      // pi itself refused the registration; starting without the provider beats not starting.
+    }
+  }
 }
 
 module.exports.API_ID = API_ID
