@@ -35,6 +35,8 @@ const API_ID = `${ID}-openai-completions`
 // The core's marker (import writes the same); a literal only when the binding cannot load.
 const PI_MARKER = core ? core.AUTH_MARKERS.pi : { access: 'kimi-native-managed', managedBy: 'kimi-native' }
 const MARKER = PI_MARKER.access
+// Model limits from the core; the same values stand here only for when the binding cannot load.
+const LIMITS = core ? core.LIMITS : { context: 262144, output: 32768 }
 const YEAR_MS = 365 * 24 * 3600 * 1000
 // pi waits for the factory before it starts: every core call made while loading is bounded.
 const STARTUP_TIMEOUT_MS = 10000
@@ -65,7 +67,7 @@ function toPiModel(info) {
     input: info.supportsImageIn ? ['text', 'image'] : ['text'],
     cost: ZERO_COST,
     contextWindow: info.contextLength,
-    maxTokens: Math.min(info.contextLength, core.LIMITS.output),
+    maxTokens: Math.min(info.contextLength, LIMITS.output),
     compat: COMPAT,
   }
 }
@@ -74,7 +76,7 @@ function toPiModel(info) {
 const FALLBACK = Symbol('fallback')
 function fallbackInfo() {
   const id = core.PROVIDER.defaultModel
-  return { id, displayName: 'Kimi For Coding', contextLength: core.LIMITS.context, supportsReasoning: true, supportsImageIn: true, [FALLBACK]: true }
+  return { id, displayName: 'Kimi For Coding', contextLength: LIMITS.context, supportsReasoning: true, supportsImageIn: true, [FALLBACK]: true }
 }
 
 async function accountModels(st, host) {
@@ -396,7 +398,7 @@ function registerBroken(pi, err) {
   const info = core
     ? fallbackInfo()
     : // Without the binding the core's facts are unreachable; the model still needs an id to be selectable.
-      { id: 'kimi-for-coding', displayName: 'Kimi For Coding', contextLength: core.LIMITS.context, supportsReasoning: true, supportsImageIn: true }
+      { id: 'kimi-for-coding', displayName: 'Kimi For Coding', contextLength: LIMITS.context, supportsReasoning: true, supportsImageIn: true }
   pi.registerProvider(ID, {
     name: `${NAME}: unavailable`,
     baseUrl: core ? core.DEFAULTS.baseUrl : 'https://kimi-native.invalid',
