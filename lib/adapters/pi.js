@@ -119,10 +119,16 @@ function piHost() {
       dir = path.dirname(file)
     }
     for (;;) {
-      try {
-        const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'))
-        if (/(^|\/)pi-coding-agent$/.test(pkg.name) && pkg.version) return `pi/${pkg.version}`
-      } catch {}
+      const candidates = [path.join(dir, 'package.json')]
+      for (const scope of ['@mariozechner', '@earendil-works']) {
+        candidates.push(path.join(dir, 'node_modules', scope, 'pi-coding-agent', 'package.json'))
+      }
+      for (const file of candidates) {
+        try {
+          const pkg = JSON.parse(fs.readFileSync(file, 'utf8'))
+          if (/(^|\/)pi-coding-agent$/.test(pkg.name) && pkg.version) return `pi/${pkg.version}`
+        } catch {}
+      }
       const up = path.dirname(dir)
       if (up === dir) break
       dir = up
@@ -130,8 +136,8 @@ function piHost() {
   }
   return undefined
 }
-const HOST = piHost()
-const OPTS = HOST ? { host: HOST } : {}
+// Filled when pi loads the extension (pi's frames are on the stack then).
+const OPTS = {}
 
 // ---- the stream: fresh bearer + identity headers + core shaping, one forced refresh on a 401 ---------
 function errorMessage(model, err) {
@@ -194,6 +200,8 @@ function marker() {
 }
 
 module.exports = async function kimiNativePi(pi) {
+  const host = piHost()
+  if (host) OPTS.host = host
   const ai = await import(pathToFileURL(findPiAi()).href)
   const st = await core.status(OPTS)
   const config = (infos) => ({
