@@ -123,7 +123,7 @@ const seenUas = new Set()
 /** Default profile (issue #12): pi's own token first, then kimi-native; no official-client identity anywhere. */
 function assertIdentity(rec) {
   const ua = header(rec, 'user-agent') || ''
-  if (!seenUas.has(ua)) console.log(`# pi User-Agent: ${seenUas.add(ua) && ua}`)
+  if (!seenUas.has(ua)) console.log(`pi User-Agent: ${seenUas.add(ua) && ua}`)
   assert.match(ua, /^pi\/\d+\.\d+\.\d+ kimi-native\/\S+ \([a-z0-9]+; node\/v[\d.]+; [a-z0-9]+\)$/, `UA: pi's own token (read from the running pi), then kimi-native`)
   for (const [k, v] of rec.headers) {
     for (const bad of ['kimi-code-cli/', 'KimiCLI/', 'kimi_code_cli', 'kimi_cli']) assert.ok(!k.includes(bad) && !v.includes(bad), `${k}: ${v}`)
