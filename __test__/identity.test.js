@@ -151,7 +151,8 @@ test('CLI --profile kimi-code / kimi-cli: golden parity, and the warning once pe
   const login = await cli(sb, ['--profile', 'kimi-code', 'login', '--no-browser'])
   assert.equal(login.code, 0, login.show)
   assert.equal(warnings(login.stderr), 1, `the warning once on stderr\n${login.show}`)
-  assert.doesNotMatch(login.stdout, /^warning/m)
+  assert.equal(warnings(login.stdout), 0, 'and only once in all the output')
+  assert.match(login.stdout, /risk: +this profile impersonates an official Kimi client/)
   const deviceId = fs.readFileSync(path.join(sb.code, 'device_id'), 'utf8')
   const machine = {
     'X-Msh-Device-Name': os.hostname(),
@@ -176,6 +177,9 @@ test('CLI --profile kimi-code / kimi-cli: golden parity, and the warning once pe
   assert.equal(s.identity.userAgent, 'kimi-code-cli/2.1.0')
   assert.match(s.warning, WARNING)
   assert.equal(warnings(st.stderr), 1, 'env KIMI_NATIVE_PROFILE warns too, once')
+  const human = await cli(sb, ['status'], { KIMI_NATIVE_PROFILE: 'kimi-code' })
+  assert.equal(warnings(human.stderr + human.stdout), 1, `status: the warning once in all the output\n${human.show}`)
+  assert.match(human.stdout, /user-agent: kimi-code-cli\/2\.1\.0/)
 
   // kimi-cli's /models is a bare aiohttp request (py-login-refresh-models.jsonl): its UA, not KimiCLI/.
   f.reset()

@@ -180,6 +180,7 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
     assert.ok(r.sessionID, 'session id in the JSON events')
     await assertChatRequest(r.chats[0], { tokens: tokensA, sb: A, effort: undefined, sessionId: r.sessionID, what: 'no variant' })
     for (const q of r.all) assertHonestIdentity(q, `every request of the run (${q.path})`)
+    console.log(`opencode ${oc.version} User-Agent: ${header(r.chats[0].headers, 'user-agent')}`)
     assert.deepEqual(A.readAuth(), { [ID]: MARKER }, 'auth.json holds the marker only')
   })
 

@@ -90,7 +90,8 @@ const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : String(x))
 
 // ---------------------------------------------------------------------------------- fake server --
 async function startServer() {
-  const child = spawn(process.execPath, [SERVER, '--api-key', KEY], {
+  // A throughput bench: the identity gate is off (identity is tested in __test__/identity.test.js).
+  const child = spawn(process.execPath, [SERVER, '--api-key', KEY, '--no-identity-gate'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env },
   })

@@ -16,6 +16,8 @@ const red = paint('31')
 const cyan = paint('36')
 
 const PROFILE_HELP = 'client identity: native (default, honest); kimi-code / kimi-cli impersonate the official clients (opt-in, risks your subscription)'
+// The full warning is printed once per process (stderr); summaries point at it.
+const RISK = 'this profile impersonates an official Kimi client, which Kimi forbids (see the warning on stderr)'
 const EXIT = { ok: 0, notLoggedIn: 1, relogin: 2, error: 3, cancelled: 130 }
 
 // The official-profile warning, once per process (the core decides when), on stderr.
@@ -147,7 +149,7 @@ async function cmdLogin(opts) {
     console.log(`  stored:  ${result.store === 'keychain' ? green('OS keychain') : yellow('0600 file')} ${dim(`— ${result.storeReason}`)}`)
     if (!model) console.log(`  model:   ${dim('not listed now; opencode and pi read the model list themselves when they run')}`)
     if (result.warning) console.log(`  ${yellow('warning')}: ${result.warning}`)
-    if (result.identity.warning) console.log(`  ${yellow('risk')}:    ${result.identity.warning}`)
+    if (result.identity.warning) console.log(`  ${yellow('risk')}:    ${RISK}`)
     if (!opts.printConfig) {
       console.log(`Host setup (opencode.json, pi): ${hosts.README_HOSTS} ${dim('(or log in with --print-config)')}`)
       return EXIT.ok
@@ -191,7 +193,7 @@ async function cmdStatus(opts) {
   if (left !== null && s.loggedIn) console.log(`  token:   ${left > 0 ? `valid for ${fmtDuration(left)} (refreshed automatically)` : 'expired (refreshed on next use)'}`)
   console.log(`  profile: ${s.profile}${s.profile === 'native' ? dim(' (honest: says it is kimi-native)') : ''}`)
   console.log(`  user-agent: ${s.identity.userAgent}`)
-  if (s.warning) console.log(`  ${yellow('risk')}:    ${s.warning}`)
+  if (s.warning) console.log(`  ${yellow('risk')}:    ${RISK}`)
   console.log(`  store:   ${s.store} ${dim(`— ${s.storeReason}`)}`)
   if (s.model) console.log(`  model:   ${s.model.id}, context ${s.model.contextLength.toLocaleString('en-US')}`)
   console.log(`  server:  ${dim(`${s.oauthHost} · ${s.baseUrl}`)}`)
