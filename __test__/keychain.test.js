@@ -129,10 +129,9 @@ async function runChild(scenario) {
     const line = (r.stdout || '').split('\n').find((l) => l.startsWith(RESULT))
     return line ? JSON.parse(line.slice(RESULT.length)) : { status: r.status, error: String(r.error || 'no result') }
   }
-  /** Which of the login's keychain entries exist: the head `oauth/<slot>` and its chunks `#1`, `#2`, ...
+  /** Which of the login's keychain entries exist: the head `oauth/<slot>@<home>` and its chunks `#1`, `#2`, ...
    * (asked of the OS's own tool; attributes only, never the secret, so no access prompt). */
   const entries = () => {
-    const account = `oauth/${slot}`
     const exists = (name) => {
       let r
       if (process.platform === 'darwin') {

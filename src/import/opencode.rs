@@ -7,30 +7,23 @@ use super::parse::{self, Entry};
 use crate::constants as c;
 
 /// Provider ids Kimi OAuth plugins store under, and who writes them.
-pub const IDS: &[(&str, &str)] = &[
-  (c::OPENCODE_PROVIDER_ID, "opencode-kimi-full (or a fork)"),
-  ("kimi-for-coding", "@openprojectx/opencode-kimi-auth"),
-  ("kimi", "opencode-kimi-auth"),
-  ("kimi-coding-oauth", "opencode-kimi-oauth"),
-];
+pub const AUTH: parse::HostAuth = parse::HostAuth {
+  ids: &[
+    (c::OPENCODE_PROVIDER_ID, "opencode-kimi-full (or a fork)"),
+    ("kimi-for-coding", "@openprojectx/opencode-kimi-auth"),
+    ("kimi", "opencode-kimi-auth"),
+    ("kimi-coding-oauth", "opencode-kimi-oauth"),
+  ],
+  unknown_plugin: "a Kimi plugin",
+  marker: c::OPENCODE_AUTH_MARKER,
+};
 
 pub fn plugin(key: &str) -> &'static str {
-  IDS
-    .iter()
-    .find(|(id, _)| *id == key)
-    .map(|(_, p)| *p)
-    .unwrap_or("a Kimi plugin")
+  AUTH.plugin(key)
 }
 
 pub fn parse(text: &str) -> Result<Vec<Entry>, String> {
-  let map = parse::object(text)?;
-  let ids: Vec<&str> = IDS.iter().map(|(id, _)| *id).collect();
-  Ok(parse::host_entries(
-    &map,
-    &ids,
-    ("access", "refresh", "expires"),
-    &[c::OPENCODE_AUTH_MARKER],
-  ))
+  AUTH.parse(text)
 }
 
 /// The entry kimi-native's adapter reads as "handled by kimi-native".

@@ -138,6 +138,38 @@ pub fn chain_entry(
   }
 }
 
+/// A host's shared auth.json as far as Kimi goes: the provider ids that hold a Kimi login (and
+/// the plugin that writes each), and the marker kimi-native leaves instead of a token.
+pub struct HostAuth {
+  pub ids: &'static [(&'static str, &'static str)],
+  pub unknown_plugin: &'static str,
+  pub marker: &'static str,
+}
+
+impl HostAuth {
+  /// The plugin that writes entry `key`.
+  pub fn plugin(&self, key: &str) -> &'static str {
+    self
+      .ids
+      .iter()
+      .find(|(id, _)| *id == key)
+      .map(|(_, p)| *p)
+      .unwrap_or(self.unknown_plugin)
+  }
+
+  /// The Kimi OAuth entries of the file; kimi-native's own marker is not listed.
+  pub fn parse(&self, text: &str) -> Result<Vec<Entry>, String> {
+    let map = object(text)?;
+    let ids: Vec<&str> = self.ids.iter().map(|(id, _)| *id).collect();
+    Ok(host_entries(
+      &map,
+      &ids,
+      ("access", "refresh", "expires"),
+      &[self.marker],
+    ))
+  }
+}
+
 /// Entries of a host's shared auth.json (`{ "<provider id>": {type, ...} }`) under the given
 /// provider ids, in the file's order. Non-OAuth entries (API keys) hold no chain and are skipped.
 pub fn host_entries(

@@ -7,29 +7,21 @@
 use super::parse::{self, Entry};
 use crate::constants as c;
 
-pub const IDS: &[(&str, &str)] = &[
-  ("kimi-coding", "pi's built-in Kimi provider or pi-provider-kimi-code"),
-  ("kimi-coder", "pi-kimi-coder"),
-];
+pub const AUTH: parse::HostAuth = parse::HostAuth {
+  ids: &[
+    ("kimi-coding", "pi's built-in Kimi provider or pi-provider-kimi-code"),
+    ("kimi-coder", "pi-kimi-coder"),
+  ],
+  unknown_plugin: "a Kimi extension",
+  marker: c::PI_AUTH_MARKER,
+};
 
 pub fn plugin(key: &str) -> &'static str {
-  IDS
-    .iter()
-    .find(|(id, _)| *id == key)
-    .map(|(_, p)| *p)
-    .unwrap_or("a Kimi extension")
+  AUTH.plugin(key)
 }
 
 pub fn parse(text: &str) -> Result<Vec<Entry>, String> {
-  let map = parse::object(text)?;
-  // kimi-native's own entry (a marker) is not listed unless its id is one of these.
-  let ids: Vec<&str> = IDS.iter().map(|(id, _)| *id).collect();
-  Ok(parse::host_entries(
-    &map,
-    &ids,
-    ("access", "refresh", "expires"),
-    &[c::PI_AUTH_MARKER],
-  ))
+  AUTH.parse(text)
 }
 
 pub fn marker() -> serde_json::Value {
