@@ -51,6 +51,10 @@ export declare function classifyResponse(status: number, body: string, retryAfte
 /** Facts adapters need (ids, hint header names), so they never restate them. */
 export declare function constants(): any
 
+export declare function datasource(name: string, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<any>
+
+export declare function fetchUrl(url: string, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<string>
+
 export declare function getAccessToken(options?: any | undefined | null, force?: boolean | undefined | null): Promise<string>
 
 export declare function getDeviceId(options?: any | undefined | null): string
@@ -63,9 +67,22 @@ export declare function login(options: any | undefined | null, onDeviceCode?: ((
 
 export declare function logout(options?: any | undefined | null): Promise<{ removed: boolean }>
 
+export declare function me(options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<any>
+
 export declare function models(options?: any | undefined | null, refresh?: boolean | undefined | null): Promise<any[]>
 
+/**
+ * Whether a token refresh is in flight in this process (cheap; the JS layer asks after each
+ * call and then holds the event loop open with `refreshSettled()` until it is persisted).
+ */
+export declare function refreshPending(): boolean
+
+/** Resolves when no token refresh is in flight in this process. */
+export declare function refreshSettled(): Promise<void>
+
 export declare function renderQr(text: string): string | null
+
+export declare function search(query: string, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<any[]>
 
 /**
  * Pure request shaping; returns a new body. A JSON string in gives a JSON string out, which
@@ -74,5 +91,7 @@ export declare function renderQr(text: string): string | null
 export declare function shapeRequest(body: any, options?: any): any
 
 export declare function status(options?: any | undefined | null): Promise<any>
+
+export declare function uploadFile(data: Buffer, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<{ id: string; url: string; cached: boolean }>
 
 export declare function usage(options?: any | undefined | null): Promise<any>

@@ -9,7 +9,16 @@ const facts = native.constants()
 const HINT_HEADERS = Object.freeze({ ...facts.hintHeaders })
 const PROVIDER = Object.freeze({ ...facts.provider })
 const ERROR_HEADER = facts.errorHeader
-const CORE_KEYS = Object.freeze(['profile', 'version', 'region', 'oauthHost', 'baseUrl', 'store', 'home'])
+const CORE_KEYS = Object.freeze([
+  'profile',
+  'version',
+  'region',
+  'oauthHost',
+  'baseUrl',
+  'store',
+  'home',
+  'uploadThresholdBytes',
+])
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
 
 function coded(code, message) {
@@ -239,6 +248,62 @@ function createKimiFetch(options = {}) {
   }
 }
 
+/*
+ * Kimi's platform services (Files API, web search, URL fetch, data sources, account). Each is
+ * one core call with a time limit (`timeoutMs`) and cancellable by `signal`; failures reject
+ * with coded errors (KIMI_TIMEOUT, KIMI_REFUSED, KIMI_NOT_FOUND, KIMI_BAD_INPUT, ...).
+ */
+function platformArgs(options, keys) {
+  const out = {}
+  for (const k of ['timeoutMs', ...keys]) if (options[k] !== undefined && options[k] !== null) out[k] = options[k]
+  return out
+}
+
+function toBuffer(data) {
+  if (Buffer.isBuffer(data)) return data
+  if (data instanceof ArrayBuffer) return Buffer.from(data)
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  if (typeof data === 'string') return Buffer.from(data)
+  throw coded('KIMI_BAD_INPUT', 'uploadFile needs a Buffer, ArrayBuffer, typed array or string.')
+}
+
+async function uploadFile(data, options = {}) {
+  const buf = toBuffer(data)
+  return withSignal(options.signal, (token, done) =>
+    holding(native.uploadFile(buf, coreOptions(options), platformArgs(options, ['mimeType', 'purpose']), token)).finally(done),
+  )
+}
+
+function search(query, options = {}) {
+  if (typeof query !== 'string') return Promise.reject(coded('KIMI_BAD_INPUT', 'search needs a query string.'))
+  return withSignal(options.signal, (token, done) =>
+    holding(native.search(query, coreOptions(options), platformArgs(options, ['limit']), token)).finally(done),
+  )
+}
+
+function fetchUrl(url, options = {}) {
+  const href = url instanceof URL ? url.href : url
+  if (typeof href !== 'string') return Promise.reject(coded('KIMI_BAD_INPUT', 'fetchUrl needs a URL string.'))
+  return withSignal(options.signal, (token, done) =>
+    holding(native.fetchUrl(href, coreOptions(options), platformArgs(options, []), token)).finally(done),
+  )
+}
+
+function datasource(name, options = {}) {
+  if (typeof name !== 'string') return Promise.reject(coded('KIMI_BAD_INPUT', 'datasource needs a data source name.'))
+  return withSignal(options.signal, (token, done) =>
+    holding(native.datasource(name, coreOptions(options), platformArgs(options, ['api', 'params']), token)).finally(
+      done,
+    ),
+  )
+}
+
+function me(options = {}) {
+  return withSignal(options.signal, (token, done) =>
+    holding(native.me(coreOptions(options), platformArgs(options, []), token)).finally(done),
+  )
+}
+
 module.exports = {
   buildHeaders,
   getDeviceId,
@@ -250,6 +315,11 @@ module.exports = {
   settle,
   models,
   usage,
+  uploadFile,
+  search,
+  fetchUrl,
+  datasource,
+  me,
   shapeRequest,
   classifyResponse,
   createKimiFetch,
@@ -257,6 +327,7 @@ module.exports = {
   HINT_HEADERS,
   PROVIDER,
   ERROR_HEADER,
+  WARNING_HEADER: facts.warningHeader,
   OPTION_KEYS: CORE_KEYS,
   DEFAULTS: Object.freeze({ ...facts.defaults }),
 }

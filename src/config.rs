@@ -94,6 +94,9 @@ pub struct Options {
   pub base_url: Option<String>,
   pub store: Option<String>,
   pub home: Option<String>,
+  /// Inline images above this many bytes are uploaded as `ms://` references; 0 turns it off.
+  /// A number from JS (napi hands numbers over as floats).
+  pub upload_threshold_bytes: Option<f64>,
 }
 
 /// Where a resolved value came from.
@@ -144,6 +147,8 @@ pub struct Settings {
   pub login_budget: Duration,
   /// How long one keychain call may take before `auto` falls back to the file.
   pub keychain_timeout: Duration,
+  /// Inline images above this many decoded bytes are uploaded (0 = never).
+  pub upload_threshold_bytes: u64,
 }
 
 /// A secret value: usable, but never printed by `Debug`.
@@ -283,6 +288,12 @@ impl Settings {
         .unwrap_or(c::KEYCHAIN_TIMEOUT_MS)
         .max(1),
     );
+    let upload_threshold_bytes = opts
+      .upload_threshold_bytes
+      .filter(|v| v.is_finite() && *v >= 0.0)
+      .map(|v| v as u64)
+      .or_else(|| number(env, env::UPLOAD_THRESHOLD_BYTES))
+      .unwrap_or(c::UPLOAD_THRESHOLD_BYTES);
     Ok(Settings {
       profile,
       profile_source,
@@ -304,6 +315,7 @@ impl Settings {
       refresh_floor_secs,
       login_budget,
       keychain_timeout,
+      upload_threshold_bytes,
     })
   }
 

@@ -451,6 +451,14 @@ pub async fn fetch(
       vec![]
     },
   );
+  // Large inline images become `ms://` references (a separate step from shaping, issue #16).
+  let (body, warnings) = match (&body, json_body) {
+    (Some(b), true) => {
+      let off = crate::platform::images::offload(settings, b, cancel).await?;
+      (off.body.or(body), off.warnings)
+    }
+    _ => (body, vec![]),
+  };
   let mut grant = cancel.run(auth::access_token(settings)).await?;
   let mut retried = false;
   let resp = loop {
@@ -480,6 +488,9 @@ pub async fn fetch(
   let status_text = resp.status().canonical_reason().unwrap_or("").to_string();
   let url = resp.url().to_string();
   let mut headers = response_headers(&resp);
+  for w in warnings {
+    headers.push((c::WARNING_HEADER.into(), w));
+  }
   if status < 400 {
     return Ok(FetchResponse {
       status,

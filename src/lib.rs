@@ -13,6 +13,7 @@ pub mod identity;
 pub mod lock;
 pub mod models;
 pub mod oauth;
+pub mod platform;
 pub mod qr;
 pub mod shaping;
 pub mod store;
