@@ -325,7 +325,8 @@ fn shaped_body(
   let Some(body) = req.body.as_ref() else {
     return (None, false);
   };
-  if !config.shape || !req.method.eq_ignore_ascii_case("POST") || !is_chat(&req.url) {
+  let messages_route = crate::anthropic::is_messages(&req.url);
+  if !config.shape || !req.method.eq_ignore_ascii_case("POST") || !(is_chat(&req.url) || messages_route) {
     return (Some(body.clone()), false);
   }
   let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(body) else {
@@ -339,7 +340,11 @@ fn shaped_body(
     models,
     keep: shaping::keep_from_env(),
   };
-  shaping::shape(&mut json, &opts);
+  if messages_route {
+    crate::anthropic::shape(&mut json, &opts);
+  } else {
+    shaping::shape(&mut json, &opts);
+  }
   match serde_json::to_vec(&json) {
     Ok(v) => (Some(Bytes::from(v)), true),
     Err(_) => (Some(body.clone()), false),
@@ -441,6 +446,7 @@ pub async fn fetch(
       .unwrap_or(crate::http::DEFAULT_CONNECT_TIMEOUT_MS),
     config.read_timeout_ms.unwrap_or(crate::http::DEFAULT_READ_TIMEOUT_MS),
   )?;
+  let mut req = req;
   let (body, json_body) = shaped_body(
     settings,
     config,
@@ -451,6 +457,19 @@ pub async fn fetch(
       vec![]
     },
   );
+  // The Anthropic route as kimi-code sends it: `?beta=true` and the beta flags the body needs.
+  if json_body && crate::anthropic::is_messages(&req.url) {
+    req.url = crate::anthropic::with_beta_query(&req.url);
+    let host_beta = hint(&req.headers, "anthropic-beta");
+    req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("anthropic-beta"));
+    let shaped: serde_json::Value = body
+      .as_ref()
+      .and_then(|b| serde_json::from_slice(b).ok())
+      .unwrap_or_default();
+    if let Some(v) = crate::anthropic::beta_header(host_beta.as_deref(), &shaped) {
+      req.headers.push(("anthropic-beta".into(), v));
+    }
+  }
   // Large inline images become `ms://` references (a separate step from shaping, issue #16).
   let (body, warnings) = match (&body, json_body) {
     (Some(b), true) => {
