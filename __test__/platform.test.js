@@ -438,6 +438,41 @@ test('CLI: search, fetch and upload with --json', async (t) => {
   assert.match(r.stderr, /--timeout/);
 });
 
+test('host-neutral tools: kimi_search, kimi_fetch, kimi_datasource', async (t) => {
+  const { srv } = await setup(t);
+  const { kimiTools, enabledTools, MAX_FETCH_CHARS } = require('../lib/tools');
+  const tools = Object.fromEntries(kimiTools().map((x) => [x.name, x]));
+  assert.deepEqual(Object.keys(tools), ['kimi_search', 'kimi_fetch', 'kimi_datasource']);
+  for (const tool of Object.values(tools)) {
+    assert.equal(tool.parameters.type, 'object');
+    assert.ok(tool.description.length > 20);
+  }
+  assert.deepEqual(enabledTools(undefined).map((x) => x.name), [], 'off by default');
+  assert.deepEqual(enabledTools(['search', 'kimi_fetch', 'nope']).map((x) => x.name), ['kimi_search', 'kimi_fetch']);
+  assert.equal(enabledTools(true).length, 3);
+
+  const n = srv.requests.length;
+  const s = await tools.kimi_search.execute({ query: 'kimi', limit: 2 });
+  assert.match(s.text, /^1\. Result 1 for kimi \(site 1 · 2026-11-01\)\n {3}https:\/\/example\.com\/1\?q=kimi\n {3}Snippet 1 about kimi\n2\. /);
+  assert.equal(s.details.results.length, 2);
+  assert.equal(since(srv, n)[0].body, '{"text_query":"kimi","limit":2}');
+
+  const f = await tools.kimi_fetch.execute({ url: 'https://example.com/a' });
+  assert.match(f.text, /^# Page at https:\/\/example\.com\/a/);
+  assert.ok(MAX_FETCH_CHARS >= 10_000);
+
+  const d = await tools.kimi_datasource.execute({ name: 'fake_weather', api: 'now', params: { city: 'x' } });
+  assert.deepEqual(JSON.parse(d.text).result.echo, { city: 'x' });
+
+  // Failures are coded errors a host shows as a failed tool call; abort reaches the core.
+  const e = await rejection(tools.kimi_fetch.execute({ url: 'https://x.unsafe.test/' }));
+  assert.equal(e.code, 'KIMI_REFUSED');
+  srv.inject({ path: '/coding/v1/search', hang: true });
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 100);
+  assert.equal((await rejection(tools.kimi_search.execute({ query: 'q' }, { signal: ac.signal }))).code, 'KIMI_CANCELLED');
+});
+
 test('no token appears in any output or error', () => {
   assert.ok(SECRETS.size > 0, 'the fakes issued tokens');
   assert.ok(OUTPUTS.length > 10, 'outputs were collected');
