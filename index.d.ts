@@ -59,6 +59,9 @@ export declare function getAccessToken(options?: any | undefined | null, force?:
 
 export declare function getDeviceId(options?: any | undefined | null): string
 
+/** kimi-native's own directory for these options (where the per-user config file lives). */
+export declare function homeDir(options?: any | undefined | null): string
+
 export declare function identity(options?: any | undefined | null): any
 
 export declare function kimiFetch(spec: any, body?: Buffer | undefined | null, cancel?: CancelToken | undefined | null): Promise<NativeResponse>

@@ -844,6 +844,7 @@ module.exports.datasource = nativeBinding.datasource
 module.exports.fetchUrl = nativeBinding.fetchUrl
 module.exports.getAccessToken = nativeBinding.getAccessToken
 module.exports.getDeviceId = nativeBinding.getDeviceId
+module.exports.homeDir = nativeBinding.homeDir
 module.exports.identity = nativeBinding.identity
 module.exports.kimiFetch = nativeBinding.kimiFetch
 module.exports.login = nativeBinding.login

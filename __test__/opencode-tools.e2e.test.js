@@ -6,6 +6,8 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
 const { pathToFileURL } = require('node:url')
 const { REPO, ensureOpencode, createSandbox } = require('./helpers/opencode-sandbox')
 const { opencodeConfig } = require('../lib/host-config')
@@ -50,12 +52,13 @@ test('opencode runs kimi_search end to end when the plugin option enables it', {
 
   const ID = core.PROVIDER.opencodeId
   const MODEL = core.PROVIDER.defaultModel
-  const run = async (pluginEntry) => {
+  const run = async (pluginEntry, { projectConfig } = {}) => {
     const sb = createSandbox(oc, {
       env: { KIMI_CODE_OAUTH_HOST: kimi.oauthHost, KIMI_CODE_BASE_URL: kimi.baseUrl, KIMI_API_KEY: API_KEY },
     })
     sandboxes.push(sb)
     sb.writeConfig({ ...opencodeConfig(), plugin: [pluginEntry] })
+    if (projectConfig) fs.writeFileSync(path.join(sb.project, core.CONFIG_FILES.project), JSON.stringify(projectConfig))
     const since = kimi.requests.length
     const r = await sb.opencode(['run', '-m', `${ID}/${MODEL}`, '--format', 'json', '--title', 'tools e2e', 'search the web for kimi code'], {
       timeoutMs: RUN_TIMEOUT_MS,
@@ -91,6 +94,16 @@ test('opencode runs kimi_search end to end when the plugin option enables it', {
     assert.ok(r.events.some((e) => e.type === 'text' && e.part && /searched/.test(e.part.text)), r.describe)
     assert.ok(!r.sb.opencodeFilesText().includes(API_KEY), 'the key is in no opencode file')
     assert.ok(!r.stdout.includes(API_KEY) && !r.stderr.includes(API_KEY), 'the key is in no output')
+  })
+
+  await t.test('the project file .kimi-native.json enables only the tools it names', async () => {
+    const r = await run(plugin, { projectConfig: { tools: ['search'] } })
+    assert.deepEqual(r.failures, [], r.describe)
+    assert.equal(r.code, 0, r.describe)
+    const offered = JSON.parse(r.chats[0].body).tools.map((x) => x.function.name)
+    assert.ok(offered.includes('kimi_search'), `offered: ${offered}`)
+    assert.ok(!offered.includes('kimi_fetch') && !offered.includes('kimi_datasource'), `offered: ${offered}`)
+    assert.equal(r.requests.filter((q) => q.path === '/coding/v1/search').length, 1, r.describe)
   })
 
   await t.test('without the option no kimi tool is offered (opt-in)', async () => {

@@ -464,6 +464,21 @@ test('host-neutral tools: kimi_search, kimi_fetch, kimi_datasource', async (t) =
   const d = await tools.kimi_datasource.execute({ name: 'fake_weather', api: 'now', params: { city: 'x' } });
   assert.deepEqual(JSON.parse(d.text).result.echo, { city: 'x' });
 
+  // Opt-in settings: host option, then the project file, then the user file; broken files are ignored.
+  const { toolsSetting } = require('../lib/tools');
+  const project = tempDir(t, 'project');
+  assert.deepEqual(toolsSetting({ directory: project }), { value: undefined, source: 'default', warnings: [] });
+  fs.writeFileSync(path.join(process.env.KIMI_NATIVE_HOME, kimi.CONFIG_FILES.user), '{"tools": ["fetch"]}');
+  assert.equal(toolsSetting({ directory: project }).source, 'user');
+  assert.deepEqual(toolsSetting({ directory: project }).value, ['fetch']);
+  fs.writeFileSync(path.join(project, kimi.CONFIG_FILES.project), '{"tools": true}');
+  assert.deepEqual(toolsSetting({ directory: project }).value, true);
+  assert.deepEqual(toolsSetting({ directory: project, hostValue: ['search'] }).value, ['search']);
+  fs.writeFileSync(path.join(project, kimi.CONFIG_FILES.project), '{"tools": tru');
+  const broken = toolsSetting({ directory: project });
+  assert.equal(broken.source, 'user', 'a broken project file is skipped');
+  assert.match(broken.warnings[0], /not valid JSON/);
+
   // Failures are coded errors a host shows as a failed tool call; abort reaches the core.
   const e = await rejection(tools.kimi_fetch.execute({ url: 'https://x.unsafe.test/' }));
   assert.equal(e.code, 'KIMI_REFUSED');

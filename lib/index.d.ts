@@ -162,6 +162,10 @@ export function getAccessToken(options?: KimiOptions & { force?: boolean }): Pro
 export function settle(): Promise<void>
 export function models(options?: KimiOptions & { refresh?: boolean }): Promise<ModelInfo[]>
 export function usage(options?: KimiOptions): Promise<Usage>
+/** kimi-native's own directory for these options (env KIMI_NATIVE_HOME, default ~/.kimi-native). */
+export function homeDir(options?: KimiOptions): string
+/** File names of the per-user (in homeDir) and per-project host-feature settings, e.g. `{ "tools": true }`. */
+export const CONFIG_FILES: { user: string; project: string }
 /** Per-call options of the platform functions. */
 export interface PlatformOptions extends KimiOptions {
   /** Time limit of the whole call in ms (KIMI_TIMEOUT when exceeded). */

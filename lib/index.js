@@ -102,6 +102,7 @@ const usage = (options) => holding(native.usage(coreOptions(options)))
 const buildHeaders = (options) => native.buildHeaders(coreOptions(options))
 const getDeviceId = (options) => native.getDeviceId(coreOptions(options))
 const identity = (options) => native.identity(coreOptions(options))
+const homeDir = (options) => native.homeDir(coreOptions(options))
 /** A string body is shaped as JSON text; an object crosses into the core as JSON text too (far
  * cheaper than converting it value by value) and comes back as a new object. */
 function shapeRequest(body, options) {
@@ -315,6 +316,7 @@ module.exports = {
   settle,
   models,
   usage,
+  homeDir,
   uploadFile,
   search,
   fetchUrl,
@@ -328,6 +330,7 @@ module.exports = {
   PROVIDER,
   ERROR_HEADER,
   WARNING_HEADER: facts.warningHeader,
+  CONFIG_FILES: Object.freeze({ ...facts.configFiles }),
   OPTION_KEYS: CORE_KEYS,
   DEFAULTS: Object.freeze({ ...facts.defaults }),
 }

@@ -100,4 +100,40 @@ function enabledTools(setting, options) {
   return all.filter((t) => want.has(t.name))
 }
 
-module.exports = { kimiTools, enabledTools, formatResults, MAX_FETCH_CHARS }
+/**
+ * The user's `tools` setting for a host, read from (first found wins): the host's own option (`hostValue`, e.g. an
+ * opencode plugin option), the project file `<directory>/.kimi-native.json`, the user file
+ * `<kimi-native home>/config.json`. Each file is `{ "tools": true | ["search", "fetch", ...] }`. A missing or broken
+ * file counts as absent and is reported in `warnings`; this never throws (a host must start whatever the files say).
+ */
+function toolsSetting({ directory, options, hostValue } = {}) {
+  const warnings = []
+  if (hostValue !== undefined && hostValue !== null) return { value: hostValue, source: 'option', warnings }
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const files = kimi.CONFIG_FILES
+  const candidates = []
+  if (directory) candidates.push(['project', path.join(directory, files.project)])
+  try {
+    candidates.push(['user', path.join(kimi.homeDir(options), files.user)])
+  } catch (err) {
+    warnings.push(`kimi-native home unknown: ${err.message}`)
+  }
+  for (const [source, file] of candidates) {
+    let text
+    try {
+      text = fs.readFileSync(file, 'utf8')
+    } catch {
+      continue
+    }
+    try {
+      const obj = JSON.parse(text)
+      if (obj && typeof obj === 'object' && obj.tools !== undefined) return { value: obj.tools, source, file, warnings }
+    } catch (err) {
+      warnings.push(`${file} is not valid JSON (${err.message}); ignored`)
+    }
+  }
+  return { value: undefined, source: 'default', warnings }
+}
+
+module.exports = { kimiTools, enabledTools, toolsSetting, formatResults, MAX_FETCH_CHARS }

@@ -145,6 +145,12 @@ pub fn build_headers(env: Env, options: Option<Value>) -> napi::Result<Vec<Vec<S
   })
 }
 
+/// kimi-native's own directory for these options (where the per-user config file lives).
+#[napi]
+pub fn home_dir(env: Env, options: Option<Value>) -> napi::Result<String> {
+  sync(&env, || Ok(settings(&options)?.home.to_string_lossy().into_owned()))
+}
+
 #[napi]
 pub fn get_device_id(env: Env, options: Option<Value>) -> napi::Result<String> {
   sync(&env, || {
@@ -187,6 +193,7 @@ pub fn constants() -> Value {
     "hintHeaders": {"effort": c::HINT_HEADER_EFFORT, "sessionId": c::HINT_HEADER_SESSION},
     "errorHeader": fetch::ERROR_CODE_HEADER,
     "warningHeader": c::WARNING_HEADER,
+    "configFiles": {"user": c::USER_CONFIG_FILE, "project": c::PROJECT_CONFIG_FILE},
     "uploadThresholdBytes": c::UPLOAD_THRESHOLD_BYTES,
     "defaults": {"oauthHost": c::OAUTH_HOST_CN, "baseUrl": c::BASE_URL_CN, "kimiCodeVersion": c::KIMI_CODE_VERSION, "kimiCliVersion": c::KIMI_CLI_VERSION},
   })

@@ -101,6 +101,10 @@ pub const UPLOAD_CACHE_DIR: &str = "uploads";
 pub const UPLOAD_CACHE_MAX_ENTRIES: usize = 512;
 /// Response header naming a shaping step that was skipped (e.g. an image upload that failed).
 pub const WARNING_HEADER: &str = "x-kimi-native-warning";
+/// Host-feature settings (e.g. which agent tools are on): per user in the kimi-native home,
+/// per project in the project directory. The project file wins; a host plugin option wins over both.
+pub const USER_CONFIG_FILE: &str = "config.json";
+pub const PROJECT_CONFIG_FILE: &str = ".kimi-native.json";
 /// Default timeouts of the platform calls. Search: kimi-cli's 180 s total (kimi-wire §6.8).
 pub const SEARCH_TIMEOUT_MS: u64 = 180_000;
 pub const FETCH_URL_TIMEOUT_MS: u64 = 120_000;

@@ -1,13 +1,14 @@
 'use strict'
-// opencode `tool` hook for the kimi-native agent tools (lib/tools.js), opt-in through the plugin options:
+// opencode `tool` hook for the kimi-native agent tools (lib/tools.js), opt-in through the plugin options
 //   "plugin": [["kimi-native", { "tools": true }]]            all of kimi_search, kimi_fetch, kimi_datasource
 //   "plugin": [["kimi-native", { "tools": ["search"] }]]      only those named
+// or, without a plugin option, `{ "tools": ... }` in the project's .kimi-native.json or ~/.kimi-native/config.json.
 //
 // opencode 1.18.33 takes a plugin tool's `args` either as zod schemas or, when they are not zod, as plain JSON
 // Schema properties that all become required (observed in its bundled ToolRegistry; no zod dependency needed
 // here). Optional parameters are therefore sent as nullable and a null means "not given".
 
-const { enabledTools } = require('../tools.js')
+const { enabledTools, toolsSetting } = require('../tools.js')
 
 function nullable(schema) {
   const type = schema.type
@@ -23,9 +24,14 @@ function withoutNulls(args) {
 }
 
 /** `{ tool: {...} }` for the enabled tools, or `{}`. Never throws: a plugin must not stop opencode from starting. */
-function opencodeTools(pluginOptions, coreOptions) {
+function opencodeTools(input, pluginOptions, coreOptions) {
   try {
-    const list = enabledTools(pluginOptions && pluginOptions.tools, coreOptions)
+    const setting = toolsSetting({
+      directory: input && input.directory,
+      options: coreOptions,
+      hostValue: pluginOptions && pluginOptions.tools,
+    })
+    const list = enabledTools(setting.value, coreOptions)
     if (!list.length) return {}
     const tool = {}
     for (const t of list) {

@@ -99,8 +99,8 @@ async function server(input, pluginOptions) {
   const ours = (i) => !!(i && i.model && i.model.providerID === ID)
 
   return {
-    // kimi_search / kimi_fetch / kimi_datasource, only when the plugin options ask for them.
-    ...opencodeTools(pluginOptions, opts),
+    // kimi_search / kimi_fetch / kimi_datasource, only when the user opted in (plugin option or config file).
+    ...opencodeTools(input, pluginOptions, opts),
 
     // Runs once at startup, before opencode builds its providers (and so before it decides to run the loader).
     config: async (config) => {
