@@ -17,6 +17,8 @@
  *   expireAccessTokens(token?), setAccessTtl(s), refreshTokenInfo(rt), accessTokenInfo(at), isAccessTokenValid(t),
  *   refreshCount, invalidGrantCount, refreshLog, setReply(spec|fn), enqueueReply(spec), setModels(), setUsages(),
  *   setIdentityGate(), inject(rule), clearInjections(); events 'request', 'device', 'login', 'refresh'.
+ *   files (Map id -> uploaded file), dataSources (override of the /tools data sources); parseMultipart() is exported.
+ *   Each recorded request also has a non-enumerable `raw` Buffer of its body (multipart uploads are binary).
  *   GET /code/authorize_device?user_code=X[&action=approve|deny] stands in for the browser page.
  *
  * Standalone use (for other processes / real clients):
