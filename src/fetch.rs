@@ -315,22 +315,23 @@ fn is_chat(url: &str) -> bool {
 }
 
 /// Applies shaping to a JSON chat body; anything else passes through byte for byte.
-/// Returns the body to send and whether it is a shaped JSON chat body.
+/// Returns the body to send, whether it is a shaped JSON chat body, and for the Anthropic
+/// route the `anthropic-beta` value to send.
 fn shaped_body(
   settings: &Settings,
   config: &FetchConfig,
   req: &FetchRequest,
   models: Vec<crate::models::ModelInfo>,
-) -> (Option<Bytes>, bool) {
+) -> (Option<Bytes>, bool, Option<String>) {
   let Some(body) = req.body.as_ref() else {
-    return (None, false);
+    return (None, false, None);
   };
   let messages_route = crate::anthropic::is_messages(&req.url);
   if !config.shape || !req.method.eq_ignore_ascii_case("POST") || !(is_chat(&req.url) || messages_route) {
-    return (Some(body.clone()), false);
+    return (Some(body.clone()), false, None);
   }
   let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(body) else {
-    return (Some(body.clone()), false);
+    return (Some(body.clone()), false, None);
   };
   let opts = ShapeOptions {
     profile: Some(settings.profile),
@@ -340,14 +341,16 @@ fn shaped_body(
     models,
     keep: shaping::keep_from_env(),
   };
+  let mut beta = None;
   if messages_route {
     crate::anthropic::shape(&mut json, &opts);
+    beta = crate::anthropic::beta_header(hint(&req.headers, "anthropic-beta").as_deref(), &json);
   } else {
     shaping::shape(&mut json, &opts);
   }
   match serde_json::to_vec(&json) {
-    Ok(v) => (Some(Bytes::from(v)), true),
-    Err(_) => (Some(body.clone()), false),
+    Ok(v) => (Some(Bytes::from(v)), true, beta),
+    Err(_) => (Some(body.clone()), false, None),
   }
 }
 
@@ -447,7 +450,7 @@ pub async fn fetch(
     config.read_timeout_ms.unwrap_or(crate::http::DEFAULT_READ_TIMEOUT_MS),
   )?;
   let mut req = req;
-  let (body, json_body) = shaped_body(
+  let (body, json_body, anthropic_beta) = shaped_body(
     settings,
     config,
     &req,
@@ -460,13 +463,8 @@ pub async fn fetch(
   // The Anthropic route as kimi-code sends it: `?beta=true` and the beta flags the body needs.
   if json_body && crate::anthropic::is_messages(&req.url) {
     req.url = crate::anthropic::with_beta_query(&req.url);
-    let host_beta = hint(&req.headers, "anthropic-beta");
     req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("anthropic-beta"));
-    let shaped: serde_json::Value = body
-      .as_ref()
-      .and_then(|b| serde_json::from_slice(b).ok())
-      .unwrap_or_default();
-    if let Some(v) = crate::anthropic::beta_header(host_beta.as_deref(), &shaped) {
+    if let Some(v) = anthropic_beta {
       req.headers.push(("anthropic-beta".into(), v));
     }
   }
