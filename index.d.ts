@@ -58,9 +58,16 @@ export declare function classifyResponse(status: number, body: string, retryAfte
  */
 export declare function constants(): any
 
+export declare function datasource(name: string, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<any>
+
+export declare function fetchUrl(url: string, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<string>
+
 export declare function getAccessToken(options?: any | undefined | null, force?: boolean | undefined | null): Promise<string>
 
 export declare function getDeviceId(options?: any | undefined | null): string
+
+/** kimi-native's own directory for these options (where the per-user config file lives). */
+export declare function homeDir(options?: any | undefined | null): string
 
 export declare function identity(options?: any | undefined | null): any
 
@@ -75,6 +82,8 @@ export declare function kimiFetch(spec: any, body?: Buffer | undefined | null, c
 export declare function login(options: any | undefined | null, onDeviceCode?: ((code: any) => void) | undefined | null, onEvent?: ((event: any) => void) | undefined | null, cancel?: CancelToken | undefined | null): Promise<any>
 
 export declare function logout(options?: any | undefined | null): Promise<{ removed: boolean }>
+
+export declare function me(options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<any>
 
 export declare function models(options?: any | undefined | null, refresh?: boolean | undefined | null): Promise<any[]>
 
@@ -95,6 +104,8 @@ export declare function refreshSettled(): Promise<void>
 
 export declare function renderQr(text: string): string | null
 
+export declare function search(query: string, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<any[]>
+
 /**
  * Pure request shaping; returns a new body. A JSON string in gives a JSON string out, which
  * is much cheaper for large bodies than converting a JS object value by value.
@@ -108,5 +119,7 @@ export declare function status(options?: any | undefined | null): Promise<any>
  * shows it (stderr, `onWarning`); the once-per-process state lives here, in the core.
  */
 export declare function takeWarning(options?: any | undefined | null): string | null
+
+export declare function uploadFile(data: Buffer, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<{ id: string; url: string; cached: boolean }>
 
 export declare function usage(options?: any | undefined | null): Promise<any>

@@ -399,6 +399,80 @@ async function cmdLoginOrImport(opts) {
   return cmdLogin(opts)
 }
 
+// Platform commands (issue #16): for scripts, each with --json.
+const MIME_BY_EXT = Object.freeze({
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  mp4: 'video/mp4',
+  mov: 'video/quicktime',
+  webm: 'video/webm',
+  pdf: 'application/pdf',
+})
+
+function timeoutOpt(opts) {
+  if (opts.timeout === undefined) return {}
+  const ms = Number(opts.timeout)
+  if (!Number.isFinite(ms) || ms <= 0) {
+    const err = new Error(`--timeout must be a positive number of milliseconds, got ${JSON.stringify(opts.timeout)}.`)
+    err.code = 'KIMI_BAD_INPUT'
+    throw err
+  }
+  return { timeoutMs: ms }
+}
+
+async function cmdSearch(query, opts) {
+  const limit = opts.limit === undefined ? undefined : Number(opts.limit)
+  const results = await kimi.search(query, { ...coreOpts(opts), ...timeoutOpt(opts), limit })
+  await kimi.settle()
+  if (opts.json) {
+    console.log(JSON.stringify(results, null, 2))
+    return EXIT.ok
+  }
+  if (!results.length) console.log('No results.')
+  results.forEach((r, i) => {
+    console.log(`${bold(`${i + 1}. ${r.title || r.url}`)}${r.date ? dim(` · ${r.date}`) : ''}`)
+    console.log(`   ${cyan(r.url)}`)
+    if (r.snippet) console.log(`   ${r.snippet}`)
+  })
+  return EXIT.ok
+}
+
+async function cmdFetch(url, opts) {
+  const text = await kimi.fetchUrl(url, { ...coreOpts(opts), ...timeoutOpt(opts) })
+  await kimi.settle()
+  if (opts.json) console.log(JSON.stringify({ url, markdown: text }, null, 2))
+  else process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
+  return EXIT.ok
+}
+
+async function cmdUpload(file, opts) {
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const ext = path.extname(file).slice(1).toLowerCase()
+  const mimeType = opts.mime || MIME_BY_EXT[ext]
+  if (!mimeType) {
+    const err = new Error(`Cannot tell the type of ${path.basename(file)}: pass --mime (e.g. --mime image/png).`)
+    err.code = 'KIMI_BAD_INPUT'
+    throw err
+  }
+  let data
+  try {
+    data = fs.readFileSync(file)
+  } catch (e) {
+    const err = new Error(`Cannot read ${file}: ${e.code || e.message}.`)
+    err.code = 'KIMI_BAD_INPUT'
+    throw err
+  }
+  const up = await kimi.uploadFile(data, { ...coreOpts(opts), ...timeoutOpt(opts), mimeType, purpose: opts.purpose })
+  await kimi.settle()
+  if (opts.json) console.log(JSON.stringify({ ...up, bytes: data.length, mimeType }, null, 2))
+  else console.log(`${up.url}${up.cached ? dim(' (already uploaded)') : ''}`)
+  return EXIT.ok
+}
+
 function main(argv) {
   const program = new Command()
   program
@@ -440,6 +514,28 @@ function main(argv) {
       }
     })
   shared(program.command('usage').description('show quota windows and reset times')).option('--json', 'print JSON').action(run(cmdUsage))
+  const runArg = (fn) => async (arg, cmdOpts, cmd) => {
+    try {
+      exit = await fn(arg, { ...program.opts(), ...cmd.opts() })
+    } catch (err) {
+      exit = fail(err)
+    }
+  }
+  shared(program.command('search').argument('<query>').description("search the web with Kimi's search service"))
+    .option('--limit <n>', 'at most this many results')
+    .option('--timeout <ms>', 'give up after this many milliseconds')
+    .option('--json', 'print JSON')
+    .action(runArg(cmdSearch))
+  shared(program.command('fetch').argument('<url>').description("fetch a page as markdown with Kimi's fetch service"))
+    .option('--timeout <ms>', 'give up after this many milliseconds')
+    .option('--json', 'print JSON')
+    .action(runArg(cmdFetch))
+  shared(program.command('upload').argument('<file>').description("upload a file to Kimi's Files API; prints its ms:// reference"))
+    .option('--mime <type>', 'mime type (guessed from the extension otherwise)')
+    .option('--purpose <purpose>', 'purpose (image / video by default)')
+    .option('--timeout <ms>', 'give up after this many milliseconds')
+    .option('--json', 'print JSON')
+    .action(runArg(cmdUpload))
   return program.parseAsync(argv).then(() => exit)
 }
 

@@ -31,6 +31,11 @@ export interface KimiOptions {
   store?: StoreKind
   /** Directory for kimi-native's own files (env KIMI_NATIVE_HOME, default ~/.kimi-native). */
   home?: string
+  /**
+   * Inline `data:` images larger than this many bytes are uploaded through Kimi's Files API and sent as
+   * `ms://` references by createKimiFetch (default 1048576; 0 turns it off). Env KIMI_NATIVE_UPLOAD_THRESHOLD_BYTES.
+   */
+  uploadThresholdBytes?: number
 }
 
 export interface DeviceCode {
@@ -160,6 +165,9 @@ export interface KimiError extends Error {
     | 'KIMI_KEYCHAIN_UNAVAILABLE'
     | 'KIMI_BAD_INPUT'
     | 'KIMI_INTERNAL'
+    | 'KIMI_TIMEOUT'
+    | 'KIMI_REFUSED'
+    | 'KIMI_NOT_FOUND'
   /** Seconds, for KIMI_RATE_LIMITED when the server sent Retry-After. */
   retryAfter?: number
   status?: number
@@ -226,6 +234,54 @@ export interface ImportResult {
 export function importSources(options?: KimiOptions): Promise<ImportSource[]>
 /** Rejects with KIMI_RELOGIN_REQUIRED (nothing changed) when the source's refresh token is dead, KIMI_BAD_INPUT when it cannot be imported. */
 export function importLogin(source: string, options?: KimiOptions): Promise<ImportResult>
+/** kimi-native's own directory for these options (env KIMI_NATIVE_HOME, default ~/.kimi-native). */
+export function homeDir(options?: KimiOptions): string
+/** File names of the per-user (in homeDir) and per-project host-feature settings, e.g. `{ "tools": true }`. */
+export const CONFIG_FILES: { user: string; project: string }
+/** Per-call options of the platform functions. */
+export interface PlatformOptions extends KimiOptions {
+  /** Time limit of the whole call in ms (KIMI_TIMEOUT when exceeded). */
+  timeoutMs?: number
+  /** Aborts the call (rejects with the signal's reason). */
+  signal?: AbortSignal
+}
+export interface UploadedFile {
+  id: string
+  /** `ms://<id>`, usable as an image_url / video_url in a chat message. */
+  url: string
+  /** True when the same bytes were uploaded before for this account and no request was made. */
+  cached: boolean
+}
+export interface SearchResult {
+  title: string
+  url: string
+  snippet: string
+  date?: string
+  siteName?: string
+}
+export interface AccountInfo {
+  nickname?: string
+  plan?: string
+  planLevel?: string
+  region?: string
+  status?: string
+}
+/** POST {base}/files (multipart); cached by content hash per account. `purpose` defaults to image/video by mime type. */
+export function uploadFile(
+  data: Uint8Array | ArrayBuffer | ArrayBufferView | string, // a Buffer is a Uint8Array
+  options: PlatformOptions & { mimeType: string; purpose?: string },
+): Promise<UploadedFile>
+/** POST {base}/search. */
+export function search(query: string, options?: PlatformOptions & { limit?: number }): Promise<SearchResult[]>
+/** POST {base}/fetch: the page as markdown. A refused URL rejects with KIMI_REFUSED. */
+export function fetchUrl(url: string | URL, options?: PlatformOptions): Promise<string>
+/** POST {base}/tools: a data source's description, or with `api` a call of that api with `params`. */
+export function datasource(
+  name: string,
+  options?: PlatformOptions & { api?: string; params?: Record<string, unknown> },
+): Promise<any>
+/** GET {base}/me, without ids, email or phone. */
+export function me(options?: PlatformOptions): Promise<AccountInfo>
 /** Pure: returns a new body; does not mutate the input. A string is shaped as JSON text (returned as a string; not JSON: unchanged). */
 export function shapeRequest(body: any, options?: ShapeOptions): any
 /** Classifies an error response a host received itself (status, body text, Retry-After seconds). */
@@ -258,6 +314,8 @@ export const PROVIDER: { opencodeId: string; piId: string; defaultModel: string 
 export const ERROR_HEADER: string
 /** What a host's auth store holds for kimi-native instead of a token. */
 export const AUTH_MARKERS: { opencode: Record<string, unknown>; pi: Record<string, unknown> }
+/** Response header (may repeat) carrying a warning from the request path, e.g. an image upload that fell back to inline. */
+export const WARNING_HEADER: string
 /** The keys of KimiOptions the core reads (hosts copy these from their own config). */
 export const OPTION_KEYS: ReadonlyArray<keyof KimiOptions>
 /** 'native' (default), then the opt-in official-client profiles. */

@@ -145,6 +145,7 @@ function importLogin(source, options) {
 }
 const getDeviceId = (options) => native.getDeviceId(coreOptions(options))
 const identity = (options) => native.identity(coreOptions(options))
+const homeDir = (options) => native.homeDir(coreOptions(options))
 /** A string body is shaped as JSON text; an object crosses into the core as JSON text too (far
  * cheaper than converting it value by value) and comes back as a new object. */
 function shapeRequest(body, options) {
@@ -298,6 +299,62 @@ function createKimiFetch(options = {}) {
   }
 }
 
+/*
+ * Kimi's platform services (Files API, web search, URL fetch, data sources, account). Each is
+ * one core call with a time limit (`timeoutMs`) and cancellable by `signal`; failures reject
+ * with coded errors (KIMI_TIMEOUT, KIMI_REFUSED, KIMI_NOT_FOUND, KIMI_BAD_INPUT, ...).
+ */
+function platformArgs(options, keys) {
+  const out = {}
+  for (const k of ['timeoutMs', ...keys]) if (options[k] !== undefined && options[k] !== null) out[k] = options[k]
+  return out
+}
+
+function toBuffer(data) {
+  if (Buffer.isBuffer(data)) return data
+  if (data instanceof ArrayBuffer) return Buffer.from(data)
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  if (typeof data === 'string') return Buffer.from(data)
+  throw coded('KIMI_BAD_INPUT', 'uploadFile needs a Buffer, ArrayBuffer, typed array or string.')
+}
+
+async function uploadFile(data, options = {}) {
+  const buf = toBuffer(data)
+  return withSignal(options.signal, (token, done) =>
+    holding(native.uploadFile(buf, coreOptions(options), platformArgs(options, ['mimeType', 'purpose']), token)).finally(done),
+  )
+}
+
+function search(query, options = {}) {
+  if (typeof query !== 'string') return Promise.reject(coded('KIMI_BAD_INPUT', 'search needs a query string.'))
+  return withSignal(options.signal, (token, done) =>
+    holding(native.search(query, coreOptions(options), platformArgs(options, ['limit']), token)).finally(done),
+  )
+}
+
+function fetchUrl(url, options = {}) {
+  const href = url instanceof URL ? url.href : url
+  if (typeof href !== 'string') return Promise.reject(coded('KIMI_BAD_INPUT', 'fetchUrl needs a URL string.'))
+  return withSignal(options.signal, (token, done) =>
+    holding(native.fetchUrl(href, coreOptions(options), platformArgs(options, []), token)).finally(done),
+  )
+}
+
+function datasource(name, options = {}) {
+  if (typeof name !== 'string') return Promise.reject(coded('KIMI_BAD_INPUT', 'datasource needs a data source name.'))
+  return withSignal(options.signal, (token, done) =>
+    holding(native.datasource(name, coreOptions(options), platformArgs(options, ['api', 'params']), token)).finally(
+      done,
+    ),
+  )
+}
+
+function me(options = {}) {
+  return withSignal(options.signal, (token, done) =>
+    holding(native.me(coreOptions(options), platformArgs(options, []), token)).finally(done),
+  )
+}
+
 module.exports = {
   buildHeaders,
   getDeviceId,
@@ -311,6 +368,12 @@ module.exports = {
   usage,
   importSources,
   importLogin,
+  homeDir,
+  uploadFile,
+  search,
+  fetchUrl,
+  datasource,
+  me,
   shapeRequest,
   classifyResponse,
   createKimiFetch,
@@ -320,6 +383,8 @@ module.exports = {
   PROVIDER,
   ERROR_HEADER,
   AUTH_MARKERS,
+  WARNING_HEADER: facts.warningHeader,
+  CONFIG_FILES: Object.freeze({ ...facts.configFiles }),
   OPTION_KEYS: CORE_KEYS,
   PROFILES: Object.freeze([...facts.profiles]),
   RUNTIME,

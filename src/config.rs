@@ -122,6 +122,9 @@ pub struct Options {
   pub host: Option<String>,
   /// The JS runtime kimi-native runs in (`node/v22.23.3`, `bun/1.3.14`); set by lib/index.js.
   pub runtime: Option<String>,
+  /// Inline images above this many bytes are uploaded as `ms://` references; 0 turns it off.
+  /// A number from JS (napi hands numbers over as floats).
+  pub upload_threshold_bytes: Option<f64>,
 }
 
 /// The JS names of the fields of [`Options`] a host may set, in declaration order (`runtime`
@@ -184,6 +187,8 @@ pub struct Settings {
   /// Host product token (native profile), validated; `None` when kimi-native itself calls.
   pub host: Option<String>,
   pub runtime: Option<String>,
+  /// Inline images above this many decoded bytes are uploaded (0 = never).
+  pub upload_threshold_bytes: u64,
 }
 
 /// A secret value: usable, but never printed by `Debug`.
@@ -356,6 +361,12 @@ impl Settings {
         .unwrap_or(c::KEYCHAIN_TIMEOUT_MS)
         .max(1),
     );
+    let upload_threshold_bytes = opts
+      .upload_threshold_bytes
+      .filter(|v| v.is_finite() && *v >= 0.0)
+      .map(|v| v as u64)
+      .or_else(|| number(env, env::UPLOAD_THRESHOLD_BYTES))
+      .unwrap_or(c::UPLOAD_THRESHOLD_BYTES);
     Ok(Settings {
       profile,
       profile_source,
@@ -379,6 +390,7 @@ impl Settings {
       keychain_timeout,
       host,
       runtime,
+      upload_threshold_bytes,
     })
   }
 

@@ -111,6 +111,36 @@ pub const KEYCHAIN_TIMEOUT_MS: u64 = 5_000;
 pub const KEYCHAIN_CHUNK_CHARS: usize = 1000;
 
 /// Environment variables.
+/// Platform endpoints under the coding base (kimi-wire §6.6–§6.8).
+pub const FILES_PATH: &str = "/files";
+pub const SEARCH_PATH: &str = "/search";
+pub const FETCH_PATH: &str = "/fetch";
+pub const TOOLS_PATH: &str = "/tools";
+pub const ME_PATH: &str = "/me";
+/// `ms://<file-id>` is how an uploaded file is referenced in a chat (kimi-wire §6.7).
+pub const FILE_REF_SCHEME: &str = "ms://";
+/// Error type the fetch service answers for a URL it refuses (kimi-wire §6.8, community).
+pub const ERR_TYPE_SECURITY_RISK: &str = "security_risk";
+/// Inline images larger than this (decoded bytes) go through the Files API (issue #16).
+pub const UPLOAD_THRESHOLD_BYTES: u64 = 1024 * 1024;
+/// Upload cache: entries kept per account, file under the kimi-native home.
+pub const UPLOAD_CACHE_DIR: &str = "uploads";
+pub const UPLOAD_CACHE_MAX_ENTRIES: usize = 512;
+/// Response header naming a shaping step that was skipped (e.g. an image upload that failed).
+pub const WARNING_HEADER: &str = "x-kimi-native-warning";
+/// Host-feature settings (e.g. which agent tools are on): per user in the kimi-native home,
+/// per project in the project directory. The project file wins; a host plugin option wins over both.
+pub const USER_CONFIG_FILE: &str = "config.json";
+pub const PROJECT_CONFIG_FILE: &str = ".kimi-native.json";
+/// Default timeouts of the platform calls. Search: kimi-cli's 180 s total (kimi-wire §6.8).
+pub const SEARCH_TIMEOUT_MS: u64 = 180_000;
+pub const FETCH_URL_TIMEOUT_MS: u64 = 120_000;
+pub const UPLOAD_TIMEOUT_MS: u64 = 300_000;
+pub const TOOLS_TIMEOUT_MS: u64 = 120_000;
+pub const ME_TIMEOUT_MS: u64 = 30_000;
+/// An image upload inside a chat request waits at most this long before the image goes inline.
+pub const SHAPING_UPLOAD_TIMEOUT_MS: u64 = 60_000;
+
 pub mod env {
   pub const OAUTH_HOST: &str = "KIMI_CODE_OAUTH_HOST";
   pub const OAUTH_HOST_LEGACY: &str = "KIMI_OAUTH_HOST";
@@ -134,4 +164,5 @@ pub mod env {
   /// Hosts' own locations, read by `import` to find other plugins' logins.
   pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
   pub const PI_CODING_AGENT_DIR: &str = "PI_CODING_AGENT_DIR";
+  pub const UPLOAD_THRESHOLD_BYTES: &str = "KIMI_NATIVE_UPLOAD_THRESHOLD_BYTES";
 }

@@ -24,6 +24,12 @@ pub enum Code {
   KeychainUnavailable,
   BadInput,
   Internal,
+  /// A platform call (search, fetch, upload, tools) ran past its time limit.
+  Timeout,
+  /// The service refused this input (e.g. the fetch service's `security_risk`).
+  Refused,
+  /// The named thing (file, data source) does not exist.
+  NotFound,
 }
 
 impl Code {
@@ -47,6 +53,9 @@ impl Code {
       Code::KeychainUnavailable => "KIMI_KEYCHAIN_UNAVAILABLE",
       Code::BadInput => "KIMI_BAD_INPUT",
       Code::Internal => "KIMI_INTERNAL",
+      Code::Timeout => "KIMI_TIMEOUT",
+      Code::Refused => "KIMI_REFUSED",
+      Code::NotFound => "KIMI_NOT_FOUND",
     }
   }
 }

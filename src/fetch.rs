@@ -380,21 +380,23 @@ fn is_chat(url: &str) -> bool {
 }
 
 /// Applies shaping to a JSON chat body; anything else passes through byte for byte.
-/// Returns the body to send and whether it is a shaped JSON chat body.
+/// Returns the body to send, whether it is a shaped JSON chat body, and for the Anthropic
+/// route the `anthropic-beta` value to send.
 fn shaped_body(
   settings: &Settings,
   config: &FetchConfig,
   req: &FetchRequest,
   models: Vec<crate::models::ModelInfo>,
-) -> (Option<Bytes>, bool) {
+) -> (Option<Bytes>, bool, Option<String>) {
   let Some(body) = req.body.as_ref() else {
-    return (None, false);
+    return (None, false, None);
   };
-  if !config.shape || !req.method.eq_ignore_ascii_case("POST") || !is_chat(&req.url) {
-    return (Some(body.clone()), false);
+  let messages_route = crate::anthropic::is_messages(&req.url);
+  if !config.shape || !req.method.eq_ignore_ascii_case("POST") || !(is_chat(&req.url) || messages_route) {
+    return (Some(body.clone()), false, None);
   }
   let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(body) else {
-    return (Some(body.clone()), false);
+    return (Some(body.clone()), false, None);
   };
   let opts = ShapeOptions {
     profile: Some(settings.profile),
@@ -404,10 +406,16 @@ fn shaped_body(
     models,
     keep: shaping::keep_from_env(),
   };
-  shaping::shape(&mut json, &opts);
+  let mut beta = None;
+  if messages_route {
+    crate::anthropic::shape(&mut json, &opts);
+    beta = crate::anthropic::beta_header(hint(&req.headers, "anthropic-beta").as_deref(), &json);
+  } else {
+    shaping::shape(&mut json, &opts);
+  }
   match serde_json::to_vec(&json) {
-    Ok(v) => (Some(Bytes::from(v)), true),
-    Err(_) => (Some(body.clone()), false),
+    Ok(v) => (Some(Bytes::from(v)), true, beta),
+    Err(_) => (Some(body.clone()), false, None),
   }
 }
 
@@ -604,7 +612,8 @@ pub async fn fetch(
       .unwrap_or(crate::http::DEFAULT_CONNECT_TIMEOUT_MS),
     config.read_timeout_ms.unwrap_or(crate::http::DEFAULT_READ_TIMEOUT_MS),
   )?;
-  let (body, json_body) = shaped_body(
+  let mut req = req;
+  let (body, json_body, anthropic_beta) = shaped_body(
     settings,
     config,
     &req,
@@ -614,6 +623,22 @@ pub async fn fetch(
       vec![]
     },
   );
+  // The Anthropic route as kimi-code sends it: `?beta=true` and the beta flags the body needs.
+  if json_body && crate::anthropic::is_messages(&req.url) {
+    req.url = crate::anthropic::with_beta_query(&req.url);
+    req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("anthropic-beta"));
+    if let Some(v) = anthropic_beta {
+      req.headers.push(("anthropic-beta".into(), v));
+    }
+  }
+  // Large inline images become `ms://` references (a separate step from shaping, issue #16).
+  let (body, warnings) = match (&body, json_body) {
+    (Some(b), true) => {
+      let off = crate::platform::images::offload(settings, b, cancel).await?;
+      (off.body.or(body), off.warnings)
+    }
+    _ => (body, vec![]),
+  };
   let mut grant = cancel.run(auth::access_token(settings)).await?;
   let mut retried = false;
   let resp = loop {
@@ -637,6 +662,9 @@ pub async fn fetch(
   let status_text = resp.status().canonical_reason().unwrap_or("").to_string();
   let url = resp.url().to_string();
   let mut headers = response_headers(&resp);
+  for w in warnings {
+    headers.push((c::WARNING_HEADER.into(), w));
+  }
   if status < 400 {
     return Ok(FetchResponse {
       status,

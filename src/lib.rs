@@ -1,6 +1,7 @@
 //! kimi-native: the domain lives in plain modules (unit-tested with `cargo test`, no Node);
 //! `binding` is the only place that knows about napi.
 
+pub mod anthropic;
 pub mod api_error;
 pub mod auth;
 pub mod browser;
@@ -16,6 +17,7 @@ pub mod lock;
 pub mod models;
 pub mod oauth;
 pub mod os_version;
+pub mod platform;
 pub mod qr;
 pub mod shaping;
 pub mod store;

@@ -17,6 +17,7 @@ const os = require('node:os')
 const path = require('node:path')
 const core = require('../index.js')
 const { withTimeout } = require('../timeout.js')
+const { opencodeTools } = require('./opencode-tools.js')
 
 const ID = core.PROVIDER.opencodeId
 // What opencode stores instead of credentials. `expires` is read by nothing in opencode for a plugin provider
@@ -81,6 +82,8 @@ function hostFetch(opts) {
   }
   return async function kimiNativeFetch(input, init) {
     const host = opts.host || opencodeToken(input, init)
+    // Remembered for the kimi_* tools, which run with no request of opencode's to read it from.
+    if (host && !opts.host) opts.host = host
     try {
       return await identityError(await fetchFor(host)(input, init), host ? { ...opts, host } : opts)
     } catch (err) {
@@ -132,6 +135,9 @@ async function server(input, pluginOptions) {
   const ours = (i) => !!(i && i.model && i.model.providerID === ID)
 
   return {
+    // kimi_search / kimi_fetch / kimi_datasource, only when the user opted in (plugin option or config file).
+    ...opencodeTools(input, pluginOptions, opts),
+
     // Runs once at startup, before opencode builds its providers (and so before it decides to run the loader).
     config: async (config) => {
       if (config && config.provider && config.provider[ID]) await ensureMarker(client)
