@@ -426,6 +426,7 @@ async function register(pi) {
   if (native) registerNative(pi, ai, st, infos, token)
   else registerLegacy(pi, ai, st, infos, token)
   registerCommands(pi, token)
+  registerTools(pi, token)
 }
 
 /** Shows a command's result in pi's UI, or on stdout when pi runs without one (print mode, SDK). */
@@ -462,6 +463,39 @@ function registerCommands(pi, host) {
       }
     },
   })
+}
+
+// ---- opt-in agent tools (lib/tools.js) --------------------------------------------------------------
+// pi 1.x and 0.73 both take `registerTool({ name, label, description, parameters, execute(toolCallId, params,
+// signal, onUpdate, ctx) })`; both validate `parameters` as plain JSON Schema (pi 1.x with pi-schema, 0.73 with
+// its JSON-Schema coercion path for non-TypeBox objects), so the shared schemas go in unchanged, no TypeBox.
+// Opt-in, like opencode: `{ "tools": true | ["search", ...] }` in the project's .kimi-native.json or the user's
+// kimi-native config.json. pi's factory has no cwd argument; pi runs in the project directory.
+function registerTools(pi, host) {
+  try {
+    if (typeof pi.registerTool !== 'function') return
+    const { enabledTools, toolsSetting } = require('../tools.js')
+    const setting = toolsSetting({ directory: process.cwd() })
+    for (const t of enabledTools(setting.value, { host })) {
+      try {
+        pi.registerTool({
+          name: t.name,
+          label: t.label,
+          description: t.description,
+          parameters: t.parameters,
+          async execute(_toolCallId, params, signal) {
+            // A core error rejects with its own message; pi reports a thrown error to the model as the tool's result.
+            const r = await t.execute(params || {}, { signal })
+            return { content: [{ type: 'text', text: r.text }], details: r.details }
+          },
+        })
+      } catch {
+        // pi refused this tool (a name clash with another extension): the others and the provider stay.
+      }
+    }
+  } catch {
+    // Tools are extras: a broken config or a pi without the API must never stop pi or the provider.
+  }
 }
 
 module.exports = async function kimiNativePi(pi) {
