@@ -550,9 +550,13 @@ mod tests {
     }
     // Every key deserialises into its own field (a typo in a rename would leave it None).
     for k in &keys {
-      let opts: Options = serde_json::from_value(serde_json::json!({ k.as_str(): "x" })).unwrap();
+      let value = match k.as_str() {
+        "uploadThresholdBytes" => serde_json::json!(1024.0),
+        _ => serde_json::json!("x"),
+      };
+      let opts: Options = serde_json::from_value(serde_json::json!({ k.as_str(): value.clone() })).unwrap();
       let back = serde_json::to_value(&opts).unwrap();
-      assert_eq!(back[k.as_str()], "x", "{k}");
+      assert_eq!(back[k.as_str()], value, "{k}");
     }
   }
 
