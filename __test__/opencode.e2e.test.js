@@ -49,8 +49,11 @@ function parseEvents(stdout) {
 
 test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, async (t) => {
   const oc = ensureOpencode()
+  // A host test that cannot install its host fails in CI instead of skipping.
+  if (!oc.ok && process.env.CI === 'true') assert.fail(`opencode could not be installed: ${oc.reason}`)
   if (!oc.ok) return t.skip(oc.reason)
   const { core, reason } = loadCore()
+  if (!core && process.env.CI === 'true') assert.fail(reason)
   if (!core) return t.skip(reason)
   const { startFakeKimi } = require('./fake-kimi/server')
 
