@@ -151,6 +151,15 @@ test('opencode with the Anthropic-compatible provider block', { timeout: 20 * 60
     assert.equal(body.output_config, undefined, 'variant off: no output_config')
   })
 
+  await t.test('no variant: no Claude adaptive thinking reaches Kimi (server default, as on the OpenAI route)', async () => {
+    const r = await ocRun()
+    assert.equal(r.code, 0, r.describe)
+    assert.ok(r.messages.length >= 1, r.describe)
+    const body = assertMessagesRequest(r.messages[0], 'no variant')
+    assert.equal(body.thinking, undefined, `no variant: no thinking field: ${JSON.stringify(body.thinking)}`)
+    assert.equal(body.output_config, undefined, 'no variant: no output_config')
+  })
+
   await t.test('no token in opencode files or output', async () => {
     const text = sb.opencodeFilesText()
     for (const tok of tokens) assert.ok(!text.includes(tok), 'token not in opencode files')

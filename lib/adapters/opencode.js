@@ -250,6 +250,13 @@ async function server(input, pluginOptions) {
       const effort = o.reasoningEffort
       delete o.reasoningEffort // thinking is the core's job; reasoning_effort must not reach the body
       if (effort !== undefined) pending.set(callKey(i), String(effort))
+      // With no variant, opencode gives an @ai-sdk/anthropic model Claude's adaptive thinking and an effort, which
+      // Kimi does not take (thinking is enabled/disabled only): leave both out, the server's default, as on the
+      // OpenAI route.
+      else if (i.model.providerID === ANTHROPIC_ID) {
+        delete o.thinking
+        delete o.effort
+      }
     },
 
     'chat.headers': async (i, output) => {
