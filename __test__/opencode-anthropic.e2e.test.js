@@ -135,6 +135,7 @@ test('opencode with the Anthropic-compatible provider block', { timeout: 20 * 60
     assert.ok(r.events.some((e) => e.type === 'text' && e.part && e.part.text), `reply text came back\n${r.describe}`)
     assert.ok(r.messages.length >= 1, r.describe)
     assert.ok(!r.all.some((q) => q.path.startsWith('/coding/v1/chat/completions')), `no OpenAI-route request\n${r.describe}`)
+    for (const tok of tokens) assert.ok(!r.stdout.includes(tok) && !r.stderr.includes(tok), 'no token in opencode output')
     const body = assertMessagesRequest(r.messages[0], 'variant high')
     assert.deepEqual(body.thinking, { type: 'enabled' }, 'variant high: thinking on')
     assert.ok(body.output_config && body.output_config.effort, 'variant high: output_config.effort set')
