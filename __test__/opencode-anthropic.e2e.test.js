@@ -161,10 +161,32 @@ test('opencode with the Anthropic-compatible provider block', { timeout: 20 * 60
     assert.equal(body.output_config, undefined, 'no variant: no output_config')
   })
 
+  await t.test('next to the default provider: each provider keeps its own route', async () => {
+    const { opencodeConfig } = require('../lib/host-config')
+    const both = opencodeConfig()
+    both.plugin = [pathToFileURL(REPO).href]
+    Object.assign(both.provider, documented.provider)
+    sb.writeConfig(both)
+    const a = await ocRun({ variant: 'high' })
+    assert.equal(a.code, 0, a.describe)
+    assert.ok(a.messages.length >= 1 && !a.all.some((q) => q.path.startsWith('/coding/v1/chat/')), a.describe)
+    assertMessagesRequest(a.messages[0], 'both configured, Anthropic provider')
+    const since = kimi.requests.length
+    const r = await sb.opencode(['run', '-m', `${core.PROVIDER.opencodeId}/${MODEL}`, '--format', 'json', '--title', 'x', 'say hi'], {
+      timeoutMs: RUN_TIMEOUT_MS,
+    })
+    const all = kimi.requests.slice(since)
+    const describe = `rc=${r.code}\n${r.stdout.slice(-1500)}\n${r.stderr.slice(-1500)}\n${all.map((q) => q.path).join(', ')}`
+    assert.equal(r.code, 0, describe)
+    assert.ok(all.some((q) => q.path === '/coding/v1/chat/completions'), `default provider on the OpenAI route\n${describe}`)
+    assert.ok(!all.some((q) => q.path.startsWith('/coding/v1/messages')), describe)
+  })
+
   await t.test('no token in opencode files or output', async () => {
     const text = sb.opencodeFilesText()
     for (const tok of tokens) assert.ok(!text.includes(tok), 'token not in opencode files')
     const auth = sb.readAuth() || {}
     assert.equal(auth[ID], undefined, 'the Anthropic provider needs no auth.json entry')
+    for (const entry of Object.values(auth)) for (const tok of tokens) assert.ok(!JSON.stringify(entry).includes(tok))
   })
 })
