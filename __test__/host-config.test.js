@@ -21,6 +21,12 @@ for (const file of ['README.md', 'docs/opencode.md']) {
   })
 }
 
+test('the Anthropic-mode opencode.json in README.md is the block lib/host-config builds', () => {
+  const doc = JSON.parse(fenced(raw('README.md', '<!-- opencode-anthropic-json:begin -->', '<!-- opencode-anthropic-json:end -->')))
+  assert.deepEqual(doc, { plugin: ['kimi-native'], provider: hosts.opencodeAnthropicProvider() })
+  assert.deepEqual(Object.keys(doc.provider), [hosts.OPENCODE_ANTHROPIC_ID])
+})
+
 for (const file of ['README.md', 'docs/pi.md']) {
   test(`pi setup printed by login equals the commands in ${file}`, () => {
     const doc = raw(file, '<!-- pi-setup:begin -->', '<!-- pi-setup:end -->')

@@ -502,6 +502,19 @@ test('host-neutral tools: kimi_search, kimi_fetch, kimi_datasource', async (t) =
   assert.equal(broken.source, 'user', 'a broken project file is skipped');
   assert.match(broken.warnings[0], /not valid JSON/);
 
+  // The same files carry the opt-in wire protocol (Anthropic mode); openai unless they say anthropic.
+  const { protocolSetting } = require('../lib/tools');
+  assert.equal(protocolSetting({ directory: project }).value, 'openai', 'default: the OpenAI-compatible route');
+  fs.writeFileSync(path.join(project, kimi.CONFIG_FILES.project), '{"protocol": "Anthropic"}');
+  assert.deepEqual(
+    { value: protocolSetting({ directory: project }).value, source: protocolSetting({ directory: project }).source },
+    { value: 'anthropic', source: 'project' },
+  );
+  fs.writeFileSync(path.join(project, kimi.CONFIG_FILES.project), '{"protocol": "grpc"}');
+  const unknown = protocolSetting({ directory: project });
+  assert.equal(unknown.value, 'openai');
+  assert.match(unknown.warnings.join(' '), /unknown protocol "grpc"/);
+
   // Failures are coded errors a host shows as a failed tool call; abort reaches the core.
   const e = await rejection(tools.kimi_fetch.execute({ url: 'https://x.unsafe.test/' }));
   assert.equal(e.code, 'KIMI_REFUSED');

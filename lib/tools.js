@@ -101,12 +101,13 @@ function enabledTools(setting, options) {
 }
 
 /**
- * The user's `tools` setting for a host, read from (first found wins): the host's own option (`hostValue`, e.g. an
- * opencode plugin option), the project file `<directory>/.kimi-native.json`, the user file
- * `<kimi-native home>/config.json`. Each file is `{ "tools": true | ["search", "fetch", ...] }`. A missing or broken
- * file counts as absent and is reported in `warnings`; this never throws (a host must start whatever the files say).
+ * One key of the user's kimi-native settings for a host, read from (first found wins): the host's own option
+ * (`hostValue`, e.g. an opencode plugin option), the project file `<directory>/.kimi-native.json`, the user file
+ * `<kimi-native home>/config.json`. Each file is a JSON object, e.g. `{ "tools": ["search"], "protocol": "anthropic" }`.
+ * A missing or broken file counts as absent and is reported in `warnings`; this never throws (a host must start
+ * whatever the files say).
  */
-function toolsSetting({ directory, options, hostValue } = {}) {
+function readSetting(key, { directory, options, hostValue } = {}) {
   const warnings = []
   if (hostValue !== undefined && hostValue !== null) return { value: hostValue, source: 'option', warnings }
   const fs = require('node:fs')
@@ -128,7 +129,7 @@ function toolsSetting({ directory, options, hostValue } = {}) {
     }
     try {
       const obj = JSON.parse(text)
-      if (obj && typeof obj === 'object' && obj.tools !== undefined) return { value: obj.tools, source, file, warnings }
+      if (obj && typeof obj === 'object' && obj[key] !== undefined) return { value: obj[key], source, file, warnings }
     } catch (err) {
       warnings.push(`${file} is not valid JSON (${err.message}); ignored`)
     }
@@ -136,4 +137,21 @@ function toolsSetting({ directory, options, hostValue } = {}) {
   return { value: undefined, source: 'default', warnings }
 }
 
-module.exports = { kimiTools, enabledTools, toolsSetting, formatResults, MAX_FETCH_CHARS }
+/** The user's `tools` setting (`true | ["search", "fetch", ...]`), see readSetting. */
+function toolsSetting(args) {
+  return readSetting('tools', args)
+}
+
+/**
+ * The wire protocol a host should use: 'anthropic' when the `protocol` setting says so (case-insensitive), else
+ * 'openai' (the default, also for unknown values, which are reported in `warnings`).
+ */
+function protocolSetting(args) {
+  const r = readSetting('protocol', args)
+  const v = typeof r.value === 'string' ? r.value.trim().toLowerCase() : r.value
+  if (v === undefined || v === 'openai') return { ...r, value: 'openai' }
+  if (v === 'anthropic') return { ...r, value: 'anthropic' }
+  return { ...r, value: 'openai', warnings: [...r.warnings, `unknown protocol ${JSON.stringify(r.value)}; using openai`] }
+}
+
+module.exports = { kimiTools, enabledTools, readSetting, toolsSetting, protocolSetting, formatResults, MAX_FETCH_CHARS }

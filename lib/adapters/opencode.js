@@ -18,12 +18,20 @@ const path = require('node:path')
 const core = require('../index.js')
 const { withTimeout } = require('../timeout.js')
 const { opencodeTools } = require('./opencode-tools.js')
+const { OPENCODE_ANTHROPIC_ID } = require('../host-config.js')
 
 const ID = core.PROVIDER.opencodeId
+// The opt-in Anthropic-compatible provider (`npm: @ai-sdk/anthropic`). opencode runs one auth loader per plugin,
+// and only for a provider with an auth.json entry, so this one gets the core's fetch another way: the `config`
+// hook receives opencode's live config object (the same one its provider state reads afterwards), and
+// `provider.<id>.options` set there reach the SDK factory as they are, functions included.
+const ANTHROPIC_ID = OPENCODE_ANTHROPIC_ID
 // What opencode stores instead of credentials. `expires` is read by nothing in opencode for a plugin provider
 // (only plugins refresh, and this one delegates to the core); a fixed far-future date keeps any reader from
 // treating it as expired while staying a valid Date.
 const MARKER = Object.freeze({ type: 'oauth', access: 'kimi-native', refresh: 'kimi-native', expires: 4102444800000 })
+// @ai-sdk/anthropic refuses to start without an api key; the core's fetch replaces it with the token (x-api-key).
+const ANTHROPIC_KEY = MARKER.access
 // opencode's product token at the start of the User-Agent it puts on its own requests
 // (`opencode/1.18.33 ai-sdk/provider-utils/4.0.23 runtime/bun/1.3.14`): the host identity, read from the running
 // opencode (a plugin is not told opencode's version otherwise). The core keeps that whole UA first, then adds
@@ -57,7 +65,7 @@ function opencodeToken(input, init) {
 }
 
 /** The core's message for an identity 403, as an OpenAI-style error body opencode shows as is. */
-async function identityError(res, opts) {
+async function identityError(res, opts, anthropic) {
   const code = res.headers.get(core.ERROR_HEADER)
   if (!IDENTITY_ERRORS.has(code)) return res
   const text = await res.text()
@@ -69,10 +77,17 @@ async function identityError(res, opts) {
   const headers = new Headers(res.headers)
   headers.delete('content-length')
   headers.set('content-type', 'application/json')
-  return new Response(JSON.stringify({ error: { message, type, code } }), { status: res.status, statusText: res.statusText, headers })
+  return new Response(errorBody(message, type, code, anthropic), { status: res.status, statusText: res.statusText, headers })
 }
 
-function hostFetch(opts) {
+// The error body in the dialect of the SDK that reads it: OpenAI-style, or Anthropic's (`type: "error"` around
+// it), so opencode shows the core's message with either provider.
+function errorBody(message, type, code, anthropic) {
+  const error = { message, type, code }
+  return JSON.stringify(anthropic ? { type: 'error', error } : { error })
+}
+
+function hostFetch(opts, { anthropic = false } = {}) {
   // One core fetch per host identity (in practice one: the running opencode's).
   const fetches = new Map()
   const fetchFor = (host) => {
@@ -85,11 +100,11 @@ function hostFetch(opts) {
     // Remembered for the kimi_* tools, which run with no request of opencode's to read it from.
     if (host && !opts.host) opts.host = host
     try {
-      return await identityError(await fetchFor(host)(input, init), host ? { ...opts, host } : opts)
+      return await identityError(await fetchFor(host)(input, init), host ? { ...opts, host } : opts, anthropic)
     } catch (err) {
       if (!err || !AUTH_ERRORS.has(err.code)) throw err
       const message = `kimi-native: ${err.message} ${LOGIN_HINT}`
-      return new Response(JSON.stringify({ error: { message, type: 'invalid_authentication_error', code: err.code } }), {
+      return new Response(errorBody(message, 'invalid_authentication_error', err.code, anthropic), {
         status: 401,
         headers: { 'content-type': 'application/json' },
       })
@@ -114,6 +129,24 @@ function opencodeHasEntry() {
   }
 }
 
+/**
+ * Gives the Anthropic provider block the core's fetch (and the base URL and placeholder key the SDK needs, unless
+ * the user set them). Never throws: a broken block must not stop opencode.
+ */
+async function wireAnthropic(block, opts) {
+  try {
+    if (!block || typeof block !== 'object') return
+    const options = block.options && typeof block.options === 'object' ? block.options : (block.options = {})
+    if (!options.baseURL) {
+      try {
+        options.baseURL = (await withTimeout(core.status(opts), STARTUP_TIMEOUT_MS)).baseUrl
+      } catch {}
+    }
+    if (!options.apiKey) options.apiKey = ANTHROPIC_KEY
+    options.fetch = hostFetch(opts, { anthropic: true })
+  } catch {}
+}
+
 /** Adds MARKER to opencode's auth store when missing; never throws, bounded in time. */
 async function ensureMarker(client) {
   try {
@@ -132,7 +165,7 @@ async function server(input, pluginOptions) {
   // a per-request hint header can be set. Keyed per call so a concurrent title call cannot swap efforts.
   const pending = new Map()
   const callKey = (i) => `${i.sessionID}\u0000${i.agent}\u0000${(i.message && i.message.id) || ''}`
-  const ours = (i) => !!(i && i.model && i.model.providerID === ID)
+  const ours = (i) => !!(i && i.model && (i.model.providerID === ID || i.model.providerID === ANTHROPIC_ID))
 
   return {
     // kimi_search / kimi_fetch / kimi_datasource, only when the user opted in (plugin option or config file).
@@ -141,6 +174,7 @@ async function server(input, pluginOptions) {
     // Runs once at startup, before opencode builds its providers (and so before it decides to run the loader).
     config: async (config) => {
       if (config && config.provider && config.provider[ID]) await ensureMarker(client)
+      if (config && config.provider && config.provider[ANTHROPIC_ID]) await wireAnthropic(config.provider[ANTHROPIC_ID], opts)
     },
 
     auth: {
@@ -216,6 +250,13 @@ async function server(input, pluginOptions) {
       const effort = o.reasoningEffort
       delete o.reasoningEffort // thinking is the core's job; reasoning_effort must not reach the body
       if (effort !== undefined) pending.set(callKey(i), String(effort))
+      // With no variant, opencode gives an @ai-sdk/anthropic model Claude's adaptive thinking and an effort, which
+      // Kimi does not take (thinking is enabled/disabled only): leave both out, the server's default, as on the
+      // OpenAI route.
+      else if (i.model.providerID === ANTHROPIC_ID) {
+        delete o.thinking
+        delete o.effort
+      }
     },
 
     'chat.headers': async (i, output) => {

@@ -52,6 +52,14 @@ const COMPAT = {
   thinkingFormat: 'openai',
 }
 const ZERO_COST = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 }
+// The opt-in Anthropic-compatible route (`"protocol": "anthropic"` in .kimi-native.json or the user's config.json;
+// pi 1.x only: pi 0.73's pi-ai takes no custom fetch). pi-ai's own Anthropic adapter over the core's fetch, which
+// sends it to {base}/messages?beta=true with x-api-key and shapes the body the way kimi-code does.
+const ANTHROPIC = 'anthropic'
+const ANTHROPIC_COMPAT = {
+  supportsLongCacheRetention: false, // no 1h cache_control ttl: not a Kimi feature
+  supportsMessageThreads: false,
+}
 
 // ---- core ModelInfo -> pi model --------------------------------------------------------------------
 function toPiModel(info) {
@@ -166,7 +174,9 @@ async function loadHost() {
     if (!root) throw Object.assign(new Error(`pi-ai ${host.ai.pkg.version} has no usable entry point`), { code: 'KIMI_PI_HOST' })
     let ai = await importFile(root)
     const compat = entryOf(host.ai.dir, host.ai.pkg, './compat')
-    if (typeof ai.openAICompletionsApi !== 'function' && compat) ai = { ...ai, ...(await importFile(compat)) }
+    if ((typeof ai.openAICompletionsApi !== 'function' || typeof ai.anthropicMessagesApi !== 'function') && compat) {
+      ai = { ...ai, ...(await importFile(compat)) }
+    }
     return { ai, token: `pi/${(host.agent && host.agent.pkg.version) || host.ai.pkg.version}` }
   }
   // No pi-ai on disk next to pi (a bundled pi binary): pi's loader maps these names to its own modules.
@@ -253,9 +263,9 @@ function makeLegacyStream(ai, infoById, host) {
   }
 }
 
-// ---- pi 1.x: pi-ai's OpenAI-completions adapter over the core's fetch ---------------------------------
-function makeCoreApi(ai, host) {
-  const base = ai.openAICompletionsApi()
+// ---- pi 1.x: pi-ai's OpenAI-completions (or, opted in, Anthropic-messages) adapter over the core's fetch ----
+function makeCoreApi(ai, host, protocol) {
+  const base = protocol === ANTHROPIC ? ai.anthropicMessagesApi() : ai.openAICompletionsApi()
   const kimiFetch = core.createKimiFetch({ host })
   // The core's fetch shapes the body from these hints and strips them before sending.
   const hints = (options, effort) => {
@@ -314,7 +324,12 @@ function abortable(signal) {
   if (signal && signal.aborted) throw signal.reason || new Error('aborted')
 }
 
-function registerNative(pi, ai, st, infos, host) {
+function registerNative(pi, ai, st, infos, host, protocol) {
+  // Anthropic's SDK appends /v1/messages to its base URL; the core's base ends in /v1 (kimi-code does the same).
+  const wire =
+    protocol === ANTHROPIC
+      ? { api: 'anthropic-messages', baseUrl: st.baseUrl.replace(/\/v1\/?$/, ''), compat: ANTHROPIC_COMPAT }
+      : { api: 'openai-completions', baseUrl: st.baseUrl }
   const build = (list) =>
     ai.createProvider({
       id: ID,
@@ -352,8 +367,8 @@ function registerNative(pi, ai, st, infos, host) {
           toAuth: async () => ({ apiKey: MARKER }),
         },
       },
-      models: list.map((info) => ({ ...toPiModel(info), api: 'openai-completions', provider: ID, baseUrl: st.baseUrl })),
-      api: makeCoreApi(ai, host),
+      models: list.map((info) => ({ ...toPiModel(info), ...wire, provider: ID })),
+      api: makeCoreApi(ai, host, protocol),
     })
   pi.registerProvider(build(infos))
 }
@@ -423,10 +438,21 @@ async function register(pi) {
     throw Object.assign(new Error(`reading the Kimi login failed: ${(err && err.message) || err}${hint}`), { code: (err && err.code) || 'KIMI_STORE' })
   })
   const infos = await accountModels(st, token)
-  if (native) registerNative(pi, ai, st, infos, token)
+  if (native) registerNative(pi, ai, st, infos, token, nativeProtocol(ai))
   else registerLegacy(pi, ai, st, infos, token)
   registerCommands(pi, token)
   registerTools(pi, token)
+}
+
+/** 'anthropic' when the user opted in and this pi-ai has the Anthropic adapter, else 'openai'. Never throws. */
+function nativeProtocol(ai) {
+  try {
+    const { protocolSetting } = require('../tools.js')
+    const p = protocolSetting({ directory: process.cwd() }).value
+    return p === ANTHROPIC && typeof ai.anthropicMessagesApi === 'function' ? ANTHROPIC : 'openai'
+  } catch {
+    return 'openai'
+  }
 }
 
 /** Shows a command's result in pi's UI, or on stdout when pi runs without one (print mode, SDK). */
