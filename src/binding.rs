@@ -183,7 +183,7 @@ pub fn identity(env: Env, options: Option<Value>) -> napi::Result<Value> {
 #[napi]
 pub fn constants() -> Value {
   json!({
-    "provider": {"opencodeId": c::OPENCODE_PROVIDER_ID, "piId": c::PI_PROVIDER_ID, "defaultModel": c::DEFAULT_MODEL},
+    "provider": {"opencodeId": c::OPENCODE_PROVIDER_ID, "piId": c::PI_PROVIDER_ID, "openclawId": c::OPENCLAW_PROVIDER_ID, "defaultModel": c::DEFAULT_MODEL},
     "hintHeaders": {"effort": c::HINT_HEADER_EFFORT, "sessionId": c::HINT_HEADER_SESSION},
     "errorHeader": fetch::ERROR_CODE_HEADER,
     "defaults": {"oauthHost": c::OAUTH_HOST_CN, "baseUrl": c::BASE_URL_CN, "kimiCodeVersion": c::KIMI_CODE_VERSION, "kimiCliVersion": c::KIMI_CLI_VERSION},

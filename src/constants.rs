@@ -67,6 +67,7 @@ pub const ERR_TYPE_INVALID_AUTH: &str = "invalid_authentication_error";
 /// Host integration ids (ours, chosen not to collide with models.dev / pi built-ins).
 pub const OPENCODE_PROVIDER_ID: &str = "kimi-for-coding-oauth";
 pub const PI_PROVIDER_ID: &str = "kimi-native";
+pub const OPENCLAW_PROVIDER_ID: &str = "kimi-native";
 /// Request headers a host may set to pass per-request shaping hints; stripped before sending.
 pub const HINT_HEADER_EFFORT: &str = "x-kimi-native-effort";
 pub const HINT_HEADER_SESSION: &str = "x-kimi-native-session";
