@@ -157,7 +157,7 @@ export function shapeRequest(body: any, options?: ShapeOptions): any
 export function createKimiFetch(options?: KimiFetchOptions): typeof fetch
 /** Header names a host may set on a request to pass per-request shaping hints to createKimiFetch (stripped before sending). */
 export const HINT_HEADERS: { effort: string; sessionId: string }
-export const PROVIDER: { opencodeId: string; piId: string; defaultModel: string }
+export const PROVIDER: { opencodeId: string; piId: string; openclawId: string; defaultModel: string }
 /** Response header that carries the kimi-native error code of a non-2xx response from createKimiFetch. */
 export const ERROR_HEADER: string
 /** The keys of KimiOptions the core reads (hosts copy these from their own config). */
