@@ -6,8 +6,7 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { spawnSync } = require('node:child_process')
-const { spawnCollect } = require('./spawn')
+const { spawn, spawnSync } = require('node:child_process')
 const { ensureHostNode } = require('./host-node')
 
 const REPO = path.resolve(__dirname, '..', '..')
@@ -70,6 +69,79 @@ function ensureOpenclaw({ version = OPENCLAW.version } = {}) {
   return { ok: true, node: host.node, binDir, entry: path.join(root, bin), root, version }
 }
 
+/** Every live descendant of pid (openclaw forks workers into their own process groups, so a group kill misses them). */
+function descendants(pid) {
+  const r = spawnSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' })
+  const children = new Map()
+  for (const line of (r.stdout || '').split('\n')) {
+    const [p, pp] = line.trim().split(/\s+/).map(Number)
+    if (!p) continue
+    if (!children.has(pp)) children.set(pp, [])
+    children.get(pp).push(p)
+  }
+  const out = []
+  const walk = (p) => {
+    for (const c of children.get(p) || []) {
+      out.push(c)
+      walk(c)
+    }
+  }
+  walk(pid)
+  return out
+}
+
+/**
+ * Like spawn.js's spawnCollect, but a timeout kills the whole process tree, and once `doneWhen(stdout)` holds the
+ * process gets graceMs to exit by itself before the tree is killed (openclaw can linger after its answer).
+ * Resolves { code, signal, stdout, stderr, timedOut, lingered, ms }.
+ */
+function runTree(cmd, args, { cwd, env, timeoutMs, onStdout, onStderr, doneWhen, graceMs = 15000 }) {
+  return new Promise((resolve) => {
+    const started = Date.now()
+    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    let timedOut = false
+    let lingered = false
+    let graceTimer = null
+    const killTree = () => {
+      for (const p of [...descendants(child.pid), child.pid]) {
+        try {
+          process.kill(p, 'SIGKILL')
+        } catch {}
+      }
+    }
+    const timer = setTimeout(() => {
+      timedOut = true
+      killTree()
+    }, timeoutMs)
+    child.stdout.on('data', (d) => {
+      stdout += d
+      if (onStdout) onStdout(String(d), child)
+      if (doneWhen && !graceTimer && doneWhen(stdout)) {
+        graceTimer = setTimeout(() => {
+          lingered = true
+          killTree()
+        }, graceMs)
+      }
+    })
+    child.stderr.on('data', (d) => {
+      stderr += d
+      if (onStderr) onStderr(String(d), child)
+    })
+    child.on('error', (e) => (stderr += `\nspawn error: ${e.message}`))
+    child.on('exit', () => {
+      // Workers openclaw forked must not outlive the command (they would hold the pipes and the state dir).
+      setTimeout(killTree, 2000).unref()
+    })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      clearTimeout(graceTimer)
+      resolve({ code, signal, stdout, stderr, timedOut, lingered, ms: Date.now() - started })
+    })
+  })
+}
+
 /** A throwaway HOME / openclaw state dir / config / kimi-native home. */
 function createSandbox(oc, { kimiEnv = {} } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kn-openclaw-'))
@@ -127,18 +199,19 @@ function createSandbox(oc, { kimiEnv = {} } = {}) {
   sb.coreOpts = () => ({ home: sb.kimiHome, store: 'file' })
 
   /** Run `openclaw <args...>`; stdin /dev/null; killed after timeoutMs. */
-  sb.openclaw = (args, { env = {}, timeoutMs = 150000, onStdout } = {}) =>
-    spawnCollect(oc.node, [oc.entry, ...args], { cwd: sb.workspace, env: sb.env(env), timeoutMs, onStdout })
+  sb.openclaw = (args, { env = {}, timeoutMs = 300000, onStdout, doneWhen } = {}) =>
+    runTree(oc.node, [oc.entry, ...args], { cwd: sb.workspace, env: sb.env(env), timeoutMs, onStdout, doneWhen })
 
   /** Run `openclaw <args...>` under a pseudo-terminal (util-linux `script`), for commands that require a TTY. */
-  sb.openclawTty = (args, { env = {}, timeoutMs = 150000, onStdout } = {}) => {
+  sb.openclawTty = (args, { env = {}, timeoutMs = 300000, onStdout, doneWhen } = {}) => {
     const quote = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`
     const cmd = [oc.node, oc.entry, ...args].map(quote).join(' ')
-    return spawnCollect('script', ['-qefc', cmd, '/dev/null'], {
+    return runTree('script', ['-qefc', cmd, '/dev/null'], {
       cwd: sb.workspace,
       env: sb.env({ TERM: 'xterm', COLUMNS: '200', LINES: '50', ...env }),
       timeoutMs,
       onStdout,
+      doneWhen,
     })
   }
 
@@ -173,4 +246,4 @@ function hasScript() {
   return r.status === 0 && /util-linux/.test(r.stdout + r.stderr)
 }
 
-module.exports = { REPO, CACHE, OPENCLAW, ensureOpenclaw, createSandbox, hasScript }
+module.exports = { REPO, CACHE, OPENCLAW, ensureOpenclaw, createSandbox, hasScript, runTree }
