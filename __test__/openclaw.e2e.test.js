@@ -12,6 +12,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { execFileSync } = require('node:child_process')
 const { REPO, OPENCLAW, ensureOpenclaw, createSandbox, hasScript } = require('./helpers/openclaw-sandbox')
 const { spawnCollect } = require('./helpers/spawn')
 
@@ -174,6 +175,11 @@ test('openclaw: manifest and package declare the plugin with the core ids', asyn
   const manifest = JSON.parse(fs.readFileSync(path.join(REPO, 'openclaw.plugin.json'), 'utf8'))
   assert.deepEqual(pkg.openclaw.extensions, ['./lib/adapters/openclaw.js'])
   assert.ok(pkg.files.includes('openclaw.plugin.json'), 'manifest ships in the tarball')
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  const packed = JSON.parse(out.slice(out.indexOf('[')))[0].files.map((f) => f.path)
+  for (const f of ['openclaw.plugin.json', 'lib/adapters/openclaw.js', 'lib/index.js', 'lib/timeout.js']) {
+    assert.ok(packed.includes(f), `npm pack ships ${f}`)
+  }
   assert.deepEqual(manifest.providers, [core.PROVIDER.openclawId])
   assert.equal(manifest.setup.providers[0].id, core.PROVIDER.openclawId)
   assert.equal(manifest.providerAuthChoices[0].provider, core.PROVIDER.openclawId)
@@ -276,9 +282,9 @@ test('openclaw: linked plugin; CLI login alone; no login; onboard; agent exec of
   })
 
   await t.test('agent exec --thinking high with one tool-call turn', async () => {
-    const workspace = sb.readConfig().agents.defaults.workspace || path.join(sb.state, 'workspace')
-    const note = path.join(workspace, 'note.txt')
-    fs.writeFileSync(note, 'kimi-tool-result-42\n')
+    // The file tools' sandbox root is the directory openclaw runs in.
+    const note = 'note.txt'
+    fs.writeFileSync(path.join(sb.workspace, note), 'kimi-tool-result-42\n')
     let readTool = null
     fake.setReply((body) => {
       // After the tool result has gone back, answer; otherwise ask for one `read` of the note.

@@ -170,6 +170,8 @@ function register(api) {
   /** openclaw's store gets the marker, never a token; `expires` far ahead so it never asks us to refresh early. */
   const markerCredential = () => ({ type: 'oauth', provider: ID, access: MARKER, refresh: MARKER, expires: Date.now() + YEAR_MS })
 
+  // Migration (issue #15) hooks in here: before a device login, a login left by opencode-kimi-auth
+  // (~/.opencode-kimi-auth/oauth.json) is offered for import through the core's import, not a second chain.
   async function deviceLogin({ show, signal }) {
     try {
       const result = await core.login({ ...opts, signal, onDeviceCode: show })
@@ -197,19 +199,32 @@ function register(api) {
       ;(async () => {
         for (let attempt = 0; ; attempt++) {
           const apiKey = await bearer(attempt > 0)
-          const headers = { ...options.headers, ...Object.fromEntries(core.buildHeaders(opts)) }
+          // openclaw's transport takes the key from prepareRuntimeAuth, not options.apiKey: the bearer of a retry
+          // must travel as a header (request headers override the SDK's).
+          const headers = { ...options.headers, ...Object.fromEntries(core.buildHeaders(opts)), Authorization: `Bearer ${apiKey}` }
           const inner$ = await inner(model, context, { ...options, apiKey, headers, onPayload })
+          // openclaw's transport emits `start` before the HTTP answer: hold it back until the first event that
+          // says how the request went, so a 401 can still be retried invisibly.
+          const held = []
           let retry = false
-          let first = true
+          let decided = false
           for await (const event of inner$) {
-            if (first && attempt === 0 && isUnauthorized(event)) {
+            if (!decided && event.type === 'start') {
+              held.push(event)
+              continue
+            }
+            if (!decided && attempt === 0 && isUnauthorized(event)) {
               retry = true
               break
             }
-            first = false
+            if (!decided) for (const e of held.splice(0)) out.push(e)
+            decided = true
             out.push(event)
           }
-          if (!retry) break
+          if (!retry) {
+            for (const e of held) out.push(e)
+            break
+          }
         }
         out.end()
       })().catch((err) => {
