@@ -247,6 +247,7 @@ test('openclaw: linked plugin; CLI login alone; no login; onboard; agent exec of
     const run = await agentExec(sb, 'say hi', { thinking: 'off' })
     assert.notEqual(run.env && run.env.ok, true, show(run.r))
     assert.match(run.r.stdout + run.r.stderr, /npx kimi-native login/, `the error says how to log in\n${show(run.r)}`)
+    assert.match(run.env.error.message, /^kimi-native: Not logged in.*openclaw models auth login --provider/s, show(run.r))
     assert.equal(run.chats.length, 0, 'no request without a token')
   })
 

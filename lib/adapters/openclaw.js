@@ -25,7 +25,8 @@ const LABEL = 'Kimi For Coding (kimi-native)'
 const YEAR_MS = 365 * 24 * 3600 * 1000
 const CALL_TIMEOUT_MS = 10000
 const AUTH_ERRORS = new Set(['KIMI_NOT_LOGGED_IN', 'KIMI_RELOGIN_REQUIRED', 'KIMI_LOGIN_DENIED', 'KIMI_LOGIN_EXPIRED'])
-const LOGIN_HINT = `Run \`npx kimi-native login\` or \`openclaw models auth login --provider ${ID} --method ${METHOD}\`.`
+// The core's own messages already say `npx kimi-native login`; this adds the openclaw way.
+const LOGIN_HINT = `In openclaw: \`openclaw models auth login --provider ${ID} --method ${METHOD}\`.`
 
 const COMPAT = {
   supportsStore: false,
@@ -315,7 +316,7 @@ function register(api) {
       return { apiKey, ...(st && st.baseUrl ? { baseUrl: st.baseUrl } : {}) }
     },
     wrapStreamFn: (ctx) => (ctx && ctx.streamFn ? wrap(ctx.streamFn, ctx) : undefined),
-    buildMissingAuthMessage: () => `kimi-native has no Kimi login. ${LOGIN_HINT}`,
+    buildMissingAuthMessage: () => `kimi-native has no Kimi login: run \`npx kimi-native login\`. ${LOGIN_HINT}`,
   })
 }
 
