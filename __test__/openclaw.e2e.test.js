@@ -334,3 +334,66 @@ test('openclaw: linked plugin; CLI login alone; no login; onboard; agent exec of
     assert.deepEqual(identity, [])
   })
 })
+
+// ---- the packed tarball -----------------------------------------------------------------------------------------
+// `openclaw plugins install npm-pack:<tgz>` installs what `npm pack` ships into the state dir, dependencies from the
+// registry with scripts off. A release brings the addon as a platform package (optionalDependencies added by
+// `napi prepublish`); here the locally built addon rides in the tarball instead, so no registry publish is needed.
+test('openclaw: plugin installed from the packed tarball serves a CLI login', async (t) => {
+  if (skipIfNeeded(t)) return
+  const sb = sandbox(t)
+  const stage = path.join(sb.dir, 'stage')
+  fs.mkdirSync(stage)
+  const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'))
+  const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', stage], {
+    cwd: REPO,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+  const tgz = path.join(stage, JSON.parse(out.slice(out.indexOf('[')))[0].filename)
+  // Unpack, add the built addon (stripped of debug info), repack: the shape of a root + platform package install.
+  const unpacked = path.join(stage, 'package')
+  execFileSync('tar', ['-xzf', tgz, '-C', stage])
+  const addon = fs.readdirSync(REPO).find((f) => /^kimi-native\..+\.node$/.test(f))
+  assert.ok(addon, 'a built addon')
+  fs.copyFileSync(path.join(REPO, addon), path.join(unpacked, addon))
+  execFileSync('strip', ['--strip-all', path.join(unpacked, addon)], { stdio: 'ignore' })
+  const staged = JSON.parse(fs.readFileSync(path.join(unpacked, 'package.json'), 'utf8'))
+  staged.files = [...staged.files, addon]
+  delete staged.scripts.install // npm-pack installs run no scripts anyway; the addon is already there
+  fs.writeFileSync(path.join(unpacked, 'package.json'), JSON.stringify(staged, null, 2) + '\n')
+  const repacked = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', stage], {
+    cwd: unpacked,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+  const final = path.join(stage, JSON.parse(repacked.slice(repacked.indexOf('[')))[0].filename)
+  assert.equal(path.basename(final), `${pkg.name}-${pkg.version}.tgz`)
+
+  // Dependencies (commander) come from the registry npm is configured with.
+  const registry = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim()
+  const npmEnv = { NPM_CONFIG_REGISTRY: registry, npm_config_registry: registry }
+  const r = await sb.openclaw(['plugins', 'install', `npm-pack:${final}`, '--force', '--accept-capabilities'], { env: npmEnv })
+  assert.equal(r.code, 0, show(r))
+  const projects = path.join(sb.state, 'npm', 'projects')
+  const roots = fs.existsSync(projects)
+    ? fs.readdirSync(projects).map((p) => path.join(projects, p, 'node_modules', pkg.name)).filter((d) => fs.existsSync(d))
+    : []
+  assert.equal(roots.length, 1, `installed under the state dir\n${show(r)}`)
+  for (const f of ['openclaw.plugin.json', 'lib/adapters/openclaw.js', addon]) assert.ok(fs.existsSync(path.join(roots[0], f)), f)
+
+  const login = await spawnCollect(process.execPath, [path.join(REPO, 'lib', 'cli.js'), 'login'], {
+    cwd: sb.workspace,
+    env: sb.env({ PATH: process.env.PATH }),
+    timeoutMs: 60000,
+    onStderr: approver(/code:\s+(\S+)/),
+  })
+  assert.equal(login.code, 0, show(login))
+  fake.setReply({ text: 'reply-tarball' })
+  const run = await agentExec(sb, 'say hi', { thinking: 'low' })
+  assert.equal(run.env && run.env.ok, true, show(run.r))
+  assert.equal(run.env.final, 'reply-tarball')
+  assert.ok(fake.isAccessTokenValid(bearer(run.chats[0])))
+  assertNoTokenInState(sb)
+})
+
