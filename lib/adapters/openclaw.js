@@ -239,7 +239,6 @@ function register(api) {
   api.registerProvider({
     id: ID,
     label: LABEL,
-    docsPath: 'https://github.com/',
     auth: [
       {
         id: METHOD,
