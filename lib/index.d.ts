@@ -309,7 +309,7 @@ export function openBrowser(url: string): boolean
 export function createKimiFetch(options?: KimiFetchOptions): typeof fetch
 /** Header names a host may set on a request to pass per-request shaping hints to createKimiFetch (stripped before sending). */
 export const HINT_HEADERS: { effort: string; sessionId: string }
-export const PROVIDER: { opencodeId: string; piId: string; defaultModel: string }
+export const PROVIDER: { opencodeId: string; piId: string; openclawId: string; defaultModel: string }
 /** Response header that carries the kimi-native error code of a non-2xx response from createKimiFetch. */
 export const ERROR_HEADER: string
 /** What a host's auth store holds for kimi-native instead of a token. */
@@ -330,5 +330,7 @@ export const DEFAULTS: Readonly<Record<string, string>>
 export const CHOICES: Readonly<{ profile: ReadonlyArray<Profile>; region: ReadonlyArray<Region>; store: ReadonlyArray<StoreKind> }>
 /** Context window and output cap hosts configure for the default model. */
 export const LIMITS: Readonly<{ context: number; output: number }>
+/** What hosts show for the default model until the account's own list can be read (not logged in, offline). */
+export const DEFAULT_MODEL_INFO: Readonly<ModelInfo>
 /** The device login's overall time budget in seconds (across expired codes). */
 export const LOGIN_BUDGET_SECS: number

@@ -8,6 +8,17 @@ const native = require('../index.js')
 const facts = native.constants()
 const HINT_HEADERS = Object.freeze({ ...facts.hintHeaders })
 const PROVIDER = Object.freeze({ ...facts.provider })
+const LIMITS = Object.freeze({ ...facts.limits })
+/** What hosts show for the default model until the account's own list can be read (not logged in, offline). */
+const DEFAULT_MODEL_INFO = Object.freeze({
+  id: PROVIDER.defaultModel,
+  displayName: 'Kimi For Coding',
+  contextLength: LIMITS.context,
+  supportsReasoning: true,
+  supportsImageIn: true,
+  supportsVideoIn: false,
+  supportsToolUse: true,
+})
 const ERROR_HEADER = facts.errorHeader
 const AUTH_MARKERS = Object.freeze({ opencode: Object.freeze({ ...facts.authMarkers.opencode }), pi: Object.freeze({ ...facts.authMarkers.pi }) })
 // The core's option keys (src/config.rs Options) and createKimiFetch's own (binding.rs FetchOpts).
@@ -391,6 +402,7 @@ module.exports = {
   FETCH_OPTION_KEYS: FETCH_KEYS,
   DEFAULTS: Object.freeze({ ...facts.defaults }),
   CHOICES: Object.freeze(Object.fromEntries(Object.entries(facts.choices).map(([k, v]) => [k, Object.freeze([...v])]))),
-  LIMITS: Object.freeze({ ...facts.limits }),
+  LIMITS,
+  DEFAULT_MODEL_INFO,
   LOGIN_BUDGET_SECS: facts.loginBudgetSecs,
 }

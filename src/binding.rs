@@ -205,7 +205,7 @@ pub fn identity(env: Env, options: Option<Value>) -> napi::Result<Value> {
 #[napi]
 pub fn constants() -> Value {
   json!({
-    "provider": {"opencodeId": c::OPENCODE_PROVIDER_ID, "piId": c::PI_PROVIDER_ID, "defaultModel": c::DEFAULT_MODEL},
+    "provider": {"opencodeId": c::OPENCODE_PROVIDER_ID, "piId": c::PI_PROVIDER_ID, "openclawId": c::OPENCLAW_PROVIDER_ID, "defaultModel": c::DEFAULT_MODEL},
     "hintHeaders": {"effort": c::HINT_HEADER_EFFORT, "sessionId": c::HINT_HEADER_SESSION},
     "errorHeader": fetch::ERROR_CODE_HEADER,
     // What a host's auth store holds instead of a token (written by `import` too).

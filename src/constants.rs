@@ -85,6 +85,7 @@ pub const COMMUNITY_GUIDELINES_URL: &str = "https://www.kimi.com/code/docs/kimi-
 /// Host integration ids (ours, chosen not to collide with models.dev / pi built-ins).
 pub const OPENCODE_PROVIDER_ID: &str = "kimi-for-coding-oauth";
 pub const PI_PROVIDER_ID: &str = "kimi-native";
+pub const OPENCLAW_PROVIDER_ID: &str = "kimi-native";
 /// What a host's auth store holds for kimi-native instead of a token (never a secret). Both the
 /// adapters and `import` (which writes it when taking over another plugin's entry) use these.
 /// opencode: `{type:"oauth", access, refresh, expires}`; `expires` far ahead so nothing treats

@@ -174,12 +174,11 @@ function publishCheckout(registry, stage) {
   const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'))
   fs.rmSync(stage, { recursive: true, force: true })
   fs.mkdirSync(stage, { recursive: true })
-  for (const f of ['package.json', 'index.js', 'index.d.ts', 'README.md', 'LICENSE']) {
-    if (fs.existsSync(path.join(REPO, f))) fs.copyFileSync(path.join(REPO, f), path.join(stage, f))
+  // What the package publishes (package.json `files`, plus what npm always includes).
+  for (const f of ['package.json', 'LICENSE', ...pkg.files]) {
+    const from = path.join(REPO, f)
+    if (fs.existsSync(from)) fs.cpSync(from, path.join(stage, f), { recursive: true })
   }
-  fs.cpSync(path.join(REPO, 'lib'), path.join(stage, 'lib'), { recursive: true })
-  fs.mkdirSync(path.join(stage, 'scripts'))
-  fs.copyFileSync(path.join(REPO, 'scripts', 'install.js'), path.join(stage, 'scripts', 'install.js'))
   const addons = fs.readdirSync(REPO).filter((f) => /^kimi-native\..+\.node$/.test(f))
   const platforms = []
   for (const addon of addons) {

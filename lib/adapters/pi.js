@@ -83,8 +83,7 @@ function toPiModel(info) {
 // Shown until the core can list the account's models (not logged in yet, offline). Not passed to shaping.
 const FALLBACK = Symbol('fallback')
 function fallbackInfo() {
-  const id = core.PROVIDER.defaultModel
-  return { id, displayName: 'Kimi For Coding', contextLength: LIMITS.context, supportsReasoning: true, supportsImageIn: true, [FALLBACK]: true }
+  return { ...core.DEFAULT_MODEL_INFO, [FALLBACK]: true }
 }
 
 async function accountModels(st, host) {

@@ -1,0 +1,326 @@
+'use strict'
+// openclaw plugin: a Kimi For Coding provider backed by the kimi-native core. Translation only: tokens, refresh,
+// identity headers and request shaping are the core's; this file maps openclaw's provider hooks onto them.
+//
+// Loaded by openclaw through package.json "openclaw.extensions" + openclaw.plugin.json (`openclaw plugins install
+// kimi-native`, or `--link <checkout>`). openclaw's auth store never holds a token, only MARKER:
+// - `openclaw models auth login` / `openclaw onboard` run the core's device login and save MARKER as the profile;
+// - a login made with `npx kimi-native login` alone is found through the manifest's setup.providers[].authEvidence
+//   (the kimi-native home dir exists), which hands MARKER to openclaw as the provider's key;
+// - prepareRuntimeAuth and the stream wrapper swap MARKER for the core's fresh bearer on every request.
+
+const fs = require('node:fs')
+const path = require('node:path')
+const { createRequire } = require('node:module')
+const { pathToFileURL } = require('node:url')
+const core = require('../index.js')
+const { withTimeout } = require('../timeout.js')
+
+const ID = core.PROVIDER.openclawId
+const MANIFEST = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'openclaw.plugin.json'), 'utf8'))
+// The manifest declares the marker (authEvidence.credentialMarker, nonSecretAuthMarkers); read, never restated.
+const MARKER = MANIFEST.nonSecretAuthMarkers[0]
+const METHOD = 'device'
+const LABEL = 'Kimi For Coding (kimi-native)'
+const YEAR_MS = 365 * 24 * 3600 * 1000
+const CALL_TIMEOUT_MS = 10000
+const AUTH_ERRORS = new Set(['KIMI_NOT_LOGGED_IN', 'KIMI_RELOGIN_REQUIRED', 'KIMI_LOGIN_DENIED', 'KIMI_LOGIN_EXPIRED'])
+// The core's own messages already say `npx kimi-native login`; this adds the openclaw way.
+const LOGIN_HINT = `In openclaw: \`openclaw models auth login --provider ${ID} --method ${METHOD}\`.`
+
+const COMPAT = {
+  supportsStore: false,
+  supportsDeveloperRole: false,
+  supportsReasoningEffort: false, // thinking is set by the core's shapeRequest, never reasoning_effort
+  supportsStrictMode: false,
+  maxTokensField: 'max_completion_tokens',
+}
+const ZERO_COST = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 }
+
+/** An Error openclaw shows as is: says what failed and what to do, never a token. */
+function providerError(err) {
+  const code = (err && err.code) || 'KIMI_PROVIDER_ERROR'
+  const hint = AUTH_ERRORS.has(code) ? ` ${LOGIN_HINT}` : ''
+  const out = new Error(`kimi-native: ${(err && err.message) || String(err)}${hint}`)
+  out.code = code
+  return out
+}
+
+// ---- models ------------------------------------------------------------------------------------------
+function toModel(info) {
+  return {
+    id: info.id,
+    name: info.displayName || info.id,
+    api: 'openai-completions',
+    reasoning: !!info.supportsReasoning,
+    input: info.supportsImageIn ? ['text', 'image'] : ['text'],
+    cost: ZERO_COST,
+    contextWindow: info.contextLength,
+    maxTokens: Math.min(info.contextLength, core.LIMITS.output),
+    compat: COMPAT,
+  }
+}
+
+// Shown until the core can list the account's models (not logged in yet, offline). Not passed to shaping.
+function fallbackInfo() {
+  return { ...core.DEFAULT_MODEL_INFO, fallback: true }
+}
+
+// ---- openclaw's own SDK (for writing the marker profile in non-interactive setup) -----------------------
+// A linked or npm-installed plugin may not see `openclaw` in its own node_modules; the running openclaw resolves
+// its SDK through its package exports (self-reference), so resolve from its entry file as a fallback.
+async function importSdk(sub) {
+  const spec = `openclaw/plugin-sdk/${sub}`
+  try {
+    return await import(spec)
+  } catch (first) {
+    for (const file of [process.argv[1], require.main && require.main.filename].filter(Boolean)) {
+      try {
+        const resolved = createRequire(fs.realpathSync(file)).resolve(spec)
+        return await import(pathToFileURL(resolved).href)
+      } catch {}
+    }
+    throw first
+  }
+}
+
+// ---- the event stream a StreamFn returns -----------------------------------------------------------------
+function eventStream() {
+  const queue = []
+  let waiting = null
+  let ended = false
+  let final = null
+  let settle
+  const result = new Promise((resolve) => (settle = resolve))
+  const wake = () => {
+    const w = waiting
+    waiting = null
+    if (w) w()
+  }
+  return {
+    push(event) {
+      if (ended) return
+      if (event.type === 'done') final = event.message
+      if (event.type === 'error') final = event.error
+      queue.push(event)
+      wake()
+    },
+    end() {
+      ended = true
+      settle(final)
+      wake()
+    },
+    result: () => result,
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        if (queue.length) yield queue.shift()
+        else if (ended) return
+        else await new Promise((r) => (waiting = r))
+      }
+    },
+  }
+}
+
+function errorMessage(model, err) {
+  return {
+    role: 'assistant',
+    content: [],
+    api: model.api,
+    provider: model.provider,
+    model: model.id,
+    usage: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, totalTokens: 0, cost: { ...ZERO_COST, total: 0 } },
+    stopReason: 'error',
+    errorMessage: providerError(err).message,
+    timestamp: Date.now(),
+  }
+}
+
+const isUnauthorized = (event) =>
+  event.type === 'error' && /(^|\D)401(\D|$)/.test(String((event.error && event.error.errorMessage) || ''))
+
+// ---- registration -------------------------------------------------------------------------------------------
+function register(api) {
+  const version = (api && api.runtime && api.runtime.version) || 'unknown'
+  const opts = { host: `openclaw/${version}` } // who we are on the wire: openclaw first, then kimi-native
+  let known = new Map() // model id -> core ModelInfo from the account's live /models
+
+  async function accountModels() {
+    try {
+      const st = await withTimeout(core.status(opts), CALL_TIMEOUT_MS)
+      if (st.loggedIn) {
+        const list = await withTimeout(core.models(opts), CALL_TIMEOUT_MS)
+        if (list && list.length) {
+          known = new Map(list.map((i) => [i.id, i]))
+          return { baseUrl: st.baseUrl, infos: list }
+        }
+      }
+      return { baseUrl: st.baseUrl, infos: [fallbackInfo()] }
+    } catch {
+      return { baseUrl: undefined, infos: [fallbackInfo()] }
+    }
+  }
+
+  async function bearer(force) {
+    try {
+      return await core.getAccessToken({ ...opts, force })
+    } catch (err) {
+      throw providerError(err)
+    }
+  }
+
+  /** openclaw's store gets the marker, never a token; `expires` far ahead so it never asks us to refresh early. */
+  const markerCredential = () => ({ type: 'oauth', provider: ID, access: MARKER, refresh: MARKER, expires: Date.now() + YEAR_MS })
+
+  // Migration (issue #15) hooks in here: before a device login, a login left by opencode-kimi-auth
+  // (~/.opencode-kimi-auth/oauth.json) is offered for import through the core's import, not a second chain.
+  async function deviceLogin({ show, signal }) {
+    try {
+      const result = await core.login({ ...opts, signal, onDeviceCode: show })
+      if (result && result.models && result.models.length) known = new Map(result.models.map((i) => [i.id, i]))
+      return result
+    } catch (err) {
+      throw providerError(err)
+    }
+  }
+
+  const defaultModelRef = () => `${ID}/${core.PROVIDER.defaultModel}`
+
+  // Wraps openclaw's openai-completions stream: fresh bearer, the core's identity headers, the core's body shaping
+  // (thinking, prompt_cache_key from openclaw's session id), and one forced refresh + one retry on a 401.
+  function wrap(inner, hookCtx) {
+    return function kimiStream(model, context, options = {}) {
+      const out = eventStream()
+      const effort = options.reasoning || (hookCtx && hookCtx.thinkingLevel) || 'off'
+      const shaping = { model: model.id, effort, sessionId: options.sessionId || options.promptCacheKey }
+      if (known.has(model.id)) shaping.modelInfo = known.get(model.id)
+      const onPayload = async (payload, m) => {
+        const replaced = options.onPayload ? await options.onPayload(payload, m) : undefined
+        return core.shapeRequest(replaced === undefined ? payload : replaced, shaping)
+      }
+      ;(async () => {
+        for (let attempt = 0; ; attempt++) {
+          const apiKey = await bearer(attempt > 0)
+          // openclaw's transport takes the key from prepareRuntimeAuth, not options.apiKey: the bearer of a retry
+          // must travel as a header (request headers override the SDK's).
+          const headers = { ...options.headers, ...Object.fromEntries(core.buildHeaders(opts)), Authorization: `Bearer ${apiKey}` }
+          const inner$ = await inner(model, context, { ...options, apiKey, headers, onPayload })
+          // openclaw's transport emits `start` before the HTTP answer: hold it back until the first event that
+          // says how the request went, so a 401 can still be retried invisibly.
+          const held = []
+          let retry = false
+          let decided = false
+          for await (const event of inner$) {
+            if (!decided && event.type === 'start') {
+              held.push(event)
+              continue
+            }
+            if (!decided && attempt === 0 && isUnauthorized(event)) {
+              retry = true
+              break
+            }
+            if (!decided) for (const e of held.splice(0)) out.push(e)
+            decided = true
+            out.push(event)
+          }
+          if (!retry) {
+            for (const e of held) out.push(e)
+            break
+          }
+        }
+        out.end()
+      })().catch((err) => {
+        out.push({ type: 'error', reason: 'error', error: errorMessage(model, err) })
+        out.end()
+      })
+      return out
+    }
+  }
+
+  api.registerProvider({
+    id: ID,
+    label: LABEL,
+    auth: [
+      {
+        id: METHOD,
+        label: 'Kimi device login (kimi-native)',
+        hint: 'Browser device-code flow; the login is shared with `npx kimi-native login`',
+        kind: 'device_code',
+        starterModel: defaultModelRef(),
+        // `openclaw models auth login --provider <id> --method device` (needs a TTY).
+        async run(ctx) {
+          const progress = ctx.prompter.progress ? ctx.prompter.progress('Starting Kimi device login…') : null
+          try {
+            await deviceLogin({
+              signal: ctx.signal,
+              show: (code) => {
+                const url = code.verificationUriComplete || code.verificationUri
+                ctx.prompter.note(
+                  [`Open this URL in your browser and confirm the code.`, `URL: <${url}>`, `Code: ${code.userCode}`].join('\n'),
+                  'Kimi For Coding',
+                )
+                if (!ctx.isRemote && ctx.openUrl) ctx.openUrl(url).catch(() => {})
+              },
+            })
+            if (progress) progress.stop('Kimi login complete')
+          } catch (err) {
+            if (progress) progress.stop(`Kimi login failed: ${err.message}`)
+            throw err
+          }
+          return {
+            profiles: [{ profileId: `${ID}:default`, credential: markerCredential() }],
+            ...(ctx.credentialOnly ? {} : { defaultModel: defaultModelRef() }),
+            notes: ['The Kimi token is kept by kimi-native (OS keychain or its own file), not in openclaw.'],
+          }
+        },
+        // `openclaw onboard --non-interactive --auth-choice <choiceId>`: the code goes to openclaw's output.
+        async runNonInteractive(ctx) {
+          const log = (msg) => (ctx.runtime && ctx.runtime.log ? ctx.runtime.log(msg) : console.log(msg))
+          const st = await withTimeout(core.status(opts), CALL_TIMEOUT_MS).catch(() => null)
+          if (!st || !st.loggedIn) {
+            await deviceLogin({
+              show: (code) =>
+                log(`Kimi device login: open ${code.verificationUriComplete || code.verificationUri} and confirm code ${code.userCode}`),
+            })
+          } else log(`Using the existing kimi-native login (${st.store} store).`)
+          const sdk = await importSdk('provider-auth')
+          const profileId = `${ID}:default`
+          await sdk.upsertAuthProfileWithLock({ profileId, credential: markerCredential(), agentDir: ctx.agentDir })
+          const config = sdk.applyAuthProfileConfig(ctx.config, { profileId, provider: ID, mode: 'oauth' })
+          const defaults = (config.agents && config.agents.defaults) || {}
+          if (defaults.model) return config
+          return { ...config, agents: { ...config.agents, defaults: { ...defaults, model: { primary: defaultModelRef() } } } }
+        },
+      },
+    ],
+    wizard: { setup: { choiceId: MANIFEST.providerAuthChoices[0].choiceId, choiceLabel: LABEL, methodId: METHOD } },
+
+    catalog: {
+      order: 'simple',
+      async run() {
+        const { baseUrl, infos } = await accountModels()
+        return { provider: { ...(baseUrl ? { baseUrl } : {}), api: 'openai-completions', models: infos.map(toModel) } }
+      },
+    },
+    resolveDynamicModel: (ctx) =>
+      ctx && ctx.modelId ? { ...toModel(known.get(ctx.modelId) || { ...fallbackInfo(), id: ctx.modelId }), provider: ID } : undefined,
+
+    // The core refreshes (single-flight, cross-process); openclaw only ever holds the marker.
+    async refreshOAuth(cred) {
+      await bearer(false)
+      return { ...cred, ...markerCredential() }
+    },
+    async prepareRuntimeAuth(ctx) {
+      const apiKey = await bearer(false)
+      const st = await withTimeout(core.status(opts), CALL_TIMEOUT_MS).catch(() => null)
+      return { apiKey, ...(st && st.baseUrl ? { baseUrl: st.baseUrl } : {}) }
+    },
+    wrapStreamFn: (ctx) => (ctx && ctx.streamFn ? wrap(ctx.streamFn, ctx) : undefined),
+    buildMissingAuthMessage: () => `kimi-native has no Kimi login: run \`npx kimi-native login\`. ${LOGIN_HINT}`,
+  })
+}
+
+const entry = { id: MANIFEST.id, name: MANIFEST.name, description: MANIFEST.description, register }
+module.exports = entry
+module.exports.default = entry
+module.exports.MARKER = MARKER
+module.exports.ID = ID
