@@ -171,8 +171,6 @@ function register(api) {
   /** openclaw's store gets the marker, never a token; `expires` far ahead so it never asks us to refresh early. */
   const markerCredential = () => ({ type: 'oauth', provider: ID, access: MARKER, refresh: MARKER, expires: Date.now() + YEAR_MS })
 
-  // Migration (issue #15) hooks in here: before a device login, a login left by opencode-kimi-auth
-  // (~/.opencode-kimi-auth/oauth.json) is offered for import through the core's import, not a second chain.
   async function deviceLogin({ show, signal }) {
     try {
       const result = await core.login({ ...opts, signal, onDeviceCode: show })
@@ -183,7 +181,43 @@ function register(api) {
     }
   }
 
+  /**
+   * Before a device login: a Kimi login another plugin left (opencode-kimi-auth's oauth.json, opencode's or pi's
+   * auth.json) is offered for takeover through the core's import (one refresh, the old owner handed over), so the
+   * user signs in once and no two programs refresh one chain. Returns true when a login was taken over.
+   */
+  async function offerImport(prompter) {
+    if (!prompter || typeof prompter.confirm !== 'function') return false
+    let sources = []
+    try {
+      sources = await withTimeout(core.importSources(opts), CALL_TIMEOUT_MS)
+    } catch {
+      return false // finding other logins never blocks signing in
+    }
+    for (const s of sources.filter((x) => x.importable)) {
+      const take = await prompter.confirm({
+        message: `Found a Kimi login in ${s.plugin} (${s.file}). Take it over instead of signing in again? kimi-native refreshes it once and keeps it; ${s.plugin} stops using it.`,
+        initialValue: true,
+      })
+      if (!take) return false
+      try {
+        const r = await core.importLogin(s.id, opts)
+        await prompter.note(`Took over the Kimi login from ${s.id}; no new sign-in needed.`, 'Kimi For Coding')
+        return Boolean(r)
+      } catch (err) {
+        await prompter.note(`${s.id} could not be taken over: ${err.message}`, 'Kimi For Coding')
+      }
+    }
+    return false
+  }
+
   const defaultModelRef = () => `${ID}/${core.PROVIDER.defaultModel}`
+  /** What `models auth login` stores: the marker profile (never a token) and, unless asked not to, the default model. */
+  const loginResult = (ctx) => ({
+    profiles: [{ profileId: `${ID}:default`, credential: markerCredential() }],
+    ...(ctx.credentialOnly ? {} : { defaultModel: defaultModelRef() }),
+    notes: ['The Kimi token is kept by kimi-native (OS keychain or its own file), not in openclaw.'],
+  })
 
   // Wraps openclaw's openai-completions stream: fresh bearer, the core's identity headers, the core's body shaping
   // (thinking, prompt_cache_key from openclaw's session id), and one forced refresh + one retry on a 401.
@@ -248,6 +282,7 @@ function register(api) {
         starterModel: defaultModelRef(),
         // `openclaw models auth login --provider <id> --method device` (needs a TTY).
         async run(ctx) {
+          if (await offerImport(ctx.prompter)) return loginResult(ctx)
           const progress = ctx.prompter.progress ? ctx.prompter.progress('Starting Kimi device login…') : null
           try {
             await deviceLogin({
@@ -266,11 +301,7 @@ function register(api) {
             if (progress) progress.stop(`Kimi login failed: ${err.message}`)
             throw err
           }
-          return {
-            profiles: [{ profileId: `${ID}:default`, credential: markerCredential() }],
-            ...(ctx.credentialOnly ? {} : { defaultModel: defaultModelRef() }),
-            notes: ['The Kimi token is kept by kimi-native (OS keychain or its own file), not in openclaw.'],
-          }
+          return loginResult(ctx)
         },
         // `openclaw onboard --non-interactive --auth-choice <choiceId>`: the code goes to openclaw's output.
         async runNonInteractive(ctx) {
