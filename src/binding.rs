@@ -253,13 +253,9 @@ struct ShapeArgs {
 #[napi(ts_args_type = "body: any, options?: any", ts_return_type = "any")]
 pub fn shape_request(env: Env, body: Value, options: Option<Value>) -> napi::Result<Value> {
   sync(&env, || {
-    let (mut out, as_text) = match body {
-      Value::String(text) => match serde_json::from_str::<Value>(&text) {
-        Ok(v) => (v, true),
-        // Not JSON: nothing to shape, as on the fetch path.
-        Err(_) => return Ok(Value::String(text)),
-      },
-      value => (value, false),
+    let text = match body {
+      Value::String(text) => Ok(text),
+      value => Err(value),
     };
     let args: ShapeArgs = match options {
       None | Some(Value::Null) => ShapeArgs::default(),
@@ -273,18 +269,25 @@ pub fn shape_request(env: Env, body: Value, options: Option<Value>) -> napi::Res
       (None, Some(list)) => list,
       (None, None) => models::load_cache(&s).unwrap_or_default(),
     };
-    shaping::shape(
-      &mut out,
-      &shaping::ShapeOptions {
-        profile: Some(s.profile),
-        model: args.model,
-        effort: args.effort,
-        session_id: args.session_id,
-        models: known,
-        keep: shaping::keep_from_env(),
+    let opts = shaping::ShapeOptions {
+      profile: Some(s.profile),
+      model: args.model,
+      effort: args.effort,
+      session_id: args.session_id,
+      models: known,
+      keep: shaping::keep_from_env(),
+    };
+    Ok(match text {
+      // JSON text takes the same lazy path as the fetch; not JSON: nothing to shape.
+      Ok(text) => match shaping::shape_bytes(text.as_bytes(), &opts) {
+        Some(out) => Value::String(String::from_utf8(out).unwrap_or(text)),
+        None => Value::String(text),
       },
-    );
-    Ok(if as_text { Value::String(out.to_string()) } else { out })
+      Err(mut value) => {
+        shaping::shape(&mut value, &opts);
+        value
+      }
+    })
   })
 }
 

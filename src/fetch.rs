@@ -395,9 +395,6 @@ fn shaped_body(
   if !config.shape || !req.method.eq_ignore_ascii_case("POST") || !(is_chat(&req.url) || messages_route) {
     return (Some(body.clone()), false, None);
   }
-  let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(body) else {
-    return (Some(body.clone()), false, None);
-  };
   let opts = ShapeOptions {
     profile: Some(settings.profile),
     model: None,
@@ -406,13 +403,18 @@ fn shaped_body(
     models,
     keep: shaping::keep_from_env(),
   };
-  let mut beta = None;
-  if messages_route {
-    crate::anthropic::shape(&mut json, &opts);
-    beta = crate::anthropic::beta_header(hint(&req.headers, "anthropic-beta").as_deref(), &json);
-  } else {
-    shaping::shape(&mut json, &opts);
+  if !messages_route {
+    // Chat bodies: the lazy path parses only what the rules touch (issue #17).
+    return match shaping::shape_bytes(body, &opts) {
+      Some(v) => (Some(Bytes::from(v)), true, None),
+      None => (Some(body.clone()), false, None),
+    };
   }
+  let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(body) else {
+    return (Some(body.clone()), false, None);
+  };
+  crate::anthropic::shape(&mut json, &opts);
+  let beta = crate::anthropic::beta_header(hint(&req.headers, "anthropic-beta").as_deref(), &json);
   match serde_json::to_vec(&json) {
     Ok(v) => (Some(Bytes::from(v)), true, beta),
     Err(_) => (Some(body.clone()), false, None),
