@@ -570,7 +570,15 @@ function report(r) {
   row('  stream total time, ms', f(stk, 1), f(stn, 1), `${f(stk / stn, 3)}x`, '', '')
   const cmk = median(r.stream.kimi.map((x) => x.cpuUs / (x.bytes / 1e6)))
   const cmn = median(r.stream.node.map((x) => x.cpuUs / (x.bytes / 1e6)))
-  row('  stream client CPU, µs/MB', f(cmk, 0), f(cmn, 0), `${f(cmk / cmn, 3)}x`, '', '')
+  const cpuX = cmk / cmn
+  row(
+    '  stream client CPU, µs/MB',
+    f(cmk, 0),
+    f(cmn, 0),
+    `${f(cpuX, 3)}x`,
+    '<= 1.0x',
+    verdict(cpuX <= 1.0, cpuX <= 1.0 ? `${f((1 - cpuX) * 100, 1)}% less` : `${f((cpuX - 1) * 100, 1)}% more`),
+  )
   const avgChunk = (xs) => median(xs.map((x) => x.bytes / x.chunks))
   row('  body chunk size seen by JS, B', f(avgChunk(r.stream.kimi), 0), f(avgChunk(r.stream.node), 0), '', '', '')
 
