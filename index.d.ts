@@ -112,6 +112,12 @@ export declare function search(query: string, options?: any, args?: any, cancel?
  */
 export declare function shapeRequest(body: any, options?: any): any
 
+/**
+ * `shapeRequest` for a Buffer of JSON: the bytes a fetch would send, with no UTF-16
+ * conversion either way. Not JSON: the same Buffer back.
+ */
+export declare function shapeRequestBytes(body: Buffer, options?: any): Buffer
+
 export declare function status(options?: any | undefined | null): Promise<any>
 
 /**

@@ -859,6 +859,7 @@ module.exports.refreshSettled = nativeBinding.refreshSettled
 module.exports.renderQr = nativeBinding.renderQr
 module.exports.search = nativeBinding.search
 module.exports.shapeRequest = nativeBinding.shapeRequest
+module.exports.shapeRequestBytes = nativeBinding.shapeRequestBytes
 module.exports.status = nativeBinding.status
 module.exports.takeWarning = nativeBinding.takeWarning
 module.exports.uploadFile = nativeBinding.uploadFile

@@ -301,6 +301,14 @@ test('5b. shapeRequest: an object and its JSON text shape alike; non-JSON text i
   assert.equal(typeof text, 'string');
   assert.deepEqual(JSON.parse(text), shaped);
   assert.equal(kimi.shapeRequest('data: not json', opts), 'data: not json');
+  // A Buffer gives a Buffer with the same bytes as the text path (the lazy shaper, issue #17).
+  const input = Buffer.from(JSON.stringify(body));
+  const bytes = kimi.shapeRequest(input, opts);
+  assert.ok(Buffer.isBuffer(bytes));
+  assert.equal(bytes.toString(), text);
+  assert.equal(input.toString(), JSON.stringify(body), 'the input Buffer is not mutated');
+  const notJson = Buffer.from('data: not json');
+  assert.equal(kimi.shapeRequest(notJson, opts).toString(), 'data: not json');
 });
 
 /** A server that sends `events` SSE events `gapMs` apart, or (events = Infinity) keeps the stream open. */

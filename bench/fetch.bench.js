@@ -170,6 +170,125 @@ function chatBody(stream) {
   }
 }
 
+/** A recorded-looking long agent session of about `target` bytes as JSON: long system prompt,
+ * twelve tools with JSON schemas, many tool calls (empty text parts on some) and tool results
+ * with escapes, ANSI codes and non-ASCII text. Deterministic. No inline images (a body with
+ * one above the upload threshold is parsed a second time by the upload pass). */
+function agentTurn(target) {
+  const words = ['fn', 'main()', '{', '}', '"quoted"', 'back\\slash', 'tab\there', 'line\nbreak', 'ünïcødé', '日本語',
+    'emoji 🦀', '\u001b[0m', 'src/lib/file.rs', 'let x = 1;', '\r\n', 'error[E0308]: mismatched types', '</div>']
+  let seed = 7
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff)
+  const text = (len) => {
+    let s = ''
+    while (s.length < len) s += words[rnd() % words.length] + ' '
+    return s
+  }
+  const tools = Array.from({ length: 12 }, (_, i) => ({
+    type: 'function',
+    function: {
+      name: `tool_${i}`,
+      description: text(300),
+      parameters: {
+        type: 'object',
+        properties: {
+          path: { type: 'string', description: text(80) },
+          limit: { type: 'integer', minimum: 1, maximum: 10000, default: 2000 },
+          pattern: { type: 'string', description: text(60) },
+        },
+        required: ['path'],
+        additionalProperties: false,
+      },
+    },
+  }))
+  const messages = [
+    { role: 'system', content: text(12000) },
+    { role: 'user', content: [{ type: 'text', text: text(400) }] },
+  ]
+  let size = JSON.stringify({ messages, tools }).length
+  for (let t = 0; size < target; t++) {
+    const id = `call_${t}`
+    const turn = [
+      {
+        role: 'assistant',
+        content: t % 2 ? '' : [{ type: 'text', text: '' }],
+        tool_calls: [{ id, type: 'function', function: { name: `tool_${t % 12}`, arguments: JSON.stringify({ path: text(30), limit: t }) } }],
+      },
+      { role: 'tool', tool_call_id: id, content: text(2000 + (rnd() % 6000)) },
+    ]
+    if (t % 6 === 5) turn.push({ role: 'assistant', content: text(300) }, { role: 'user', content: text(120) })
+    messages.push(...turn)
+    size += JSON.stringify(turn).length + turn.length
+  }
+  return JSON.stringify({ model: 'kimi-for-coding', messages, tools, stream: false, max_tokens: 32000, reasoning_effort: 'high', temperature: 0.6 })
+}
+
+/** What a JS plugin does without the core: parse, apply the same rules, stringify. */
+function jsPluginShape(text, sessionId) {
+  const b = JSON.parse(text)
+  b.model = 'kimi-for-coding'
+  delete b.reasoning_effort
+  b.thinking = { type: 'enabled', effort: 'high', keep: 'all' }
+  b.prompt_cache_key = sessionId
+  if ('max_tokens' in b) {
+    b.max_completion_tokens = b.max_tokens
+    delete b.max_tokens
+  }
+  for (const m of b.messages) {
+    if (m.role === 'developer') m.role = 'system'
+    if (m.role === 'assistant' && Array.isArray(m.tool_calls) && m.tool_calls.length) {
+      if (Array.isArray(m.content)) m.content = m.content.filter((p) => !(p.type === 'text' && !p.text))
+      if (m.content == null || m.content === '' || (Array.isArray(m.content) && !m.content.length)) delete m.content
+    }
+  }
+  return JSON.stringify(b)
+}
+
+/** In a fresh process: peak RSS added per in-flight 4 MB request, `k` at once. RSS is sampled
+ * every millisecond (the core works off the JS thread, so the timer keeps running). */
+function rssChild(which, bytes, k) {
+  const code = `
+const kimi = require(${JSON.stringify(LIB)})
+const body = (${agentTurn.toString()})(${bytes})
+const plugin = ${jsPluginShape.toString()}
+const url = process.env.KIMI_CODE_BASE_URL + '/chat/completions'
+const headers = [...kimi.buildHeaders(), ['Authorization', 'Bearer ' + process.env.KIMI_API_KEY], ['content-type', 'application/json']]
+const f = kimi.createKimiFetch({ effort: 'high', sessionId: 's' })
+const one = ${JSON.stringify(which)} === 'kimi'
+  ? () => f(url, { method: 'POST', headers: [['content-type', 'application/json']], body })
+  : () => fetch(url, { method: 'POST', headers, body: plugin(body, 's') })
+;(async () => {
+  await (await one()).arrayBuffer() // warm: connection pool, model cache, code paths
+  global.gc && gc()
+  const base = process.memoryUsage().rss
+  let peak = base
+  const sample = () => (peak = Math.max(peak, process.memoryUsage().rss))
+  const timer = setInterval(sample, 1)
+  await Promise.all(Array.from({ length: ${k} }, async () => { const r = await one(); sample(); await r.arrayBuffer() }))
+  clearInterval(timer)
+  sample()
+  process.stdout.write(JSON.stringify({ added: (peak - base) / ${k}, body: Buffer.byteLength(body) }))
+})()`
+  return JSON.parse(execFileSync(process.execPath, ['--expose-gc', '-e', code], { env: process.env, encoding: 'utf8' }))
+}
+
+/** Wall ms of a command, median of `reps`, alternating with `node -e 0`. */
+function wallPair(reps, args) {
+  const t = (a) => {
+    const t0 = performance.now()
+    try {
+      execFileSync(process.execPath, a, { env: process.env, stdio: 'ignore' })
+    } catch {}
+    return performance.now() - t0
+  }
+  const out = { cmd: [], node: [] }
+  for (let i = 0; i < reps; i++) {
+    out.cmd.push(t(args))
+    out.node.push(t(['-e', '0']))
+  }
+  return { cmd: median(out.cmd), node: median(out.node) }
+}
+
 // --------------------------------------------------------------------------------------- clients --
 async function expectOk(res, who) {
   if (res.status === 200) return
@@ -341,6 +460,49 @@ async function main() {
       jsonRoundTrip: perOp(CFG.shapeIters, () => JSON.parse(JSON.stringify(body))),
       bodyBytes: raw.true.length,
     }
+    // --- realistic agent turns (issue #17): shaping cost, end to end vs a JS plugin, RSS, status
+    await server.control('reset', {})
+    await server.control('reply', { text: 'ok' })
+    results.turns = []
+    for (const [label, bytes, reps] of [['64 KB', 64 << 10, 40], ['1 MB', 1 << 20, 12], ['4 MB', 4 << 20, 8]]) {
+      const text = agentTurn(bytes)
+      const mbs = Buffer.byteLength(text) / 1048576
+      const opts = { effort, sessionId, models }
+      const iters = Math.max(10, Math.round(200 / mbs))
+      const buf = Buffer.from(text)
+      const shapeUs = perOp(iters, () => kimi.shapeRequest(buf, opts))
+      const shapeTextUs = perOp(iters, () => kimi.shapeRequest(text, opts))
+      const jsUs = perOp(iters, () => jsPluginShape(text, sessionId))
+      const turnClients = {
+        kimi: {
+          name: 'kimi',
+          url,
+          fetch: kimiFetch,
+          init: () => ({ method: 'POST', headers: [['content-type', 'application/json']], body: text }),
+        },
+        node: {
+          name: 'node',
+          url,
+          fetch: globalThis.fetch,
+          init: () => ({ method: 'POST', headers: nodeHeaders, body: jsPluginShape(text, sessionId) }),
+        },
+      }
+      const once = async (c) => {
+        const t0 = performance.now()
+        const res = await c.fetch(c.url, c.init())
+        await expectOk(res, c.name)
+        await res.arrayBuffer()
+        return performance.now() - t0
+      }
+      await alternate(2, turnClients, once)
+      const e2e = await alternate(reps, turnClients, once)
+      await server.control('reset', {})
+      results.turns.push({ label, mbs, shapeUs, shapeTextUs, jsUs, kimiMs: median(e2e.kimi), nodeMs: median(e2e.node), reps })
+    }
+    const K4 = 4 << 20
+    results.rss = { kimi: rssChild('kimi', K4, 4), node: rssChild('node', K4, 4), k: 4 }
+    await server.control('reset', {})
+    results.status = wallPair(7, [path.join(LIB, 'cli.js'), 'status'])
     results.meta = { sameBody, sameIdentity, nodeBuild, seconds: (performance.now() - started) / 1000 }
   } finally {
     await server.stop()
@@ -408,7 +570,15 @@ function report(r) {
   row('  stream total time, ms', f(stk, 1), f(stn, 1), `${f(stk / stn, 3)}x`, '', '')
   const cmk = median(r.stream.kimi.map((x) => x.cpuUs / (x.bytes / 1e6)))
   const cmn = median(r.stream.node.map((x) => x.cpuUs / (x.bytes / 1e6)))
-  row('  stream client CPU, µs/MB', f(cmk, 0), f(cmn, 0), `${f(cmk / cmn, 3)}x`, '', '')
+  const cpuX = cmk / cmn
+  row(
+    '  stream client CPU, µs/MB',
+    f(cmk, 0),
+    f(cmn, 0),
+    `${f(cpuX, 3)}x`,
+    '<= 1.0x',
+    verdict(cpuX <= 1.0, cpuX <= 1.0 ? `${f((1 - cpuX) * 100, 1)}% less` : `${f((cpuX - 1) * 100, 1)}% more`),
+  )
   const avgChunk = (xs) => median(xs.map((x) => x.bytes / x.chunks))
   row('  body chunk size seen by JS, B', f(avgChunk(r.stream.kimi), 0), f(avgChunk(r.stream.node), 0), '', '', '')
 
@@ -448,6 +618,61 @@ function report(r) {
   row('  shapeRequest() alone, µs/op', f(s.shape, 1), '', '', '', '')
   row('  shapeRequest({models}) (no cache read), µs/op', f(s.shapeWithModels, 1), '', '', '', '')
   row('  JSON.parse(JSON.stringify(body)), µs/op', '', f(s.jsonRoundTrip, 1), '', '', '')
+
+  // Realistic agent turns (issue #17). Shaping: the core vs JS parse + edit + stringify.
+  const T17 = { shapeMsPerMB: 0.5, e2e4MB: 0.5, rssX: 3, statusX: 1.2 }
+  for (const t of r.turns) {
+    const perMB = t.shapeUs / 1000 / t.mbs
+    row(
+      `shapeRequest(Buffer) ${t.label} turn (${f(t.mbs, 2)} MB), ms/MB (vs JS parse+edit+stringify)`,
+      f(perMB, 3),
+      f(t.jsUs / 1000 / t.mbs, 3),
+      `${f(t.shapeUs / t.jsUs, 3)}x`,
+      `<= ${T17.shapeMsPerMB} ms/MB`,
+      verdict(perMB <= T17.shapeMsPerMB, perMB <= T17.shapeMsPerMB ? `${f(T17.shapeMsPerMB / perMB, 1)}x under` : `${f(perMB / T17.shapeMsPerMB, 2)}x over`),
+    )
+  }
+  for (const t of r.turns) {
+    row(
+      `  shapeRequest(string) ${t.label}, ms/MB (adds UTF-16 <-> UTF-8 both ways)`,
+      f(t.shapeTextUs / 1000 / t.mbs, 3),
+      '',
+      `${f(t.shapeTextUs / t.jsUs, 3)}x`,
+      '',
+      '',
+    )
+  }
+  for (const t of r.turns) {
+    const ratio = t.kimiMs / t.nodeMs
+    const target = t.label === '4 MB' ? T17.e2e4MB : null
+    row(
+      `${t.label} turn end to end, ms (kimi fetch vs JS plugin + Node fetch, ${t.reps} pairs)`,
+      f(t.kimiMs, 2),
+      f(t.nodeMs, 2),
+      `${f(ratio, 3)}x`,
+      target ? `<= ${target}x` : '',
+      target ? verdict(ratio <= target, ratio <= target ? `${f(target / ratio, 2)}x margin` : `${f(ratio / target, 2)}x over`) : '',
+    )
+  }
+  const rk = r.rss.kimi.added / r.rss.kimi.body
+  const rn = r.rss.node.added / r.rss.node.body
+  row(
+    `peak RSS added per in-flight 4 MB request (${r.rss.k} at once), MB (x body)`,
+    `${f(r.rss.kimi.added / 1048576, 1)} (${f(rk, 2)}x)`,
+    `${f(r.rss.node.added / 1048576, 1)} (${f(rn, 2)}x)`,
+    `${f(rk / rn, 3)}x`,
+    `<= ${T17.rssX}x body`,
+    verdict(rk <= T17.rssX, `${f(rk, 2)}x body`),
+  )
+  const sx = r.status.cmd / r.status.node
+  row(
+    '`kimi-native status` wall vs `node -e 0`, ms (median of 7)',
+    f(r.status.cmd, 1),
+    f(r.status.node, 1),
+    `${f(sx, 3)}x`,
+    `<= ${T17.statusX}x`,
+    verdict(sx <= T17.statusX, sx <= T17.statusX ? `${f((T17.statusX - sx) * 100, 0)} pts margin` : `+${f(r.status.cmd - r.status.node, 1)} ms`),
+  )
 
   const head = ['metric', 'kimi-native', 'node fetch', 'ratio', 'target', 'result']
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => String(x[i]).length)))

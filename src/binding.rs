@@ -252,14 +252,37 @@ struct ShapeArgs {
 /// is much cheaper for large bodies than converting a JS object value by value.
 #[napi(ts_args_type = "body: any, options?: any", ts_return_type = "any")]
 pub fn shape_request(env: Env, body: Value, options: Option<Value>) -> napi::Result<Value> {
-  sync(&env, || {
-    let (mut out, as_text) = match body {
-      Value::String(text) => match serde_json::from_str::<Value>(&text) {
-        Ok(v) => (v, true),
-        // Not JSON: nothing to shape, as on the fetch path.
-        Err(_) => return Ok(Value::String(text)),
-      },
-      value => (value, false),
+  match shape_request_value(&env, body, options, None)? {
+    ShapedOut::Value(v) => Ok(v),
+    ShapedOut::Bytes(_) => Err(js_error(&env, &panic_error())),
+  }
+}
+
+/// `shapeRequest` for a Buffer of JSON: the bytes a fetch would send, with no UTF-16
+/// conversion either way. Not JSON: the same Buffer back.
+#[napi(ts_args_type = "body: Buffer, options?: any")]
+pub fn shape_request_bytes(env: Env, body: Buffer, options: Option<Value>) -> napi::Result<Buffer> {
+  Ok(match shape_request_value(&env, Value::Null, options, Some(&body))? {
+    ShapedOut::Bytes(v) => v.into(),
+    ShapedOut::Value(_) => body,
+  })
+}
+
+enum ShapedOut {
+  Value(Value),
+  Bytes(Vec<u8>),
+}
+
+fn shape_request_value(
+  env: &Env,
+  body: Value,
+  options: Option<Value>,
+  bytes: Option<&[u8]>,
+) -> napi::Result<ShapedOut> {
+  sync(env, || {
+    let text = match body {
+      Value::String(text) => Ok(text),
+      value => Err(value),
     };
     let args: ShapeArgs = match options {
       None | Some(Value::Null) => ShapeArgs::default(),
@@ -273,18 +296,32 @@ pub fn shape_request(env: Env, body: Value, options: Option<Value>) -> napi::Res
       (None, Some(list)) => list,
       (None, None) => models::load_cache(&s).unwrap_or_default(),
     };
-    shaping::shape(
-      &mut out,
-      &shaping::ShapeOptions {
-        profile: Some(s.profile),
-        model: args.model,
-        effort: args.effort,
-        session_id: args.session_id,
-        models: known,
-        keep: shaping::keep_from_env(),
+    let opts = shaping::ShapeOptions {
+      profile: Some(s.profile),
+      model: args.model,
+      effort: args.effort,
+      session_id: args.session_id,
+      models: known,
+      keep: shaping::keep_from_env(),
+    };
+    if let Some(b) = bytes {
+      // Not JSON: the caller's Buffer goes back as it is.
+      return Ok(match shaping::shape_bytes(b, &opts) {
+        Some(out) => ShapedOut::Bytes(out),
+        None => ShapedOut::Value(Value::Null),
+      });
+    }
+    Ok(ShapedOut::Value(match text {
+      // JSON text takes the same lazy path as the fetch; not JSON: nothing to shape.
+      Ok(text) => match shaping::shape_bytes(text.as_bytes(), &opts) {
+        Some(out) => Value::String(String::from_utf8(out).unwrap_or(text)),
+        None => Value::String(text),
       },
-    );
-    Ok(if as_text { Value::String(out.to_string()) } else { out })
+      Err(mut value) => {
+        shaping::shape(&mut value, &opts);
+        value
+      }
+    }))
   })
 }
 

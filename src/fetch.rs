@@ -212,7 +212,8 @@ impl StreamBody {
   }
 
   fn drain_after(&mut self, first: Bytes) -> Vec<u8> {
-    let mut out = first.to_vec();
+    // A batch `take_ready` assembled is uniquely owned: this takes its allocation, no copy.
+    let mut out = Vec::from(first);
     while out.len() < MAX_READ {
       match self.rx.try_recv() {
         Ok(Ok(more)) => out.extend_from_slice(&more),
@@ -291,7 +292,7 @@ impl Body {
   /// What is available now (see [`StreamBody::poll_now`]); a buffered body is always ready.
   pub fn poll_now(&mut self) -> Result<Ready> {
     match self {
-      Body::Buffered(b) => Ok(b.take().map_or(Ready::End, |b| Ready::Data(b.to_vec()))),
+      Body::Buffered(b) => Ok(b.take().map_or(Ready::End, |b| Ready::Data(Vec::from(b)))),
       Body::Stream(s) => s.poll_now(),
     }
   }
@@ -395,9 +396,6 @@ fn shaped_body(
   if !config.shape || !req.method.eq_ignore_ascii_case("POST") || !(is_chat(&req.url) || messages_route) {
     return (Some(body.clone()), false, None);
   }
-  let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(body) else {
-    return (Some(body.clone()), false, None);
-  };
   let opts = ShapeOptions {
     profile: Some(settings.profile),
     model: None,
@@ -406,13 +404,18 @@ fn shaped_body(
     models,
     keep: shaping::keep_from_env(),
   };
-  let mut beta = None;
-  if messages_route {
-    crate::anthropic::shape(&mut json, &opts);
-    beta = crate::anthropic::beta_header(hint(&req.headers, "anthropic-beta").as_deref(), &json);
-  } else {
-    shaping::shape(&mut json, &opts);
+  if !messages_route {
+    // Chat bodies: the lazy path parses only what the rules touch (issue #17).
+    return match shaping::shape_bytes(body, &opts) {
+      Some(v) => (Some(Bytes::from(v)), true, None),
+      None => (Some(body.clone()), false, None),
+    };
   }
+  let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(body) else {
+    return (Some(body.clone()), false, None);
+  };
+  crate::anthropic::shape(&mut json, &opts);
+  let beta = crate::anthropic::beta_header(hint(&req.headers, "anthropic-beta").as_deref(), &json);
   match serde_json::to_vec(&json) {
     Ok(v) => (Some(Bytes::from(v)), true, beta),
     Err(_) => (Some(body.clone()), false, None),
@@ -623,6 +626,11 @@ pub async fn fetch(
       vec![]
     },
   );
+  // The host's bytes are not needed once shaped: free them for the rest of the request (a 4 MB
+  // turn would otherwise hold both copies until the answer ends). `Some` keeps "had a body".
+  if json_body {
+    req.body = Some(Bytes::new());
+  }
   // The Anthropic route as kimi-code sends it: `?beta=true` and the beta flags the body needs.
   if json_body && crate::anthropic::is_messages(&req.url) {
     req.url = crate::anthropic::with_beta_query(&req.url);

@@ -217,6 +217,290 @@ fn apply_thinking(obj: &mut Map<String, Value>, effort: Option<&str>, info: Opti
   }
 }
 
+/// Shapes JSON text and returns the bytes to send; `None` when the body is not JSON (it is then
+/// sent as it is). Output is byte for byte what parsing to a `Value`, [`shape`] and `to_vec`
+/// give; a body already in that compact form (what `JSON.stringify` writes) takes the lazy
+/// path, which carries message contents, tools and tool outputs through as raw text.
+pub fn shape_bytes(body: &[u8], opts: &ShapeOptions) -> Option<Vec<u8>> {
+  lazy::shape(body, opts).or_else(|| shape_full(body, opts))
+}
+
+/// The whole-tree path: parse everything, shape, serialise. Used for bodies the lazy path
+/// declines (whitespace, escapes or numbers that serialising would rewrite, repeated keys).
+pub fn shape_full(body: &[u8], opts: &ShapeOptions) -> Option<Vec<u8>> {
+  let mut v: Value = serde_json::from_slice(body).ok()?;
+  shape(&mut v, opts);
+  serde_json::to_vec(&v).ok()
+}
+
+mod lazy {
+  use super::ShapeOptions;
+  use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+  use serde_json::value::RawValue;
+  use serde_json::{Map, Value};
+  use std::fmt;
+
+  /// Top-level keys the rules read or write; everything else is carried as raw text.
+  const TOUCHED: [&str; 6] = [
+    "model",
+    "reasoning_effort",
+    "thinking",
+    "prompt_cache_key",
+    "max_tokens",
+    "max_completion_tokens",
+  ];
+
+  /// An object's entries in document order, values unparsed. `dup` when a key repeats: a
+  /// `Value` keeps one of them, raw text would keep both, so such bodies take the full path.
+  struct Entries<'a, V = &'a RawValue> {
+    items: Vec<(String, V)>,
+    dup: bool,
+    _text: std::marker::PhantomData<&'a ()>,
+  }
+
+  /// A top-level value: raw text, except `messages`, read one level deeper in the same pass.
+  enum Top<'a> {
+    Raw(&'a RawValue),
+    Messages(Vec<Entries<'a>>),
+  }
+
+  impl<'a, V> Entries<'a, V> {
+    fn get(&self, key: &str) -> Option<&V> {
+      self.items.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+  }
+
+  /// What an entry's value deserialises as, given its key.
+  trait EntryValue<'de>: Sized {
+    fn next<A: MapAccess<'de>>(key: &str, m: &mut A) -> Result<Self, A::Error>;
+  }
+  impl<'de> EntryValue<'de> for &'de RawValue {
+    fn next<A: MapAccess<'de>>(_: &str, m: &mut A) -> Result<Self, A::Error> {
+      m.next_value()
+    }
+  }
+  impl<'de> EntryValue<'de> for Top<'de> {
+    fn next<A: MapAccess<'de>>(key: &str, m: &mut A) -> Result<Self, A::Error> {
+      // Not an array of objects: an error here sends the body down the full path.
+      Ok(if key == "messages" {
+        Top::Messages(m.next_value()?)
+      } else {
+        Top::Raw(m.next_value()?)
+      })
+    }
+  }
+
+  impl<'de, V: EntryValue<'de>> Deserialize<'de> for Entries<'de, V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+      struct Vis<V>(std::marker::PhantomData<V>);
+      impl<'de, V: EntryValue<'de>> Visitor<'de> for Vis<V> {
+        type Value = Entries<'de, V>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+          f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+          let mut items: Vec<(String, V)> = Vec::new();
+          let mut dup = false;
+          while let Some(k) = m.next_key::<String>()? {
+            let v = V::next(&k, &mut m)?;
+            dup |= items.iter().any(|(x, _)| *x == k);
+            items.push((k, v));
+          }
+          Ok(Entries {
+            items,
+            dup,
+            _text: std::marker::PhantomData,
+          })
+        }
+      }
+      d.deserialize_map(Vis(std::marker::PhantomData))
+    }
+  }
+
+  pub(super) fn shape(body: &[u8], opts: &ShapeOptions) -> Option<Vec<u8>> {
+    if body.first() != Some(&b'{') || !canonical(body) {
+      return None;
+    }
+    let text = std::str::from_utf8(body).ok()?;
+    let top: Entries<Top> = serde_json::from_str(text).ok()?;
+    if top.dup {
+      return None;
+    }
+    // The rules run on a small object: touched keys parsed, the rest as placeholders that
+    // hold their place in the key order.
+    let mut obj = Map::new();
+    for (k, v) in &top.items {
+      let value = match v {
+        Top::Raw(raw) if TOUCHED.contains(&k.as_str()) => serde_json::from_str(raw.get()).ok()?,
+        _ => Value::Null,
+      };
+      obj.insert(k.clone(), value);
+    }
+    let mut value = Value::Object(obj);
+    super::shape(&mut value, opts);
+    let Value::Object(obj) = value else { return None };
+
+    let mut out = Vec::with_capacity(body.len() + 128);
+    out.push(b'{');
+    for (i, (k, v)) in obj.iter().enumerate() {
+      if i > 0 {
+        out.push(b',');
+      }
+      serde_json::to_writer(&mut out, k).ok()?;
+      out.push(b':');
+      match top.get(k).filter(|_| !TOUCHED.contains(&k.as_str())) {
+        Some(Top::Messages(list)) => messages(list, &mut out)?,
+        Some(Top::Raw(raw)) => out.extend_from_slice(raw.get().as_bytes()),
+        None => serde_json::to_writer(&mut out, v).ok()?,
+      }
+    }
+    out.push(b'}');
+    Some(out)
+  }
+
+  /// Only the turns a rule changes are parsed: `developer` turns and assistant tool-call turns.
+  /// The others are written back from their entries (the same bytes: the body is canonical).
+  fn messages(list: &[Entries], out: &mut Vec<u8>) -> Option<()> {
+    out.push(b'[');
+    for (i, e) in list.iter().enumerate() {
+      if i > 0 {
+        out.push(b',');
+      }
+      if e.dup {
+        return None;
+      }
+      let role = e.get("role").map(|r| r.get());
+      // Canonical text: a non-empty array is anything but `[]`, a role is its quoted name.
+      let tool_calls = e
+        .get("tool_calls")
+        .map(|t| t.get().starts_with('[') && t.get() != "[]")
+        .unwrap_or(false);
+      if role == Some("\"developer\"") || (role == Some("\"assistant\"") && tool_calls) {
+        let mut m = Map::new();
+        for (k, raw) in &e.items {
+          m.insert(k.clone(), serde_json::from_str(raw.get()).ok()?);
+        }
+        let mut v = Value::Object(m);
+        super::shape_messages(std::slice::from_mut(&mut v));
+        serde_json::to_writer(&mut *out, &v).ok()?;
+      } else {
+        out.push(b'{');
+        for (j, (k, raw)) in e.items.iter().enumerate() {
+          if j > 0 {
+            out.push(b',');
+          }
+          serde_json::to_writer(&mut *out, k).ok()?;
+          out.push(b':');
+          out.extend_from_slice(raw.get().as_bytes());
+        }
+        out.push(b'}');
+      }
+    }
+    out.push(b']');
+    Some(())
+  }
+
+  const LO: u64 = 0x0101_0101_0101_0101;
+  const HI: u64 = 0x8080_8080_8080_8080;
+
+  /// Any byte of `w` below 0x20, or equal to `"` or `\`.
+  #[inline]
+  fn special(w: u64) -> bool {
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    (w.wrapping_sub(LO * 0x20) & !w & HI) | zero(w ^ (LO * b'"' as u64)) | zero(w ^ (LO * b'\\' as u64)) != 0
+  }
+
+  /// Whether `b` is exactly what serde_json writes for the value it parses to: no whitespace,
+  /// only the escapes serde_json emits, numbers in its form. Strings are skipped eight bytes at
+  /// a time; the grammar itself is checked by the parse that follows.
+  pub(super) fn canonical(b: &[u8]) -> bool {
+    let n = b.len();
+    let mut i = 0;
+    while i < n {
+      match b[i] {
+        b'"' => {
+          i += 1;
+          loop {
+            while i + 8 <= n {
+              let w = u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+              if special(w) {
+                break;
+              }
+              i += 8;
+            }
+            let Some(&c) = b.get(i) else { return false };
+            match c {
+              b'"' => {
+                i += 1;
+                break;
+              }
+              b'\\' => {
+                let Some(&e) = b.get(i + 1) else { return false };
+                match e {
+                  b'"' | b'\\' | b'n' | b'r' | b't' | b'b' | b'f' => i += 2,
+                  b'u' => {
+                    // serde_json writes `\u00xx` (lowercase) only for controls without a short form.
+                    let Some(h) = b.get(i + 2..i + 6) else { return false };
+                    let ok = h[0] == b'0'
+                      && h[1] == b'0'
+                      && matches!(h[2], b'0' | b'1')
+                      && matches!(h[3], b'0'..=b'9' | b'a'..=b'f');
+                    let code = if ok {
+                      u8::from_str_radix(std::str::from_utf8(&h[2..4]).unwrap_or("zz"), 16).unwrap_or(0x20)
+                    } else {
+                      0x20
+                    };
+                    if code >= 0x20 || matches!(code, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d) {
+                      return false;
+                    }
+                    i += 6;
+                  }
+                  _ => return false,
+                }
+              }
+              c if c < 0x20 => return false,
+              _ => i += 1,
+            }
+          }
+        }
+        b'-' | b'0'..=b'9' => {
+          let start = i;
+          while i < n && matches!(b[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+            i += 1;
+          }
+          if !canonical_number(&b[start..i]) {
+            return false;
+          }
+        }
+        b' ' | b'\t' | b'\n' | b'\r' => return false,
+        _ => i += 1,
+      }
+    }
+    true
+  }
+
+  fn canonical_number(t: &[u8]) -> bool {
+    let digits = t.strip_prefix(b"-").unwrap_or(t);
+    let Ok(s) = std::str::from_utf8(t) else { return false };
+    if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+      // Integers: no leading zero, no `-0`, and in i64/u64 range (else serde_json makes a float).
+      if digits.len() > 1 && digits[0] == b'0' || s == "-0" {
+        return false;
+      }
+      return if t[0] == b'-' {
+        s.parse::<i64>().is_ok()
+      } else {
+        s.parse::<u64>().is_ok()
+      };
+    }
+    // Floats are rare in a chat body: ask serde_json itself.
+    serde_json::from_str::<Value>(s)
+      .ok()
+      .and_then(|v| serde_json::to_string(&v).ok())
+      .is_some_and(|o| o == s)
+  }
+}
+
 #[cfg(test)]
 mod tests {
   use super::*;
@@ -434,5 +718,309 @@ mod tests {
     let mut v = json!([1, 2]);
     shape(&mut v, &ShapeOptions::default());
     assert_eq!(v, json!([1, 2]));
+  }
+
+  /// Byte-identity harness: the lazy path against the whole-tree path (today's rules verbatim:
+  /// parse to `Value`, `shape`, `to_vec`), over a corpus and every option combination.
+  mod identity {
+    use super::super::*;
+    use super::model;
+
+    /// A small deterministic generator (no dependency, same corpus every run).
+    struct Rng(u64);
+    impl Rng {
+      fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+      }
+      fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[(self.next() % xs.len() as u64) as usize]
+      }
+      fn text(&mut self, len: usize) -> String {
+        const WORDS: &[&str] = &[
+          "fn",
+          "main()",
+          "{",
+          "}",
+          "\"quoted\"",
+          "back\\slash",
+          "tab\there",
+          "line\nbreak",
+          "ünïcødé",
+          "日本語",
+          "emoji 🦀",
+          "\u{1}ctl",
+          "</script>",
+          "path/to/file.rs",
+          "x = 1;",
+          "\r\n",
+          "\u{7f}",
+          "\u{2028}",
+        ];
+        let mut s = String::new();
+        while s.len() < len {
+          s.push_str(self.pick(WORDS));
+          s.push(' ');
+        }
+        s
+      }
+    }
+
+    /// A recorded-looking agent turn: system prompt, tools with schemas, many tool calls and
+    /// results, an image, empty text parts on tool-call turns.
+    pub(crate) fn agent_turn(seed: u64, turns: usize, result_len: usize) -> Value {
+      let mut r = Rng(seed | 1);
+      let mut messages = vec![
+        json!({"role": if seed.is_multiple_of(2) { "system" } else { "developer" }, "content": r.text(2000)}),
+        json!({"role":"user","content":[{"type":"text","text":r.text(300)},
+          {"type":"image_url","image_url":{"url":format!("data:image/png;base64,{}", "iVBORw0KGgo".repeat(40))}}]}),
+      ];
+      for t in 0..turns {
+        let id = format!("call_{seed}_{t}");
+        let content = match t % 4 {
+          0 => json!([{"type":"text","text":""}]),
+          1 => json!(""),
+          2 => Value::Null,
+          _ => json!([{"type":"text","text":""},{"type":"text","text":r.text(40)}]),
+        };
+        messages.push(json!({"role":"assistant","content":content,"tool_calls":[{"id":id,"type":"function",
+          "function":{"name":r.pick(&["Shell","ReadFile","Grep"]),"arguments":json!({"path":r.text(20),"n":t}).to_string()}}]}));
+        messages.push(json!({"role":"tool","tool_call_id":id,"content":r.text(result_len)}));
+        if t % 5 == 4 {
+          messages.push(json!({"role":"assistant","content":r.text(200)}));
+          messages.push(json!({"role":"user","content":r.text(100)}));
+        }
+      }
+      let tools: Vec<Value> = (0..8)
+        .map(|i| {
+          json!({"type":"function","function":{"name":format!("tool_{i}"),"description":r.text(200),
+          "parameters":{"type":"object","properties":{"path":{"type":"string","description":r.text(60)},
+          "limit":{"type":"integer","minimum":1,"maximum":10000,"default":2000},"ratio":{"type":"number","default":0.75}},
+          "required":["path"],"additionalProperties":false}}})
+        })
+        .collect();
+      let mut body = json!({"model": r.pick(&["kimi-for-coding","kimi-k2","other"]),"messages":messages,"tools":tools,
+        "stream":true,"stream_options":{"include_usage":true},"temperature":0.6,"max_tokens":32000});
+      let o = body.as_object_mut().unwrap();
+      match seed % 4 {
+        0 => {
+          o.insert("reasoning_effort".into(), json!("high"));
+        }
+        1 => {
+          o.insert("thinking".into(), json!({"type":"enabled"}));
+        }
+        2 => {
+          o.insert("max_completion_tokens".into(), json!(1000));
+          o.insert("prompt_cache_key".into(), json!("host-key"));
+        }
+        _ => {}
+      }
+      body
+    }
+
+    fn corpus() -> Vec<String> {
+      let mut v: Vec<String> = [
+        // The bodies of the unit tests above.
+        json!({"model":"kimi-for-coding","messages":[],"reasoning_effort":"medium"}),
+        json!({"model":"kimi-for-coding"}),
+        json!({}),
+        json!({"model":"kimi-for-coding","thinking":{"type":"enabled"}}),
+        json!({"model":"kimi-for-coding","thinking":{"type":"enabled","effort":"low"}}),
+        json!({"model":"kimi-for-coding","reasoning_effort":"high"}),
+        json!({"model":"kimi-k2"}),
+        json!({"thinking":{"type":"disabled"}}),
+        json!({"model":"kimi-for-coding","messages":[
+          {"role":"developer","content":"rules"},
+          {"role":"assistant","content":[{"type":"text","text":""}],"tool_calls":[{"id":"t","type":"function","function":{"name":"Shell","arguments":"{}"}}]},
+          {"role":"assistant","content":"","tool_calls":[{"id":"u"}]},
+          {"role":"assistant","content":[{"type":"text","text":""},{"type":"text","text":"hi"}],"tool_calls":[{"id":"v"}]},
+          {"role":"assistant","content":""}
+        ],"max_tokens":100}),
+        json!([1, 2]),
+        json!({"messages":{"not":"an array"},"model":null,"reasoning_effort":7}),
+        json!({"messages":[1,"x",null,{"role":"assistant","tool_calls":[]},{"role":"assistant","tool_calls":{}}]}),
+      ]
+      .iter()
+      .map(|b| serde_json::to_string(b).unwrap())
+      .collect();
+      v.push(r#"{"model":"kimi-k2","reasoning_effort":"high","messages":[{"role":"assistant","content":"","tool_calls":[{"id":"t"}],"name":"x"}],"max_tokens":100,"stream":true,"thinking":{"type":"enabled"},"temperature":1}"#.into());
+      v.push(r#"{"model":"kimi-for-coding","messages":[],"stream":true}"#.into());
+      v.push(r#"{"thinking":{"type":"disabled"},"model":"kimi-for-coding"}"#.into());
+      for seed in 0..8 {
+        v.push(serde_json::to_string(&agent_turn(seed, 12, 400)).unwrap());
+      }
+      v
+    }
+
+    /// Bodies serde_json would rewrite: the lazy path must decline them (or agree anyway).
+    fn awkward() -> Vec<String> {
+      let base = r#"{"model":"kimi-k2","messages":[{"role":"tool","content":"X"},{"role":"assistant","content":"","tool_calls":[{"id":"t"}]}],"max_tokens":100}"#;
+      let mut v: Vec<String> = [
+        "caf\\u00e9",
+        "a\\/b",
+        "\\u001F",
+        "\\u000a",
+        "\\u0008",
+        "\\ud83e\\udd80",
+        "\\ud800",
+        "tab\\u0009",
+        "\\u0001",
+      ]
+      .iter()
+      .map(|x| base.replace('X', x))
+      .collect();
+      for n in [
+        "1.0",
+        "1e5",
+        "1E5",
+        "-0",
+        "00",
+        "0.10",
+        "18446744073709551616",
+        "-9223372036854775809",
+        "1.5e300",
+        "1e400",
+        "-1",
+        "0",
+        "0.5",
+      ] {
+        v.push(base.replace("100", n));
+        v.push(base.replace("\"X\"", n));
+      }
+      v.push(base.replace(":[{\"role\"", ": [{\"role\""));
+      v.push(format!("{base}\n"));
+      v.push(format!(" {base}"));
+      v.push(base.replace("\"max_tokens\":100", "\"max_tokens\":100,\"model\":\"x\""));
+      v.push(base.replace("{\"role\":\"tool\",", "{\"role\":\"tool\",\"role\":\"developer\","));
+      v.push(base.replace(
+        "{\"role\":\"tool\",",
+        "{\"role\":\"user\",\"content\":{\"a\":1,\"a\":2},",
+      ));
+      v.push(base.replace("\"X\"", "\"unterminated"));
+      v.push(base[..base.len() - 1].to_string());
+      v.push(r#"{"model":"kimi-k2","messages":[{"role":"tool","content":"\u0000"}]}"#.into());
+      v.push(String::from_utf8_lossy(b"{\"messages\":[{\"role\":\"tool\",\"content\":\"\xff\"}]}").into());
+      v
+    }
+
+    fn option_matrix(full: bool) -> Vec<ShapeOptions> {
+      let efforts: &[&[&str]] = &[&["low", "high", "max"], &["minimal", "standard", "max"]];
+      let mut models: Vec<Vec<crate::models::ModelInfo>> = vec![
+        vec![],
+        vec![model(None, Some("both"))],
+        vec![model(Some(efforts[0]), Some("both"))],
+        vec![model(None, Some("only"))],
+        vec![model(None, Some("no"))],
+      ];
+      let mut other = model(Some(efforts[1]), None);
+      other.id = "other".into();
+      models.push(vec![model(Some(efforts[0]), Some("both")), other]);
+      let profiles = [
+        None,
+        Some(Profile::Native),
+        Some(Profile::KimiCode),
+        Some(Profile::KimiCli),
+      ];
+      let effort_list: &[Option<&str>] = if full {
+        &[
+          None,
+          Some("off"),
+          Some("low"),
+          Some("medium"),
+          Some("high"),
+          Some("none"),
+          Some("auto"),
+          Some(" MAX "),
+        ]
+      } else {
+        &[None, Some("off"), Some("high")]
+      };
+      let mut out = vec![];
+      for profile in profiles {
+        for effort in effort_list {
+          for sid in [None, Some("ca2cd754"), Some("session_x"), Some("  ")] {
+            for (mi, m) in models.iter().enumerate() {
+              if !full && mi % 2 == 1 {
+                continue;
+              }
+              for keep in [Some("all".to_string()), None] {
+                out.push(ShapeOptions {
+                  profile,
+                  model: if mi == 5 && sid.is_some() {
+                    Some("forced".into())
+                  } else {
+                    None
+                  },
+                  effort: effort.map(String::from),
+                  session_id: sid.map(String::from),
+                  models: m.clone(),
+                  keep,
+                });
+              }
+            }
+          }
+        }
+      }
+      out
+    }
+
+    #[test]
+    fn lazy_shaping_is_byte_identical_on_the_corpus() {
+      let bodies = corpus();
+      let mut compared = 0;
+      for (bi, body) in bodies.iter().enumerate() {
+        let big = body.len() > 4096;
+        for o in option_matrix(!big) {
+          let want = shape_full(body.as_bytes(), &o);
+          let lazy = lazy::shape(body.as_bytes(), &o);
+          // Messages that are not an array of objects take the full path (rare, still exact).
+          let odd_messages = body.contains(r#""messages":{"#) || body.contains(r#""messages":[1"#);
+          if body.starts_with('{') && !odd_messages {
+            assert!(lazy.is_some(), "corpus body {bi} must take the lazy path");
+          }
+          let got = shape_bytes(body.as_bytes(), &o);
+          assert_eq!(got, want, "body {bi} options {o:?}");
+          compared += 1;
+        }
+      }
+      assert!(compared > 5000, "compared {compared}");
+    }
+
+    #[test]
+    fn bodies_serde_json_would_rewrite_are_still_byte_identical() {
+      let mut declined = 0;
+      for (bi, body) in awkward().iter().enumerate() {
+        for o in option_matrix(false) {
+          let want = shape_full(body.as_bytes(), &o);
+          if lazy::shape(body.as_bytes(), &o).is_none() {
+            declined += 1;
+          }
+          assert_eq!(shape_bytes(body.as_bytes(), &o), want, "awkward body {bi}: {body}");
+        }
+      }
+      assert!(declined > 0);
+      assert!(!lazy::canonical(br#"{"a":"caf\u00e9"}"#));
+      assert!(lazy::canonical(
+        r#"{"a":"café \u001f \n","b":[1,-2,0.5,null,true]}"#.as_bytes()
+      ));
+    }
+
+    #[test]
+    fn realistic_megabyte_turn_is_identical_and_lazy() {
+      let body = serde_json::to_string(&agent_turn(3, 300, 3000)).unwrap();
+      assert!(body.len() > 1_000_000);
+      let o = ShapeOptions {
+        profile: Some(Profile::KimiCode),
+        effort: Some("high".into()),
+        session_id: Some("abc".into()),
+        models: vec![model(Some(&["low", "high", "max"]), Some("both"))],
+        keep: Some("all".into()),
+        ..Default::default()
+      };
+      let lazy = lazy::shape(body.as_bytes(), &o).expect("lazy path");
+      assert_eq!(Some(lazy), shape_full(body.as_bytes(), &o));
+    }
   }
 }

@@ -67,11 +67,25 @@ fn mb(n: usize) -> String {
   format!("{:.1} MB", n as f64 / (1024.0 * 1024.0))
 }
 
+/// Whether a `data:` URL can be in the body at all, so that a large body without one is not
+/// parsed a second time after shaping. Only `\u` escapes of printable characters could spell
+/// `data:` without the literal bytes (`JSON.stringify` writes none: it escapes controls only).
+fn may_hold_data_url(body: &[u8]) -> bool {
+  memchr::memmem::find(body, b"data:").is_some()
+    || memchr::memmem::find_iter(body, b"\\u").any(|i| {
+      let h = &body[i + 2..body.len().min(i + 6)];
+      !(h.len() == 4 && h.starts_with(b"00") && matches!(h[2], b'0' | b'1'))
+    })
+}
+
 /// Uploads the large inline images of a JSON chat body. `body` is only parsed when it is
 /// larger than the threshold (no image in it can exceed the threshold otherwise).
 pub async fn offload(settings: &Settings, body: &Bytes, cancel: &Cancel) -> Result<Offloaded> {
   let threshold = settings.upload_threshold_bytes;
   if threshold == 0 || (body.len() as u64) <= threshold {
+    return Ok(Offloaded::default());
+  }
+  if !may_hold_data_url(body) {
     return Ok(Offloaded::default());
   }
   let Ok(mut json) = serde_json::from_slice::<Value>(body) else {
@@ -147,5 +161,15 @@ mod tests {
     assert_eq!(parse_data_url(urls[0].as_str().unwrap()), Some(("image/png", "AAAA")));
     assert_eq!(parse_data_url("data:image/png,notbase64"), None);
     assert_eq!(parse_data_url("https://x/y.png"), None);
+  }
+
+  #[test]
+  fn skips_the_parse_only_when_no_data_url_can_be_there() {
+    assert!(may_hold_data_url(br#"{"url":"data:image/png;base64,AAAA"}"#));
+    assert!(!may_hold_data_url(br#"{"text":"ansi \u001b[0m and \u0000"}"#));
+    // `d` escaped: the parse must run.
+    assert!(may_hold_data_url(br#"{"url":"\u0064ata:image/png;base64,AAAA"}"#));
+    assert!(may_hold_data_url(br#"{"x":"\u00"#));
+    assert!(!may_hold_data_url(b"{}"));
   }
 }
