@@ -197,6 +197,22 @@ test('openclaw: manifest and package declare the plugin with the core ids', asyn
   }
 })
 
+/** The checkout's package files (npm pack's list), built addon and runtime dependencies, copied into `dir`. */
+function stageCheckout(dir) {
+  // openclaw checks that a plugin's declared dependencies are installed next to it.
+  for (const dep of Object.keys(JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).dependencies || {})) {
+    fs.cpSync(path.join(REPO, 'node_modules', dep), path.join(dir, 'node_modules', dep), { recursive: true })
+  }
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  const files = JSON.parse(out.slice(out.indexOf('[')))[0].files.map((f) => f.path)
+  files.push(...fs.readdirSync(REPO).filter((f) => /^kimi-native\..+\.node$/.test(f)))
+  for (const f of files) {
+    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true })
+    fs.copyFileSync(path.join(REPO, f), path.join(dir, f))
+  }
+  return dir
+}
+
 // ---- one state dir, one linked install, the issue's list in order -----------------------------------------------
 // Order matters in openclaw 2026.9.6: `onboard` must be the first stored credential of a state dir (a second one is
 // a "replacement" it refuses), and `models auth login` after `onboard` leaves agent exec without a usable profile,
@@ -222,7 +238,10 @@ test('openclaw: linked plugin; CLI login alone; no login; onboard; agent exec of
   let modelInfo = null
 
   await t.test('plugins install --link <checkout>', async () => {
-    const r = await sb.openclaw(['plugins', 'install', '--link', REPO, '--force', '--accept-capabilities'])
+    // openclaw's install-time safety scan gives up past 10,000 directories, and a working checkout has more
+    // (target/, .test-cache/). So the link points at the checkout's package files (what npm pack ships) and
+    // its built addon, copied as they are: the same files openclaw loads from the checkout.
+    const r = await sb.openclaw(['plugins', 'install', '--link', stageCheckout(path.join(sb.dir, 'checkout')), '--force', '--accept-capabilities'])
     assert.equal(r.code, 0, show(r))
     assert.match(r.stdout, /Linked plugin path/)
   })
