@@ -196,7 +196,9 @@ step "require('kimi-native').buildHeaders()"
 HDR_OUT="$(cd "$INST" && mkdir -p home && norust env HOME="$INST/home" KIMI_NATIVE_HOME="$INST/home/.kimi-native" KIMI_NATIVE_STORE=file node -e "
   const k = require('kimi-native');
   const h = k.buildHeaders();
-  if (!Array.isArray(h) || h.length !== 7 || !h.every((p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'string' && x)))
+  // The honest default identity: kimi-native's own User-Agent, no official-client X-Msh-* headers.
+  const ua = Array.isArray(h) && h.find((p) => p[0] === 'User-Agent');
+  if (!ua || !/^kimi-native\/\S+ \(/.test(ua[1]) || h.some((p) => /^x-msh-/i.test(p[0])))
     throw new Error('unexpected buildHeaders() result: ' + JSON.stringify(h));
   const native = require.resolve('$NAME-$PLAT');
   console.log(h.length + ' header pairs: ' + h.map((p) => p[0]).join(', '));
