@@ -282,8 +282,8 @@ export function datasource(
 ): Promise<any>
 /** GET {base}/me, without ids, email or phone. */
 export function me(options?: PlatformOptions): Promise<AccountInfo>
-/** A Buffer of JSON is shaped as bytes and comes back as a new Buffer (not JSON: the same Buffer). */
-export function shapeRequest(body: Buffer, options?: ShapeOptions): Buffer
+/** Bytes of JSON (a Buffer) are shaped as bytes and come back as new bytes (a Buffer; not JSON: the same bytes). */
+export function shapeRequest(body: Uint8Array, options?: ShapeOptions): Uint8Array
 /** Pure: returns a new body; does not mutate the input. A string is shaped as JSON text (returned as a string; not JSON: unchanged). */
 export function shapeRequest(body: any, options?: ShapeOptions): any
 /** Classifies an error response a host received itself (status, body text, Retry-After seconds). */

@@ -76,16 +76,7 @@ pub fn shape(body: &mut Value, opts: &ShapeOptions) {
   let Some(obj) = body.as_object_mut() else { return };
   let profile = opts.profile.unwrap_or(Profile::KimiCode);
 
-  let requested = obj.get("model").and_then(|m| m.as_str()).map(String::from);
-  let model_id = match (&opts.model, &requested) {
-    (Some(forced), _) => forced.clone(),
-    (None, Some(r)) if opts.models.is_empty() || opts.models.iter().any(|m| &m.id == r) => r.clone(),
-    _ => opts
-      .models
-      .first()
-      .map(|m| m.id.clone())
-      .unwrap_or_else(|| c::DEFAULT_MODEL.into()),
-  };
+  let model_id = crate::shaping::model_id(obj.get("model").and_then(|m| m.as_str()), opts);
   obj.insert("model".into(), json!(model_id));
   let info = opts.models.iter().find(|m| m.id == model_id);
 

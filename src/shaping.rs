@@ -118,6 +118,20 @@ fn rename_in_place(obj: &mut Map<String, Value>, from: &str, to: &str) {
   }
 }
 
+/// The model to send: a forced id, else the host's if the account has it (or no list is known),
+/// else the account's first model, else the default.
+pub(crate) fn model_id(requested: Option<&str>, opts: &ShapeOptions) -> String {
+  match (&opts.model, requested) {
+    (Some(forced), _) => forced.clone(),
+    (None, Some(r)) if opts.models.is_empty() || opts.models.iter().any(|m| m.id == r) => r.to_string(),
+    _ => opts
+      .models
+      .first()
+      .map(|m| m.id.clone())
+      .unwrap_or_else(|| c::DEFAULT_MODEL.into()),
+  }
+}
+
 /// Shapes a chat-completions body in place. Non-object bodies are left alone. Every edit keeps
 /// the order of the keys it does not touch (`shift_*`, never `swap_remove`).
 pub fn shape(body: &mut Value, opts: &ShapeOptions) {
@@ -129,17 +143,7 @@ pub fn shape(body: &mut Value, opts: &ShapeOptions) {
     _ => opts.keep.as_deref(),
   };
 
-  // Model: a forced id, else keep a discovered id, else the default discovered model.
-  let requested = obj.get("model").and_then(|m| m.as_str()).map(String::from);
-  let model_id = match (&opts.model, &requested) {
-    (Some(forced), _) => forced.clone(),
-    (None, Some(r)) if opts.models.is_empty() || opts.models.iter().any(|m| &m.id == r) => r.clone(),
-    _ => opts
-      .models
-      .first()
-      .map(|m| m.id.clone())
-      .unwrap_or_else(|| c::DEFAULT_MODEL.into()),
-  };
+  let model_id = model_id(obj.get("model").and_then(|m| m.as_str()), opts);
   obj.insert("model".into(), json!(model_id));
   let info = opts.models.iter().find(|m| m.id == model_id);
 

@@ -35,7 +35,7 @@ const COMPAT = {
   supportsStrictMode: false,
   maxTokensField: 'max_completion_tokens',
 }
-const ZERO_COST = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 }
+const { ZERO_COST, assistantError } = require('./pi-ai-message.js')
 
 /** An Error openclaw shows as is: says what failed and what to do, never a token. */
 function providerError(err) {
@@ -122,17 +122,7 @@ function eventStream() {
 }
 
 function errorMessage(model, err) {
-  return {
-    role: 'assistant',
-    content: [],
-    api: model.api,
-    provider: model.provider,
-    model: model.id,
-    usage: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, totalTokens: 0, cost: { ...ZERO_COST, total: 0 } },
-    stopReason: 'error',
-    errorMessage: providerError(err).message,
-    timestamp: Date.now(),
-  }
+  return assistantError(model, providerError(err).message)
 }
 
 const isUnauthorized = (event) =>

@@ -51,7 +51,7 @@ const COMPAT = {
   maxTokensField: 'max_completion_tokens', // the field the official kimi-code client sends
   thinkingFormat: 'openai',
 }
-const ZERO_COST = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 }
+const { ZERO_COST, assistantError } = require('./pi-ai-message.js')
 // The opt-in Anthropic-compatible route (`"protocol": "anthropic"` in .kimi-native.json or the user's config.json;
 // pi 1.x only: pi 0.73's pi-ai takes no custom fetch). pi-ai's own Anthropic adapter over the core's fetch, which
 // sends it to {base}/messages?beta=true with x-api-key and shapes the body the way kimi-code does.
@@ -200,17 +200,7 @@ function errorText(err) {
 }
 
 function errorMessage(model, err) {
-  return {
-    role: 'assistant',
-    content: [],
-    api: model.api,
-    provider: model.provider,
-    model: model.id,
-    usage: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, totalTokens: 0, cost: { ...ZERO_COST, total: 0 } },
-    stopReason: 'error',
-    errorMessage: errorText(err),
-    timestamp: Date.now(),
-  }
+  return assistantError(model, errorText(err))
 }
 
 /** A finished stream holding one error event; needs nothing from pi-ai (it may be what failed). */
