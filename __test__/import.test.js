@@ -61,6 +61,7 @@ function envFor(f, d, extra = {}) {
   const env = {
     PATH: process.env.PATH,
     HOME: d.home,
+    USERPROFILE: d.home, // the home directory on Windows
     KIMI_NATIVE_HOME: d.kn,
     KIMI_NATIVE_STORE: 'file',
     KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS: '1',

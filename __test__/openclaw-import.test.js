@@ -54,6 +54,7 @@ test('openclaw login offers an opencode-kimi-auth login for takeover instead of 
     const env = {
       PATH: process.env.PATH,
       HOME: home,
+      USERPROFILE: home, // the home directory on Windows
       KIMI_NATIVE_HOME: path.join(base, answer, 'kimi-native'),
       KIMI_NATIVE_STORE: 'file',
       KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS: '1',
