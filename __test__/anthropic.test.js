@@ -11,20 +11,9 @@ const path = require('node:path');
 
 const kimi = require('../lib');
 const { startFakeKimi } = require('./fake-kimi/server');
+const { pointFakeEnv } = require('./helpers/env');
 const { loadGolden } = require('./helpers/golden');
 
-const ENV_KEYS = [
-  'KIMI_CODE_OAUTH_HOST',
-  'KIMI_OAUTH_HOST',
-  'KIMI_CODE_BASE_URL',
-  'KIMI_NATIVE_HOME',
-  'KIMI_NATIVE_STORE',
-  'KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS',
-  'KIMI_CODE_HOME',
-  'KIMI_SHARE_DIR',
-  'KIMI_API_KEY',
-  'KIMI_MODEL_THINKING_KEEP',
-];
 for (const k of ['KIMI_NATIVE_PROFILE', 'KIMI_NATIVE_CLIENT_VERSION', 'KIMI_NATIVE_REGION']) delete process.env[k];
 
 // kimi-wire §8 body key order and the fields of the captured request.
@@ -52,25 +41,11 @@ const sdkBody = () => ({
 
 test('Anthropic route: kimi-code body and headers, thinking on and off', async (t) => {
   const srv = await startFakeKimi({ deviceInterval: 1, autoApprove: 0 });
-  const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
   t.after(async () => {
     await kimi.settle();
     await srv.close();
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
   });
-  for (const k of ENV_KEYS) delete process.env[k];
-  Object.assign(process.env, {
-    KIMI_CODE_OAUTH_HOST: srv.oauthHost,
-    KIMI_CODE_BASE_URL: srv.baseUrl,
-    KIMI_NATIVE_HOME: tempDir(t, 'home'),
-    KIMI_NATIVE_STORE: 'file',
-    KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS: '1',
-    KIMI_CODE_HOME: tempDir(t, 'code-home'),
-    KIMI_SHARE_DIR: tempDir(t, 'cli-share'),
-  });
+  pointFakeEnv(t, srv, { home: tempDir(t, 'home') });
   await kimi.login({});
   await kimi.models({ refresh: true }); // the effort mapping uses the discovered models
 

@@ -16,6 +16,7 @@ const { spawnSync } = require('node:child_process');
 
 const kimi = require('../lib');
 const { startFakeKimi, ERRORS, makeBigChunks } = require('./fake-kimi/server');
+const { pointFakeEnv } = require('./helpers/env');
 const { spawnCollect } = require('./helpers/spawn');
 
 const CHILD = path.join(__dirname, 'helpers', 'fetch-child.js');
@@ -28,18 +29,6 @@ const HOST = 'opencode/1.18.33';
 // Official-client identity strings that must never appear in the default profile's headers.
 const OFFICIAL_MARKS = ['kimi-code-cli/', 'KimiCLI/', 'kimi_code_cli', 'kimi_cli'];
 
-// Variables a test sets; saved and restored around every test.
-const ENV_KEYS = [
-  'KIMI_CODE_OAUTH_HOST',
-  'KIMI_OAUTH_HOST',
-  'KIMI_CODE_BASE_URL',
-  'KIMI_NATIVE_HOME',
-  'KIMI_NATIVE_STORE',
-  'KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS',
-  'KIMI_CODE_HOME',
-  'KIMI_SHARE_DIR',
-  'KIMI_API_KEY',
-];
 // Developer settings that would change identity or routing under the tests.
 for (const k of ['KIMI_NATIVE_PROFILE', 'KIMI_NATIVE_CLIENT_VERSION', 'KIMI_NATIVE_REGION']) delete process.env[k];
 const PROXY_KEYS = ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'NO_PROXY'].flatMap((k) => [k, k.toLowerCase()]);
@@ -59,27 +48,12 @@ function tempDir(t, prefix) {
 /** Own fake server + own temp home + env pointed at them; optionally logged in by device flow. */
 async function setup(t, { login = true, apiKey, serverOpts = {} } = {}) {
   const srv = await startFakeKimi({ deviceInterval: 1, autoApprove: 0, apiKeys: apiKey ? [apiKey] : [], ...serverOpts });
-  const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
   t.after(async () => {
     for (const s of srv.issuedTokens()) SECRETS.add(s);
     if (apiKey) SECRETS.add(apiKey);
     await srv.close();
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
   });
-  for (const k of ENV_KEYS) delete process.env[k];
-  Object.assign(process.env, {
-    KIMI_CODE_OAUTH_HOST: srv.oauthHost,
-    KIMI_CODE_BASE_URL: srv.baseUrl,
-    KIMI_NATIVE_HOME: tempDir(t, 'home'),
-    KIMI_NATIVE_STORE: 'file',
-    KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS: '1',
-    KIMI_CODE_HOME: tempDir(t, 'code-home'),
-    KIMI_SHARE_DIR: tempDir(t, 'cli-share'),
-  });
-  if (apiKey) process.env.KIMI_API_KEY = apiKey;
+  pointFakeEnv(t, srv, { home: tempDir(t, 'home'), extra: { KIMI_API_KEY: apiKey } });
   if (login) await kimi.login({});
   return srv;
 }

@@ -26,23 +26,12 @@ const kimi = {
   buildHeaders: (o) => lib.buildHeaders(withHost(o)),
 };
 const { startFakeKimi, ERRORS, parseMultipart } = require('./fake-kimi/server');
+const { pointFakeEnv } = require('./helpers/env');
 const { spawnCollect } = require('./helpers/spawn');
 
 const CLI = path.join(__dirname, '..', 'lib', 'cli.js');
 const CHAT = '/coding/v1/chat/completions';
 const MODEL = 'kimi-for-coding';
-const ENV_KEYS = [
-  'KIMI_CODE_OAUTH_HOST',
-  'KIMI_OAUTH_HOST',
-  'KIMI_CODE_BASE_URL',
-  'KIMI_NATIVE_HOME',
-  'KIMI_NATIVE_STORE',
-  'KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS',
-  'KIMI_CODE_HOME',
-  'KIMI_SHARE_DIR',
-  'KIMI_API_KEY',
-  'KIMI_NATIVE_UPLOAD_THRESHOLD_BYTES',
-];
 for (const k of ['KIMI_NATIVE_PROFILE', 'KIMI_NATIVE_CLIENT_VERSION', 'KIMI_NATIVE_REGION']) delete process.env[k];
 
 const SECRETS = new Set();
@@ -58,27 +47,13 @@ function tempDir(t, prefix) {
 /** Own fake server + temp home + env pointed at them, logged in by the device flow. */
 async function setup(t) {
   const srv = await startFakeKimi({ deviceInterval: 1, autoApprove: 0 });
-  const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
   const home = tempDir(t, 'home');
   t.after(async () => {
     for (const s of srv.issuedTokens()) SECRETS.add(s);
     await kimi.settle();
     await srv.close();
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
   });
-  for (const k of ENV_KEYS) delete process.env[k];
-  Object.assign(process.env, {
-    KIMI_CODE_OAUTH_HOST: srv.oauthHost,
-    KIMI_CODE_BASE_URL: srv.baseUrl,
-    KIMI_NATIVE_HOME: home,
-    KIMI_NATIVE_STORE: 'file',
-    KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS: '1',
-    KIMI_CODE_HOME: tempDir(t, 'code-home'),
-    KIMI_SHARE_DIR: tempDir(t, 'cli-share'),
-  });
+  pointFakeEnv(t, srv, { home });
   await kimi.login({});
   return { srv, home };
 }

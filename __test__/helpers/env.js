@@ -40,6 +40,17 @@ function pointAt(server, { home = tempHome(), store = 'file', extra = {} } = {})
   }
 }
 
+/**
+ * pointAt for one node:test test: also clears the other variables that change what the core does
+ * (unless `extra` sets them) and restores everything when the test ends.
+ */
+function pointFakeEnv(t, server, { home, extra = {} } = {}) {
+  const cleared = { KIMI_OAUTH_HOST: undefined, KIMI_API_KEY: undefined, KIMI_NATIVE_UPLOAD_THRESHOLD_BYTES: undefined, KIMI_MODEL_THINKING_KEEP: undefined }
+  const env = pointAt(server, { home, extra: { ...cleared, ...extra } })
+  t.after(() => env.restore())
+  return env
+}
+
 /** Asserts that none of the secrets appears in the text. */
 function assertNoSecrets(assert, text, secrets) {
   for (const s of secrets) {
@@ -47,4 +58,4 @@ function assertNoSecrets(assert, text, secrets) {
   }
 }
 
-module.exports = { tempHome, pointAt, assertNoSecrets }
+module.exports = { tempHome, pointAt, pointFakeEnv, assertNoSecrets }
