@@ -11,13 +11,12 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { ensurePi, createSandbox, PI } = require('./helpers/pi-sandbox')
+const { ensurePi, createSandbox, PI, PI1 } = require('./helpers/pi-sandbox')
 const { ensureHostNode } = require('./helpers/host-node')
 const { startRegistry, publishCheckout } = require('./helpers/registry')
 const { piChecks } = require('./helpers/pi-checks')
 
 const FAKE_PATH = path.join(__dirname, 'fake-kimi', 'server.js')
-const PI1 = { pkg: '@earendil-works/pi-coding-agent', version: '1.6.0', dir: 'pi-1' }
 const CI = process.env.CI === 'true'
 
 let core = null

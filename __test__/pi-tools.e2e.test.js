@@ -9,13 +9,11 @@ const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { REPO, ensurePi, createSandbox } = require('./helpers/pi-sandbox')
+const { REPO, ensurePi, createSandbox, PI1, PI: PI0 } = require('./helpers/pi-sandbox')
 const { ensureHostNode } = require('./helpers/host-node')
 const { bearer, bodyOf, replyText, piChecks } = require('./helpers/pi-checks')
 
 const FAKE_PATH = path.join(__dirname, 'fake-kimi', 'server.js')
-const PI1 = { pkg: '@earendil-works/pi-coding-agent', version: '1.6.0', dir: 'pi-1', nodeMajor: 22 }
-const PI0 = { pkg: '@mariozechner/pi-coding-agent', version: '0.73.1', dir: 'pi' }
 const CI = process.env.CI === 'true'
 const SEARCH = '/coding/v1/search'
 

@@ -9,12 +9,11 @@ const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { REPO, ensurePi, createSandbox } = require('./helpers/pi-sandbox')
+const { REPO, ensurePi, createSandbox, PI1 } = require('./helpers/pi-sandbox')
 const { ensureHostNode } = require('./helpers/host-node')
 const { bearer, bodyOf, sessionIdOf, replyText, piChecks } = require('./helpers/pi-checks')
 
 const FAKE_PATH = path.join(__dirname, 'fake-kimi', 'server.js')
-const PI1 = { pkg: '@earendil-works/pi-coding-agent', version: '1.6.0', dir: 'pi-1', nodeMajor: 22 }
 const CI = process.env.CI === 'true'
 
 let core = null

