@@ -428,6 +428,24 @@ test('--version prints the package version; --help lists the five commands', { t
   for (const c of ['login', 'status', 'logout', 'models', 'usage']) assert.match(commands, new RegExp(`^\\s+${c}\\b`, 'm'), `${c} listed`)
 })
 
+test('plain `status`-like commands skip commander but read their flags exactly as it does', { timeout: 20000 }, async () => {
+  const env = envFor(null, newHome())
+  const plain = await cli(['status', '--json', '--profile=native', '--store', 'file'], env)
+  assert.equal(plain.code, 1, show(plain))
+  const s = JSON.parse(plain.stdout)
+  assert.equal(s.loggedIn, false)
+  assert.equal(s.profile, 'native')
+  // What the quick reading does not take goes to commander, which explains it.
+  const bad = await cli(['status', '--profile', 'bogus'], env)
+  assert.equal(bad.code, 1, show(bad))
+  assert.match(bad.stderr, /argument 'bogus' is invalid\. Allowed choices are native, kimi-code, kimi-cli/)
+  const unknown = await cli(['status', '--verbose'], env)
+  assert.match(unknown.stderr, /unknown option '--verbose'/)
+  const help = await cli(['status', '--help'], env)
+  assert.equal(help.code, 0, show(help))
+  assert.match(help.stdout, /Usage: kimi-native status/)
+})
+
 test('colours: none when NO_COLOR is set on a TTY (and present without it); none on a pipe', { timeout: 15000 }, async (t) => {
   // Every output captured in this file is a pipe (non-TTY); the last test checks them all.
   const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore', timeout: 5000 }).status === 0

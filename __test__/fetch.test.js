@@ -285,6 +285,34 @@ test('5b. shapeRequest: an object and its JSON text shape alike; non-JSON text i
   assert.equal(kimi.shapeRequest(notJson, opts).toString(), 'data: not json');
 });
 
+test('shaped Buffers keep their bytes while alive; their memory is reused only after V8 frees them', () => {
+  // A child with --expose-gc: big shaped bodies come from a buffer pool and go back on collection.
+  const code = `
+    const kimi = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))})
+    const turn = (i) => JSON.stringify({ model: 'kimi-for-coding', max_tokens: i,
+      messages: Array.from({ length: 300 }, (_, k) => ({ role: k % 2 ? 'tool' : 'user', content: String(i).repeat(1000 + k) })) })
+    const opts = { effort: 'off', sessionId: 's', models: [] }
+    const kept = []
+    for (let i = 0; i < 60; i++) {
+      const text = turn(i)
+      const out = kimi.shapeRequest(Buffer.from(text), opts)
+      if (out.length < 300000) throw new Error('want a pooled size, got ' + out.length)
+      if (i % 3 === 0) kept.push([out, kimi.shapeRequest(text, opts)])
+      if (i % 5 === 0) { gc(); await new Promise((r) => setImmediate(r)) }
+    }
+    gc()
+    await new Promise((r) => setTimeout(r, 20))
+    for (const [buf, want] of kept) if (buf.toString() !== want) throw new Error('a live Buffer changed')
+    process.stdout.write('ok ' + kept.length)
+  `;
+  const r = spawnSync(process.execPath, ['--expose-gc', '-e', `(async () => {${code}})().catch((e) => { console.error(e); process.exit(1) })`], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'ok 20');
+});
+
 /** A server that sends `events` SSE events `gapMs` apart, or (events = Infinity) keeps the stream open. */
 async function startSlowStream(t, { events, gapMs }) {
   const sockets = new Set();

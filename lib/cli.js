@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 'use strict'
 // `kimi-native` command line: a thin shell over the native core.
-const { Command, Option } = require('commander')
 const kimi = require('./index.js')
-const hosts = require('./host-config.js')
-const pkg = require('../package.json')
+// Loaded on first use: `status` and friends answer without them (start-up time, issue #17).
+const lazy = (load) => {
+  let m
+  return new Proxy({}, { get: (_, k) => (m ??= load())[k] })
+}
+const hosts = lazy(() => require('./host-config.js'))
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR && process.env.TERM !== 'dumb'
 const paint = (code) => (s) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : String(s))
@@ -33,6 +36,7 @@ function coreOpts(opts) {
 }
 
 function addCoreOptions(cmd) {
+  const { Option } = require('commander')
   for (const [k, values] of Object.entries(kimi.CHOICES)) {
     cmd.addOption(new Option(`--${k} <${k}>`, OPTION_HELP[k] || k).choices(values))
   }
@@ -61,6 +65,9 @@ function openBrowser(url) {
     return false
   }
 }
+
+// `toLocaleString` would load ICU's locale data: milliseconds on every `status`.
+const thousands = (n) => String(n).replace(/\B(?=(\d{3})+$)/g, ',')
 
 function fmtDuration(s) {
   s = Math.max(0, Math.round(s))
@@ -145,7 +152,7 @@ async function cmdLogin(opts) {
     }
     console.log(`${green('✓')} Logged in to Kimi For Coding`)
     console.log(`  identity: ${result.identity.userAgent} ${dim(`(profile ${result.profile})`)}`)
-    if (model) console.log(`  model:   ${bold(model.id)}${model.displayName ? ` (${model.displayName})` : ''}, context ${model.contextLength.toLocaleString('en-US')} tokens`)
+    if (model) console.log(`  model:   ${bold(model.id)}${model.displayName ? ` (${model.displayName})` : ''}, context ${thousands(model.contextLength)} tokens`)
     console.log(`  stored:  ${result.store === 'keychain' ? green('OS keychain') : yellow('0600 file')} ${dim(`— ${result.storeReason}`)}`)
     if (!model) console.log(`  model:   ${dim('not listed now; opencode and pi read the model list themselves when they run')}`)
     if (result.warning) console.log(`  ${yellow('warning')}: ${result.warning}`)
@@ -195,7 +202,7 @@ async function cmdStatus(opts) {
   console.log(`  user-agent: ${s.identity.userAgent}`)
   if (s.warning) console.log(`  ${yellow('risk')}:    ${RISK}`)
   console.log(`  store:   ${s.store} ${dim(`— ${s.storeReason}`)}`)
-  if (s.model) console.log(`  model:   ${s.model.id}, context ${s.model.contextLength.toLocaleString('en-US')}`)
+  if (s.model) console.log(`  model:   ${s.model.id}, context ${thousands(s.model.contextLength)}`)
   console.log(`  server:  ${dim(`${s.oauthHost} · ${s.baseUrl}`)}`)
   return code
 }
@@ -215,7 +222,7 @@ async function cmdModels(opts) {
   for (const m of list) {
     const caps = [m.supportsReasoning && 'reasoning', m.supportsImageIn && 'image', m.supportsVideoIn && 'video', m.supportsToolUse && 'tools'].filter(Boolean)
     console.log(`${bold(m.id)}${m.displayName ? ` ${dim(`(${m.displayName})`)}` : ''}`)
-    console.log(`  context ${m.contextLength.toLocaleString('en-US')} · ${caps.join(', ')}${m.thinkEfforts ? ` · efforts ${m.thinkEfforts.join('/')}` : ''}`)
+    console.log(`  context ${thousands(m.contextLength)} · ${caps.join(', ')}${m.thinkEfforts ? ` · efforts ${m.thinkEfforts.join('/')}` : ''}`)
   }
   return EXIT.ok
 }
@@ -473,7 +480,33 @@ async function cmdUpload(file, opts) {
   return EXIT.ok
 }
 
+// Commands whose only own flag is `--json`: plain invocations of these skip commander.
+const QUICK = { status: cmdStatus, logout: cmdLogout, models: cmdModels, usage: cmdUsage }
+
+/** `kimi-native <quick command> [--json] [--<core option> <choice>]...` as commander would read
+ * it, or `null` for anything else (help, unknown flags, bad choices: commander explains those). */
+function quickParse(args) {
+  const [name, ...rest] = args
+  if (!Object.hasOwn(QUICK, name)) return null
+  const opts = {}
+  for (let i = 0; i < rest.length; i++) {
+    const [flag, inline] = rest[i].split(/=(.*)/s)
+    const key = flag.slice(2)
+    if (flag === '--json' && inline === undefined) opts.json = true
+    else if (flag.startsWith('--') && Object.hasOwn(kimi.CHOICES, key)) {
+      const value = inline ?? rest[++i]
+      if (!kimi.CHOICES[key].includes(value)) return null
+      opts[key] = value
+    } else return null
+  }
+  return { run: QUICK[name], opts }
+}
+
 function main(argv) {
+  const quick = quickParse(argv.slice(2))
+  if (quick) return quick.run(quick.opts).catch(fail)
+  const { Command } = require('commander')
+  const pkg = require('../package.json')
   const program = new Command()
   program
     .name('kimi-native')

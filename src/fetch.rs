@@ -407,7 +407,7 @@ fn shaped_body(
   if !messages_route {
     // Chat bodies: the lazy path parses only what the rules touch (issue #17).
     return match shaping::shape_bytes(body, &opts) {
-      Some(v) => (Some(Bytes::from(v)), true, None),
+      Some(v) => (Some(crate::pool::bytes(v)), true, None),
       None => (Some(body.clone()), false, None),
     };
   }
@@ -417,7 +417,7 @@ fn shaped_body(
   crate::anthropic::shape(&mut json, &opts);
   let beta = crate::anthropic::beta_header(hint(&req.headers, "anthropic-beta").as_deref(), &json);
   match serde_json::to_vec(&json) {
-    Ok(v) => (Some(Bytes::from(v)), true, beta),
+    Ok(v) => (Some(crate::pool::bytes(v)), true, beta),
     Err(_) => (Some(body.clone()), false, None),
   }
 }

@@ -18,6 +18,7 @@ pub mod models;
 pub mod oauth;
 pub mod os_version;
 pub mod platform;
+pub mod pool;
 pub mod qr;
 pub mod shaping;
 pub mod store;

@@ -237,273 +237,8 @@ pub fn shape_full(body: &[u8], opts: &ShapeOptions) -> Option<Vec<u8>> {
   serde_json::to_vec(&v).ok()
 }
 
-mod lazy {
-  use super::ShapeOptions;
-  use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
-  use serde_json::value::RawValue;
-  use serde_json::{Map, Value};
-  use std::fmt;
-
-  /// Top-level keys the rules read or write; everything else is carried as raw text.
-  const TOUCHED: [&str; 6] = [
-    "model",
-    "reasoning_effort",
-    "thinking",
-    "prompt_cache_key",
-    "max_tokens",
-    "max_completion_tokens",
-  ];
-
-  /// An object's entries in document order, values unparsed. `dup` when a key repeats: a
-  /// `Value` keeps one of them, raw text would keep both, so such bodies take the full path.
-  struct Entries<'a, V = &'a RawValue> {
-    items: Vec<(String, V)>,
-    dup: bool,
-    _text: std::marker::PhantomData<&'a ()>,
-  }
-
-  /// A top-level value: raw text, except `messages`, read one level deeper in the same pass.
-  enum Top<'a> {
-    Raw(&'a RawValue),
-    Messages(Vec<Entries<'a>>),
-  }
-
-  impl<'a, V> Entries<'a, V> {
-    fn get(&self, key: &str) -> Option<&V> {
-      self.items.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-    }
-  }
-
-  /// What an entry's value deserialises as, given its key.
-  trait EntryValue<'de>: Sized {
-    fn next<A: MapAccess<'de>>(key: &str, m: &mut A) -> Result<Self, A::Error>;
-  }
-  impl<'de> EntryValue<'de> for &'de RawValue {
-    fn next<A: MapAccess<'de>>(_: &str, m: &mut A) -> Result<Self, A::Error> {
-      m.next_value()
-    }
-  }
-  impl<'de> EntryValue<'de> for Top<'de> {
-    fn next<A: MapAccess<'de>>(key: &str, m: &mut A) -> Result<Self, A::Error> {
-      // Not an array of objects: an error here sends the body down the full path.
-      Ok(if key == "messages" {
-        Top::Messages(m.next_value()?)
-      } else {
-        Top::Raw(m.next_value()?)
-      })
-    }
-  }
-
-  impl<'de, V: EntryValue<'de>> Deserialize<'de> for Entries<'de, V> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-      struct Vis<V>(std::marker::PhantomData<V>);
-      impl<'de, V: EntryValue<'de>> Visitor<'de> for Vis<V> {
-        type Value = Entries<'de, V>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-          f.write_str("a JSON object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
-          let mut items: Vec<(String, V)> = Vec::new();
-          let mut dup = false;
-          while let Some(k) = m.next_key::<String>()? {
-            let v = V::next(&k, &mut m)?;
-            dup |= items.iter().any(|(x, _)| *x == k);
-            items.push((k, v));
-          }
-          Ok(Entries {
-            items,
-            dup,
-            _text: std::marker::PhantomData,
-          })
-        }
-      }
-      d.deserialize_map(Vis(std::marker::PhantomData))
-    }
-  }
-
-  pub(super) fn shape(body: &[u8], opts: &ShapeOptions) -> Option<Vec<u8>> {
-    if body.first() != Some(&b'{') || !canonical(body) {
-      return None;
-    }
-    let text = std::str::from_utf8(body).ok()?;
-    let top: Entries<Top> = serde_json::from_str(text).ok()?;
-    if top.dup {
-      return None;
-    }
-    // The rules run on a small object: touched keys parsed, the rest as placeholders that
-    // hold their place in the key order.
-    let mut obj = Map::new();
-    for (k, v) in &top.items {
-      let value = match v {
-        Top::Raw(raw) if TOUCHED.contains(&k.as_str()) => serde_json::from_str(raw.get()).ok()?,
-        _ => Value::Null,
-      };
-      obj.insert(k.clone(), value);
-    }
-    let mut value = Value::Object(obj);
-    super::shape(&mut value, opts);
-    let Value::Object(obj) = value else { return None };
-
-    let mut out = Vec::with_capacity(body.len() + 128);
-    out.push(b'{');
-    for (i, (k, v)) in obj.iter().enumerate() {
-      if i > 0 {
-        out.push(b',');
-      }
-      serde_json::to_writer(&mut out, k).ok()?;
-      out.push(b':');
-      match top.get(k).filter(|_| !TOUCHED.contains(&k.as_str())) {
-        Some(Top::Messages(list)) => messages(list, &mut out)?,
-        Some(Top::Raw(raw)) => out.extend_from_slice(raw.get().as_bytes()),
-        None => serde_json::to_writer(&mut out, v).ok()?,
-      }
-    }
-    out.push(b'}');
-    Some(out)
-  }
-
-  /// Only the turns a rule changes are parsed: `developer` turns and assistant tool-call turns.
-  /// The others are written back from their entries (the same bytes: the body is canonical).
-  fn messages(list: &[Entries], out: &mut Vec<u8>) -> Option<()> {
-    out.push(b'[');
-    for (i, e) in list.iter().enumerate() {
-      if i > 0 {
-        out.push(b',');
-      }
-      if e.dup {
-        return None;
-      }
-      let role = e.get("role").map(|r| r.get());
-      // Canonical text: a non-empty array is anything but `[]`, a role is its quoted name.
-      let tool_calls = e
-        .get("tool_calls")
-        .map(|t| t.get().starts_with('[') && t.get() != "[]")
-        .unwrap_or(false);
-      if role == Some("\"developer\"") || (role == Some("\"assistant\"") && tool_calls) {
-        let mut m = Map::new();
-        for (k, raw) in &e.items {
-          m.insert(k.clone(), serde_json::from_str(raw.get()).ok()?);
-        }
-        let mut v = Value::Object(m);
-        super::shape_messages(std::slice::from_mut(&mut v));
-        serde_json::to_writer(&mut *out, &v).ok()?;
-      } else {
-        out.push(b'{');
-        for (j, (k, raw)) in e.items.iter().enumerate() {
-          if j > 0 {
-            out.push(b',');
-          }
-          serde_json::to_writer(&mut *out, k).ok()?;
-          out.push(b':');
-          out.extend_from_slice(raw.get().as_bytes());
-        }
-        out.push(b'}');
-      }
-    }
-    out.push(b']');
-    Some(())
-  }
-
-  const LO: u64 = 0x0101_0101_0101_0101;
-  const HI: u64 = 0x8080_8080_8080_8080;
-
-  /// Any byte of `w` below 0x20, or equal to `"` or `\`.
-  #[inline]
-  fn special(w: u64) -> bool {
-    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
-    (w.wrapping_sub(LO * 0x20) & !w & HI) | zero(w ^ (LO * b'"' as u64)) | zero(w ^ (LO * b'\\' as u64)) != 0
-  }
-
-  /// Whether `b` is exactly what serde_json writes for the value it parses to: no whitespace,
-  /// only the escapes serde_json emits, numbers in its form. Strings are skipped eight bytes at
-  /// a time; the grammar itself is checked by the parse that follows.
-  pub(super) fn canonical(b: &[u8]) -> bool {
-    let n = b.len();
-    let mut i = 0;
-    while i < n {
-      match b[i] {
-        b'"' => {
-          i += 1;
-          loop {
-            while i + 8 <= n {
-              let w = u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
-              if special(w) {
-                break;
-              }
-              i += 8;
-            }
-            let Some(&c) = b.get(i) else { return false };
-            match c {
-              b'"' => {
-                i += 1;
-                break;
-              }
-              b'\\' => {
-                let Some(&e) = b.get(i + 1) else { return false };
-                match e {
-                  b'"' | b'\\' | b'n' | b'r' | b't' | b'b' | b'f' => i += 2,
-                  b'u' => {
-                    // serde_json writes `\u00xx` (lowercase) only for controls without a short form.
-                    let Some(h) = b.get(i + 2..i + 6) else { return false };
-                    let ok = h[0] == b'0'
-                      && h[1] == b'0'
-                      && matches!(h[2], b'0' | b'1')
-                      && matches!(h[3], b'0'..=b'9' | b'a'..=b'f');
-                    let code = if ok {
-                      u8::from_str_radix(std::str::from_utf8(&h[2..4]).unwrap_or("zz"), 16).unwrap_or(0x20)
-                    } else {
-                      0x20
-                    };
-                    if code >= 0x20 || matches!(code, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d) {
-                      return false;
-                    }
-                    i += 6;
-                  }
-                  _ => return false,
-                }
-              }
-              c if c < 0x20 => return false,
-              _ => i += 1,
-            }
-          }
-        }
-        b'-' | b'0'..=b'9' => {
-          let start = i;
-          while i < n && matches!(b[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
-            i += 1;
-          }
-          if !canonical_number(&b[start..i]) {
-            return false;
-          }
-        }
-        b' ' | b'\t' | b'\n' | b'\r' => return false,
-        _ => i += 1,
-      }
-    }
-    true
-  }
-
-  fn canonical_number(t: &[u8]) -> bool {
-    let digits = t.strip_prefix(b"-").unwrap_or(t);
-    let Ok(s) = std::str::from_utf8(t) else { return false };
-    if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
-      // Integers: no leading zero, no `-0`, and in i64/u64 range (else serde_json makes a float).
-      if digits.len() > 1 && digits[0] == b'0' || s == "-0" {
-        return false;
-      }
-      return if t[0] == b'-' {
-        s.parse::<i64>().is_ok()
-      } else {
-        s.parse::<u64>().is_ok()
-      };
-    }
-    // Floats are rare in a chat body: ask serde_json itself.
-    serde_json::from_str::<Value>(s)
-      .ok()
-      .and_then(|v| serde_json::to_string(&v).ok())
-      .is_some_and(|o| o == s)
-  }
-}
+mod lazy;
+mod scan;
 
 #[cfg(test)]
 mod tests {
@@ -726,7 +461,8 @@ mod tests {
 
   /// Byte-identity harness: the lazy path against the whole-tree path (today's rules verbatim:
   /// parse to `Value`, `shape`, `to_vec`), over a corpus and every option combination.
-  mod identity {
+  pub(crate) use identity::agent_turn as identity_agent_turn;
+  pub(crate) mod identity {
     use super::super::*;
     use super::model;
 
@@ -903,6 +639,8 @@ mod tests {
         "{\"role\":\"user\",\"content\":{\"a\":1,\"a\":2},",
       ));
       v.push(base.replace("\"X\"", "\"unterminated"));
+      // A repeated key deep inside a turn: serde_json keeps the last value, raw text would keep both.
+      v.push(base.replace("\"X\"", r#"[{"type":"text","text":"a","text":"b"}]"#));
       v.push(base[..base.len() - 1].to_string());
       v.push(r#"{"model":"kimi-k2","messages":[{"role":"tool","content":"\u0000"}]}"#.into());
       v.push(String::from_utf8_lossy(b"{\"messages\":[{\"role\":\"tool\",\"content\":\"\xff\"}]}").into());
@@ -1005,10 +743,8 @@ mod tests {
         }
       }
       assert!(declined > 0);
-      assert!(!lazy::canonical(br#"{"a":"caf\u00e9"}"#));
-      assert!(lazy::canonical(
-        r#"{"a":"café \u001f \n","b":[1,-2,0.5,null,true]}"#.as_bytes()
-      ));
+      assert!(scan::scan(br#"{"a":"caf\u00e9"}"#).is_none());
+      assert!(scan::scan(r#"{"a":"café \u001f \n","b":[1,-2,0.5,null,true]}"#.as_bytes()).is_some());
     }
 
     #[test]
@@ -1025,6 +761,81 @@ mod tests {
       };
       let lazy = lazy::shape(body.as_bytes(), &o).expect("lazy path");
       assert_eq!(Some(lazy), shape_full(body.as_bytes(), &o));
+    }
+  }
+}
+
+#[cfg(test)]
+mod timing {
+  use super::*;
+  #[test]
+  #[ignore]
+  fn time_shaping() {
+    let dense = serde_json::to_string(&tests::identity_agent_turn(3, 1200, 3000)).unwrap();
+    let files = [
+      include_str!("fetch.rs"),
+      include_str!("binding.rs"),
+      include_str!("../README.md"),
+      include_str!("../lib/index.js"),
+    ];
+    let mut messages = vec![json!({"role":"system","content":files[2]})];
+    let mut t = 0;
+    while serde_json::to_string(&messages).unwrap().len() < 4_000_000 {
+      messages.push(json!({"role":"assistant","content":"","tool_calls":[{"id":format!("c{t}"),"type":"function","function":{"name":"ReadFile","arguments":"{\"path\":\"x\"}"}}]}));
+      messages.push(json!({"role":"tool","tool_call_id":format!("c{t}"),"content":files[t % 4]}));
+      t += 1;
+    }
+    let code = serde_json::to_string(&json!({"model":"kimi-for-coding","messages":messages,"stream":true})).unwrap();
+    let o = ShapeOptions {
+      effort: Some("high".into()),
+      session_id: Some("abc".into()),
+      ..Default::default()
+    };
+    let file = std::env::var("SHAPE_FILE")
+      .ok()
+      .map(|p| std::fs::read_to_string(p).unwrap())
+      .unwrap_or_default();
+    for (label, body) in [("dense", &dense), ("code", &code), ("file", &file)] {
+      if body.is_empty() {
+        continue;
+      }
+      let mb = body.len() as f64 / 1e6;
+      let only = std::env::var("ONLY").unwrap_or_default();
+      let t = |name: &str, f: &dyn Fn()| {
+        if !only.is_empty() && !name.contains(only.as_str()) {
+          return;
+        }
+        for _ in 0..3 {
+          f();
+        }
+        let n = 30;
+        let s = std::time::Instant::now();
+        for _ in 0..n {
+          f();
+        }
+        eprintln!(
+          "{label} {mb:.2} MB {name}: {:.3} ms/MB",
+          s.elapsed().as_secs_f64() * 1e3 / n as f64 / mb
+        );
+      };
+      t("std utf8", &|| {
+        std::hint::black_box(std::str::from_utf8(body.as_bytes()).is_ok());
+      });
+      t("simdutf8", &|| {
+        std::hint::black_box(simdutf8::basic::from_utf8(body.as_bytes()).is_ok());
+      });
+      t("scan", &|| {
+        std::hint::black_box(scan::scan(body.as_bytes()));
+      });
+      t("memcpy", &|| {
+        std::hint::black_box(body.as_bytes().to_vec());
+      });
+      t("shape_bytes", &|| {
+        std::hint::black_box(shape_bytes(body.as_bytes(), &o));
+      });
+      t("serde RawValue", &|| {
+        std::hint::black_box(serde_json::from_str::<&serde_json::value::RawValue>(body).is_ok());
+      });
     }
   }
 }

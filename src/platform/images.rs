@@ -67,14 +67,24 @@ fn mb(n: usize) -> String {
   format!("{:.1} MB", n as f64 / (1024.0 * 1024.0))
 }
 
-/// Whether a `data:` URL can be in the body at all, so that a large body without one is not
-/// parsed a second time after shaping. Only `\u` escapes of printable characters could spell
-/// `data:` without the literal bytes (`JSON.stringify` writes none: it escapes controls only).
-fn may_hold_data_url(body: &[u8]) -> bool {
-  memchr::memmem::find(body, b"data:").is_some()
+/// Whether a string starting with `data:` and long enough to decode to more than `threshold`
+/// bytes can be in the body, so that a large body without one is not parsed a second time
+/// after shaping (code an agent read may well mention `data:` URLs). Only `\u` escapes of
+/// printable characters could hide one (`JSON.stringify` writes none: it escapes controls only).
+fn may_hold_data_url(body: &[u8], threshold: u64) -> bool {
+  // Whether the byte at `at` stands after an odd run of backslashes (it is escaped).
+  let escaped = |at: usize| body[..at].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1;
+  let long_enough = |at: usize| {
+    // Base64 has no quote or backslash: the string ends at the next quote.
+    let rest = &body[at + 1..];
+    let len = memchr::memchr(b'"', rest).unwrap_or(rest.len());
+    len as u64 / 4 * 3 > threshold
+  };
+  memchr::memmem::find_iter(body, b"\"data:").any(|at| !escaped(at) && long_enough(at))
     || memchr::memmem::find_iter(body, b"\\u").any(|i| {
       let h = &body[i + 2..body.len().min(i + 6)];
-      !(h.len() == 4 && h.starts_with(b"00") && matches!(h[2], b'0' | b'1'))
+      let control = h.len() == 4 && h.starts_with(b"00") && matches!(h[2], b'0' | b'1');
+      !escaped(i) && !control
     })
 }
 
@@ -85,7 +95,7 @@ pub async fn offload(settings: &Settings, body: &Bytes, cancel: &Cancel) -> Resu
   if threshold == 0 || (body.len() as u64) <= threshold {
     return Ok(Offloaded::default());
   }
-  if !may_hold_data_url(body) {
+  if !may_hold_data_url(body, threshold) {
     return Ok(Offloaded::default());
   }
   let Ok(mut json) = serde_json::from_slice::<Value>(body) else {
@@ -165,11 +175,33 @@ mod tests {
 
   #[test]
   fn skips_the_parse_only_when_no_data_url_can_be_there() {
-    assert!(may_hold_data_url(br#"{"url":"data:image/png;base64,AAAA"}"#));
-    assert!(!may_hold_data_url(br#"{"text":"ansi \u001b[0m and \u0000"}"#));
+    let url = br#"{"url":"data:image/png;base64,AAAAAAAA"}"#;
+    assert!(may_hold_data_url(url, 0));
+    // 30 characters from `data:` on, at most 21 bytes decoded: not over a 21-byte threshold.
+    assert!(may_hold_data_url(url, 20));
+    assert!(!may_hold_data_url(url, 21));
+    assert!(
+      may_hold_data_url(br#"{"url":"data:image/png;base64,AAAA"#, 0),
+      "unterminated"
+    );
+    // Text that mentions `data:` inside a longer string is not an image URL.
+    assert!(!may_hold_data_url(
+      br#"{"text":"see data:image/png;base64,AAAAAAAAAAAAAAAA"}"#,
+      0
+    ));
+    assert!(!may_hold_data_url(br#"{"text":"ansi \u001b[0m and \u0000"}"#, 0));
     // `d` escaped: the parse must run.
-    assert!(may_hold_data_url(br#"{"url":"\u0064ata:image/png;base64,AAAA"}"#));
-    assert!(may_hold_data_url(br#"{"x":"\u00"#));
-    assert!(!may_hold_data_url(b"{}"));
+    assert!(may_hold_data_url(br#"{"url":"\u0064ata:image/png;base64,AAAA"}"#, 0));
+    assert!(may_hold_data_url(br#"{"x":"\u00"#, 0));
+    // Source code quoted in a tool result: `\\u0064` and `\"data:` are text, not escapes.
+    assert!(!may_hold_data_url(
+      br#"{"text":"let s = \"\\u0064ata:\"; \"data:image/png;base64,AAAAAAAAAAAAAAAAAAAA\""}"#,
+      0
+    ));
+    assert!(
+      may_hold_data_url(br#"{"text":"\\\u0064ata:"}"#, 0),
+      "an escaped backslash, then an escape"
+    );
+    assert!(!may_hold_data_url(b"{}", 0));
   }
 }
