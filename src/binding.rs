@@ -645,7 +645,7 @@ impl NativeResponse {
   /// Body data that has arrived, `null` at the end, `undefined` when nothing has arrived yet
   /// (the `onReadable` callback then runs once). Throws the coded error of a failed stream.
   #[napi(ts_return_type = "Buffer | null | undefined")]
-  pub fn try_read(&self, env: Env) -> napi::Result<Either3<Buffer, Null, Undefined>> {
+  pub fn try_read<'env>(&self, env: &'env Env) -> napi::Result<Either3<BufferSlice<'env>, Null, Undefined>> {
     let mut guard = self.body.lock().unwrap_or_else(|e| e.into_inner());
     let polled = match guard.as_mut() {
       Some(body) => {
@@ -657,21 +657,21 @@ impl NativeResponse {
     drop(guard);
     match polled {
       Ok(fetch::Ready::Data(data)) => {
-        self.hold_loop(&env, false);
-        Ok(Either3::A(Buffer::from(data)))
+        self.hold_loop(env, false);
+        Ok(Either3::A(BufferSlice::copy_from(env, data)?))
       }
       Ok(fetch::Ready::Pending) => {
-        self.hold_loop(&env, true);
+        self.hold_loop(env, true);
         Ok(Either3::C(()))
       }
       Ok(fetch::Ready::End) => {
-        self.end(&env);
+        self.end(env);
         Ok(Either3::B(Null))
       }
       // Dropping the body closes the connection, so the server stops generating.
       Err(e) => {
-        self.end(&env);
-        Err(js_error(&env, &e))
+        self.end(env);
+        Err(js_error(env, &e))
       }
     }
   }

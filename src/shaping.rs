@@ -771,7 +771,15 @@ mod timing {
   #[test]
   #[ignore]
   fn time_shaping() {
-    let dense = serde_json::to_string(&tests::identity_agent_turn(3, 1200, 3000)).unwrap();
+    let file = std::env::var("SHAPE_FILE")
+      .ok()
+      .map(|p| std::fs::read_to_string(p).unwrap())
+      .unwrap_or_default();
+    let dense = if file.is_empty() {
+      serde_json::to_string(&tests::identity_agent_turn(3, 1200, 3000)).unwrap()
+    } else {
+      String::new()
+    };
     let files = [
       include_str!("fetch.rs"),
       include_str!("binding.rs"),
@@ -780,7 +788,7 @@ mod timing {
     ];
     let mut messages = vec![json!({"role":"system","content":files[2]})];
     let mut t = 0;
-    while serde_json::to_string(&messages).unwrap().len() < 4_000_000 {
+    while file.is_empty() && serde_json::to_string(&messages).unwrap().len() < 4_000_000 {
       messages.push(json!({"role":"assistant","content":"","tool_calls":[{"id":format!("c{t}"),"type":"function","function":{"name":"ReadFile","arguments":"{\"path\":\"x\"}"}}]}));
       messages.push(json!({"role":"tool","tool_call_id":format!("c{t}"),"content":files[t % 4]}));
       t += 1;
@@ -808,7 +816,7 @@ mod timing {
         for _ in 0..3 {
           f();
         }
-        let n = 30;
+        let n: u32 = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
         let s = std::time::Instant::now();
         for _ in 0..n {
           f();

@@ -111,24 +111,24 @@ fn raw<'b>(body: &'b [u8], t: &Turn, name: &str) -> Option<&'b [u8]> {
     .map(|e| &body[e.value.clone()])
 }
 
-/// The turn as the rules see it, when a rule may change it: `role` and `content` parsed, the
-/// other entries as placeholders. `tool_calls` is only ever asked whether it is a non-empty
-/// array; in canonical text that is anything starting with `[` but `[]`.
+/// The turn as the rules see it, when a rule may change it: `role` and `content` parsed, and
+/// `tool_calls` as a stand-in: the rules only ask whether it is a non-empty array (in canonical
+/// text, anything starting with `[` but `[]`). The rules read no other entry.
 fn ruled(body: &[u8], t: &Turn) -> Option<Map<String, Value>> {
   let role = raw(body, t, "role");
   let tool_calls = raw(body, t, "tool_calls").filter(|v| v.starts_with(b"[") && *v != b"[]");
   if role != Some(b"\"developer\"") && !(role == Some(b"\"assistant\"") && tool_calls.is_some()) {
     return None;
   }
+  // The scan checked these texts: they parse.
+  let parse = |v: &[u8]| serde_json::from_slice(v).unwrap_or(Value::Null);
   let mut m = Map::new();
-  for e in &t.entries {
-    let name: String = serde_json::from_slice(&body[e.key.clone()]).unwrap_or_default();
-    let value = match name.as_str() {
-      "role" | "content" => serde_json::from_slice(&body[e.value.clone()]).unwrap_or(Value::Null),
-      "tool_calls" => Value::Array(vec![Value::Null]),
-      _ => Value::Null,
-    };
-    m.insert(name, value);
+  m.insert("role".into(), role.map_or(Value::Null, parse));
+  if tool_calls.is_some() {
+    m.insert("tool_calls".into(), Value::Array(vec![Value::Null]));
+  }
+  if let Some(content) = raw(body, t, "content") {
+    m.insert("content".into(), parse(content));
   }
   Some(m)
 }

@@ -218,14 +218,15 @@ impl Scanner<'_> {
       if m.control & within != 0 {
         return None;
       }
-      // What each escape stands for: `\u` needs a look at its digits, others a table.
-      let mut esc = escaped & within;
-      while esc != 0 {
-        let at = i + esc.trailing_zeros() as usize;
-        if !SHORT_ESCAPE[*b.get(at)? as usize] {
-          escape(b.get(at..)?)?;
+      // What each escape stands for: the two-character ones are checked for the whole block at
+      // once; `\u` (rare) needs a look at its digits, anything else is refused there.
+      let esc = escaped & within;
+      if esc != 0 {
+        let mut other = esc & !Masks::short_escapes(b, i);
+        while other != 0 {
+          escape(b.get(i + other.trailing_zeros() as usize..)?)?;
+          other &= other - 1;
         }
-        esc &= esc - 1;
       }
       if end < 64 {
         self.i = i + end as usize + 1;
@@ -258,19 +259,18 @@ struct Masks {
 }
 
 impl Masks {
+  #[inline]
   fn of(b: &[u8], i: usize) -> Masks {
-    match b.get(i..i + 64) {
-      Some(block) => Masks::block(block.try_into().unwrap_or(&[b' '; 64])),
-      None => {
-        let mut pad = [b' '; 64];
-        let rest = b.get(i..).unwrap_or_default();
-        pad[..rest.len()].copy_from_slice(rest);
-        Masks::block(&pad)
-      }
-    }
+    with_block(b, i, Masks::block)
+  }
+
+  /// Bytes of the block that are a two-character escape's letter ([`SHORT_ESCAPES`]).
+  fn short_escapes(b: &[u8], i: usize) -> u64 {
+    with_block(b, i, short_escape_bits)
   }
 
   #[cfg(target_arch = "x86_64")]
+  #[inline]
   fn block(block: &[u8; 64]) -> Masks {
     use std::arch::x86_64::*;
     let (mut quote, mut slash, mut control) = (0u64, 0u64, 0u64);
@@ -302,6 +302,45 @@ impl Masks {
   }
 }
 
+/// Runs `f` on the 64 bytes at `i`, padded with spaces past the end of `b`.
+#[inline]
+fn with_block<T>(b: &[u8], i: usize, f: impl Fn(&[u8; 64]) -> T) -> T {
+  if let Some(block) = b.get(i..i + 64).and_then(|x| <&[u8; 64]>::try_from(x).ok()) {
+    return f(block);
+  }
+  let mut pad = [b' '; 64];
+  let rest = b.get(i..).unwrap_or_default();
+  pad[..rest.len()].copy_from_slice(rest);
+  f(&pad)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn short_escape_bits(block: &[u8; 64]) -> u64 {
+  use std::arch::x86_64::*;
+  let mut bits = 0u64;
+  // SAFETY: SSE2 is part of the x86_64 baseline; the loads read 4 × 16 bytes of `block`.
+  unsafe {
+    let letters = SHORT_ESCAPES.map(|c| _mm_set1_epi8(c as i8));
+    for k in 0..4 {
+      let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast());
+      let mut hit = _mm_setzero_si128();
+      for l in letters {
+        hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, l));
+      }
+      bits |= (_mm_movemask_epi8(hit) as u16 as u64) << (16 * k);
+    }
+  }
+  bits
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn short_escape_bits(block: &[u8; 64]) -> u64 {
+  block
+    .iter()
+    .enumerate()
+    .fold(0, |bits, (k, x)| bits | (SHORT_ESCAPES.contains(x) as u64) << k)
+}
+
 /// Characters escaped by a backslash, given the backslashes of a block: the one after an odd
 /// run of backslashes, and every second one within a run. `carry` says whether the previous
 /// block ended in an odd run, and is set for the next. simdjson's `find_escaped_branchless`.
@@ -316,22 +355,13 @@ fn escaped_bits(slash: u64, carry: &mut u64) -> u64 {
 }
 
 /// Escape letters serde_json writes as two characters; `u` is checked by [`escape`].
-const SHORT_ESCAPE: [bool; 256] = {
-  let mut t = [false; 256];
-  let mut k = 0;
-  let letters = *b"\"\\nrtbf";
-  while k < letters.len() {
-    t[letters[k] as usize] = true;
-    k += 1;
-  }
-  t
-};
+const SHORT_ESCAPES: [u8; 7] = *b"\"\\nrtbf";
 
 /// Length of the escape `e` follows a `\` with, counting the `\`; `None` for escapes serde_json
 /// does not write (`\/`, `\u` for anything but a control character without a short form).
 fn escape(e: &[u8]) -> Option<usize> {
   match *e.first()? {
-    b'"' | b'\\' | b'n' | b'r' | b't' | b'b' | b'f' => Some(2),
+    c if SHORT_ESCAPES.contains(&c) => Some(2),
     b'u' => {
       let h = e.get(1..5)?;
       let lower_hex = |c: u8| matches!(c, b'0'..=b'9' | b'a'..=b'f');
