@@ -138,13 +138,8 @@ impl Scanner<'_> {
       if let Some(out) = out.as_deref_mut() {
         out.push(Entry { key, value: v0..self.i });
       }
-      match self.peek()? {
-        b',' => self.i += 1,
-        b'}' => {
-          self.i += 1;
-          return Some(());
-        }
-        _ => return None,
+      if !self.another(b'}')? {
+        return Some(());
       }
     })();
     self.keys[depth - 1] = keys;
@@ -155,48 +150,48 @@ impl Scanner<'_> {
     if depth > MAX_DEPTH {
       return None;
     }
-    self.i += 1;
-    if self.eat(b']').is_some() {
-      return Some(());
-    }
-    loop {
-      self.value(depth)?;
-      match self.peek()? {
-        b',' => self.i += 1,
-        b']' => {
-          self.i += 1;
-          return Some(());
-        }
-        _ => return None,
-      }
-    }
+    self.items(|s| s.value(depth))
   }
 
   /// At the `[` of `messages`: each turn must be an object; its entries are recorded.
   fn turns(&mut self, depth: usize, list: &mut Vec<Turn>) -> Option<()> {
+    self.items(|s| {
+      let start = s.i;
+      if s.peek()? != b'{' {
+        return None;
+      }
+      let mut entries = Vec::new();
+      s.object(depth + 1, Some(&mut entries), None)?;
+      list.push(Turn {
+        span: start..s.i,
+        entries,
+      });
+      Some(())
+    })
+  }
+
+  /// At `[`: the items, each read by `item`, up to the closing `]`.
+  fn items(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
     self.i += 1;
     if self.eat(b']').is_some() {
       return Some(());
     }
     loop {
-      if self.peek()? != b'{' {
-        return None;
+      item(self)?;
+      if !self.another(b']')? {
+        return Some(());
       }
-      let start = self.i;
-      let mut entries = Vec::new();
-      self.object(depth + 1, Some(&mut entries), None)?;
-      list.push(Turn {
-        span: start..self.i,
-        entries,
-      });
-      match self.peek()? {
-        b',' => self.i += 1,
-        b']' => {
-          self.i += 1;
-          return Some(());
-        }
-        _ => return None,
-      }
+    }
+  }
+
+  /// After an item: `true` past a `,`, `false` past the closing `close`.
+  fn another(&mut self, close: u8) -> Option<bool> {
+    let c = self.peek()?;
+    self.i += 1;
+    match c {
+      b',' => Some(true),
+      c if c == close => Some(false),
+      _ => None,
     }
   }
 
