@@ -765,11 +765,13 @@ mod tests {
   }
 }
 
+/// Times the shaper without Node (docs/bench.md): `cargo test --release --lib shaping::timing --
+/// --ignored --nocapture`, with `SHAPE_FILE=<body.json>` for a body of your own.
 #[cfg(test)]
 mod timing {
   use super::*;
   #[test]
-  #[ignore]
+  #[ignore = "a timing tool, not a test: run it by hand in release (see the module comment)"]
   fn time_shaping() {
     let file = std::env::var("SHAPE_FILE")
       .ok()
