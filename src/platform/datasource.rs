@@ -1,7 +1,7 @@
 //! Data sources through `POST {base}/tools` (kimi-wire §6.6, kimi-code's kimi-datasource
 //! plugin): without an api name the source's description, with one a call of that api.
 
-use super::{endpoint, json_of, send, Call};
+use super::{json_of, post_json, Call};
 use crate::config::Settings;
 use crate::constants as c;
 use crate::error::{KimiError, Result};
@@ -36,16 +36,9 @@ pub async fn datasource(
   call: &Call,
 ) -> Result<Value> {
   let body = request_body(name, api, params)?;
-  let url = endpoint(settings, c::TOOLS_PATH);
   call
     .run(WHAT, async {
-      let reply = send(settings, WHAT, |http| {
-        http
-          .post(&url)
-          .header("Content-Type", "application/json")
-          .body(body.clone())
-      })
-      .await?;
+      let reply = post_json(settings, WHAT, c::TOOLS_PATH, &body, None).await?;
       json_of(WHAT, &reply)
     })
     .await

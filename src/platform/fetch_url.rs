@@ -1,7 +1,7 @@
 //! URL fetch: `POST {base}/fetch` with `{"url":…}` and `Accept: text/markdown`; the answer is
 //! the page as markdown (golden ts-fetchurl, kimi-wire §6.8).
 
-use super::{endpoint, send, Call};
+use super::{post_json, Call};
 use crate::config::Settings;
 use crate::constants as c;
 use crate::error::{KimiError, Result};
@@ -18,17 +18,9 @@ pub fn request_body(url: &str) -> Result<Vec<u8>> {
 
 pub async fn fetch_url(settings: &Settings, url: &str, call: &Call) -> Result<String> {
   let body = request_body(url)?;
-  let target = endpoint(settings, c::FETCH_PATH);
   call
     .run(WHAT, async {
-      let reply = send(settings, WHAT, |http| {
-        http
-          .post(&target)
-          .header("Accept", "text/markdown")
-          .header("Content-Type", "application/json")
-          .body(body.clone())
-      })
-      .await?;
+      let reply = post_json(settings, WHAT, c::FETCH_PATH, &body, Some("text/markdown")).await?;
       Ok(String::from_utf8_lossy(&reply.body).into_owned())
     })
     .await

@@ -101,6 +101,27 @@ pub async fn send(
   Err(KimiError::relogin("the API kept rejecting the token"))
 }
 
+/// POSTs a JSON `body` to `path` under the API base (see [`send`]); `accept` when the service
+/// answers in something other than JSON.
+pub async fn post_json(
+  settings: &Settings,
+  what: &str,
+  path: &str,
+  body: &[u8],
+  accept: Option<&str>,
+) -> Result<Reply> {
+  let url = endpoint(settings, path);
+  send(settings, what, |http| {
+    let rb = http.post(&url).header("Content-Type", "application/json");
+    let rb = match accept {
+      Some(a) => rb.header("Accept", a),
+      None => rb,
+    };
+    rb.body(body.to_vec())
+  })
+  .await
+}
+
 /// Maps a platform error answer to a code. The services' own refusals come first: the fetch
 /// service's `security_risk` (a 403 that says nothing about the account) and 404s.
 pub fn classify(settings: &Settings, what: &str, status: u16, text: &str, retry: Option<f64>) -> KimiError {

@@ -1,7 +1,7 @@
 //! Web search: `POST {base}/search` with kimi-code's compact `{"text_query":…}` body (golden
 //! ts-websearch), plus `limit` when the caller asks for one (kimi-cli sends it, kimi-wire §6.8).
 
-use super::{endpoint, json_of, send, Call};
+use super::{json_of, post_json, Call};
 use crate::config::Settings;
 use crate::constants as c;
 use crate::error::{Code, KimiError, Result};
@@ -72,16 +72,9 @@ pub fn parse_results(payload: &Value) -> Result<Vec<SearchResult>> {
 
 pub async fn search(settings: &Settings, query: &str, limit: Option<u32>, call: &Call) -> Result<Vec<SearchResult>> {
   let body = request_body(query, limit)?;
-  let url = endpoint(settings, c::SEARCH_PATH);
   call
     .run(WHAT, async {
-      let reply = send(settings, WHAT, |http| {
-        http
-          .post(&url)
-          .header("Content-Type", "application/json")
-          .body(body.clone())
-      })
-      .await?;
+      let reply = post_json(settings, WHAT, c::SEARCH_PATH, &body, None).await?;
       parse_results(&json_of(WHAT, &reply)?)
     })
     .await
