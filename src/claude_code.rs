@@ -503,7 +503,7 @@ pub fn remove(settings: &Settings, paths: &Paths, scope: &Scope, dry_run: bool) 
   if text.is_none() {
     outcome.notes.push(format!("{} no longer exists.", path.display()));
   }
-  for e in file.entries.iter().rev() {
+  for e in &file.entries {
     match get(&map, &e.key) {
       Some(Value::String(s)) if *s == e.value => {}
       Some(_) => {
