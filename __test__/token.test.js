@@ -212,14 +212,18 @@ test('a caller that asks again early because its token was refused gets a new on
   assert.match(ledger, /"4242":\{"fingerprint":"[0-9a-f]{16}"/)
 })
 
-test('without the memory the refused token comes back (the case the memory exists for)', { timeout: 30000 }, async () => {
+test('without --caller nothing is remembered: no check on repeated calls, and a refused token comes back', { timeout: 30000 }, async () => {
   const f = await fake()
   const d = newHome()
-  const env = { ...(await loggedIn(f, d)), CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '0' }
-  const t1 = (await cli(['token', '--caller', '9'], env)).stdout.trim()
+  const env = await loggedIn(f, d)
+  const t1 = (await cli(['token'], env)).stdout.trim()
+  assert.equal((await cli(['token'], env)).stdout.trim(), t1)
   f.expireAccessTokens(t1)
-  assert.equal((await cli(['token', '--caller', '9'], env)).stdout.trim(), t1, 'the store alone cannot know the server refused it')
+  // The case the memory exists for: the store alone cannot know that the server refused the token.
+  assert.equal((await cli(['token'], env)).stdout.trim(), t1)
   assert.equal(f.stats().refreshCount, 0)
+  assert.equal(modelsProbes(f).length, 1, 'only the one of the login')
+  assert.ok(!fs.existsSync(path.join(d.kn, 'handed-out')))
 })
 
 // ---- setup claude-code -----------------------------------------------------------------------------------------

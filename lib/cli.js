@@ -693,19 +693,6 @@ function main(argv) {
     .option('--caller <id>', 'who asks (e.g. "$PPID"): the same caller asking again early gets a new token if the server refused its one')
     .option('--json', 'print { token, expiresAt, source }')
     .action(run(cmdToken))
-  shared(program.command('setup').argument('<host>', SETUP_HOSTS.join(' | ')).description('set a host up to use this login (Claude Code: apiKeyHelper, base URL, models)'))
-    .option('--print', 'only show what would change')
-    .option('--project', "this project's .claude/settings.local.json instead of ~/.claude/settings.json")
-    .option('--remove', 'undo what setup changed')
-    .option('-y, --yes', 'without asking (required when stdin is not a terminal)')
-    .option('--json', 'print JSON')
-    .action(async (host, cmdOpts, cmd) => {
-      try {
-        exit = await cmdSetup(host, { ...program.opts(), ...cmd.opts() })
-      } catch (err) {
-        exit = fail(err)
-      }
-    })
   const runArg = (fn) => async (arg, cmdOpts, cmd) => {
     try {
       exit = await fn(arg, { ...program.opts(), ...cmd.opts() })
@@ -713,6 +700,13 @@ function main(argv) {
       exit = fail(err)
     }
   }
+  shared(program.command('setup').argument('<host>', SETUP_HOSTS.join(' | ')).description('set a host up to use this login (Claude Code: apiKeyHelper, base URL, models)'))
+    .option('--print', 'only show what would change')
+    .option('--project', "this project's .claude/settings.local.json instead of ~/.claude/settings.json")
+    .option('--remove', 'undo what setup changed')
+    .option('-y, --yes', 'without asking (required when stdin is not a terminal)')
+    .option('--json', 'print JSON')
+    .action(runArg(cmdSetup))
   shared(program.command('search').argument('<query>').description("search the web with Kimi's search service"))
     .option('--limit <n>', 'at most this many results')
     .option('--timeout <ms>', 'give up after this many milliseconds')

@@ -28,15 +28,13 @@ use std::time::Duration;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The memory is best effort: a helper run never waits long for another one's write.
 const LEDGER_LOCK_DEADLINE: Duration = Duration::from_secs(2);
-/// Key of a caller that did not say who it is.
-const ANONYMOUS: &str = "-";
 
 /// What a key command asks for.
 #[derive(Debug, Clone)]
 pub struct HandOutRequest {
   /// The token handed out stays valid for at least this long.
   pub min_valid_secs: f64,
-  /// Who asks (Claude Code's pid through `$PPID`); `None` shares one anonymous memory.
+  /// Who asks (Claude Code's pid through `$PPID`); `None`: nothing is remembered.
   pub caller: Option<String>,
   /// How long the caller caches a token: asking again sooner means it was refused.
   pub recall_secs: f64,
@@ -137,10 +135,11 @@ async fn borrowed(settings: &Settings, min_valid: f64) -> Result<Grant> {
 /// it was just given, before its cache ran out, gets a new one if the server refuses the old.
 pub async fn hand_out(settings: &Settings, req: &HandOutRequest) -> Result<Grant> {
   let grant = valid_for(settings, req.min_valid_secs).await?;
-  if grant.source != TokenSource::Native {
-    return Ok(grant); // nothing kimi-native could replace
-  }
-  let caller = req.caller.clone().unwrap_or_else(|| ANONYMOUS.to_string());
+  // Nothing kimi-native could replace; or a caller that did not say who it is (a script calling
+  // `token` repeatedly is no refusal signal, and must not pay a check on every call).
+  let Some(caller) = req.caller.clone().filter(|_| grant.source == TokenSource::Native) else {
+    return Ok(grant);
+  };
   let path = ledger_path(settings);
   let given = {
     let p = path.clone();
