@@ -22,15 +22,17 @@ function readJson(file) {
   }
 }
 
-/** True where the test must run in CI: the platform the project builds and tests (x86_64 Linux, glibc). */
-function isX64Glibc() {
-  if (process.platform !== 'linux' || process.arch !== 'x64') return false
+function isMusl() {
+  if (process.platform !== 'linux') return false
   try {
-    return Boolean(process.report.getReport().header.glibcVersionRuntime)
+    return !process.report.getReport().header.glibcVersionRuntime
   } catch {
     return false
   }
 }
+
+/** True where the test must run in CI: the platform the project builds and tests (x86_64 Linux, glibc). */
+const isX64Glibc = () => process.platform === 'linux' && process.arch === 'x64' && !isMusl()
 
 /**
  * Makes sure @anthropic-ai/claude-code@version is installed under .test-cache/claude-code, the way a user installs
@@ -40,8 +42,11 @@ function isX64Glibc() {
 function ensureClaude({ version = CLAUDE.version } = {}) {
   const base = path.join(CACHE, CLAUDE.dir)
   const pkgDir = path.join(base, 'node_modules', ...CLAUDE.pkg.split('/'))
-  // The package's `bin` on every platform (its postinstall copies the native binary over it).
-  const bin = path.join(pkgDir, 'bin', 'claude.exe')
+  // The package's `bin` on every platform: its postinstall copies the native binary over it. Where npm did not
+  // run that script, the binary is in the platform package (what the package's own cli-wrapper.cjs runs).
+  const wrapperBin = path.join(pkgDir, 'bin', 'claude.exe')
+  const platformBin = path.join(base, 'node_modules', `${CLAUDE.pkg}-${process.platform}-${process.arch}${isMusl() ? '-musl' : ''}`, process.platform === 'win32' ? 'claude.exe' : 'claude')
+  let bin = wrapperBin
   const runs = () => {
     const v = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 60000, env: { PATH: process.env.PATH, HOME: os.tmpdir() } })
     return v.status === 0 && v.stdout.trim() === `${version} (Claude Code)` ? null : (v.error && v.error.message) || `${v.stdout}${v.stderr}`.trim()
@@ -65,7 +70,11 @@ function ensureClaude({ version = CLAUDE.version } = {}) {
       return { ok: false, reason: `cannot install ${CLAUDE.pkg}@${version}: ${why}` }
     }
   }
-  const broken = runs()
+  let broken = runs()
+  if (broken !== null && fs.existsSync(platformBin)) {
+    bin = platformBin
+    broken = runs()
+  }
   if (broken !== null) return { ok: false, reason: `the claude binary does not run here: ${broken.slice(0, 300)}` }
   return { ok: true, bin, version }
 }
