@@ -354,6 +354,44 @@ test('setup claude-code --project writes .claude/settings.local.json of this dir
   assert.match(unknown.stderr, /setup knows claude-code, not "vim"/)
 })
 
+test('setup claude-code on a terminal asks: keeping the static key is respected and said', { timeout: 30000 }, async (t) => {
+  const hasScript = require('node:child_process').spawnSync('script', ['--version'], { stdio: 'ignore', timeout: 5000 }).status === 0
+  if (process.platform !== 'linux' || !hasScript) return t.skip('needs util-linux `script` to give the CLI a pseudo-terminal')
+  const d = newHome()
+  fs.mkdirSync(path.dirname(d.settings), { recursive: true })
+  fs.writeFileSync(d.settings, '{"env":{"ANTHROPIC_API_KEY":"sk-kimi-TTYSECRET0123456789abcdef"}}')
+  const q = (x) => `'${String(x).replace(/'/g, `'\\''`)}'`
+  const answers = ['n', 'y'] // keep the key; write the rest
+  const out = await new Promise((resolve) => {
+    const child = spawn('script', ['-qec', `${q(process.execPath)} ${q(CLI)} setup claude-code`, '/dev/null'], {
+      env: envFor(null, d, { TERM: 'dumb' }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: 20000,
+      killSignal: 'SIGKILL',
+    })
+    let text = ''
+    let asked = 0
+    child.stdout.on('data', (b) => {
+      text += b
+      const prompts = text.split('[Y/n] ').length - 1
+      while (asked < prompts && answers.length) {
+        asked++
+        child.stdin.write(`${answers.shift()}\n`)
+      }
+    })
+    child.on('close', (code) => resolve({ code, text }))
+  })
+  others.push(out.text)
+  assert.equal(out.code, 0, out.text)
+  assert.match(out.text, /The helper replaces env\.ANTHROPIC_API_KEY\. Remove it from .*\? \[Y\/n\] n/)
+  assert.match(out.text, /Write these changes to .*\? \[Y\/n\] y/)
+  assert.match(out.text, /kept: +env\.ANTHROPIC_API_KEY — a static API key: Claude Code uses it instead of the helper/)
+  const now = JSON.parse(fs.readFileSync(d.settings, 'utf8'))
+  assert.equal(now.env.ANTHROPIC_API_KEY, 'sk-kimi-TTYSECRET0123456789abcdef', 'kept as answered')
+  assert.match(now.apiKeyHelper, / token --caller "\$PPID"$/)
+  assert.ok(!out.text.includes('TTYSECRET'), 'the key is never shown')
+})
+
 test('no issued token appears in the output of any command other than `token`', () => {
   const tokens = servers.flatMap((s) => s.issuedTokens())
   assert.ok(tokens.length >= 10, `tokens were issued (${tokens.length})`)

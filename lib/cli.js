@@ -547,11 +547,16 @@ function printSetupChanges(title, file, changes, conflicts = []) {
 async function approve(opts, question, retry) {
   if (opts.yes) return true
   if (!process.stdin.isTTY) {
-    const err = new Error(`This changes another program's settings, so it needs a confirmation: stdin is not a terminal. Run \`npx kimi-native ${retry} --yes\`. Nothing was changed.`)
+    const err = new Error(`This changes another program's settings, so it needs a confirmation: stdin is not a terminal. Run \`kimi-native ${retry} --yes\`. Nothing was changed.`)
     err.code = 'KIMI_CONFIRMATION_REQUIRED'
     throw err
   }
   return confirm(question, true)
+}
+
+const printJson = (value) => {
+  console.log(JSON.stringify(value, null, 2))
+  return EXIT.ok
 }
 
 async function cmdSetup(host, opts) {
@@ -559,52 +564,62 @@ async function cmdSetup(host, opts) {
   const native = require('../index.js')
   const core = coreOpts(opts)
   delete core.onWarning
-  const where = { project: opts.project ? process.cwd() : undefined }
-  const retry = `setup ${host}${opts.project ? ' --project' : ''}${opts.remove ? ' --remove' : ''}`
-  if (opts.remove) {
-    const plan = await native.setupClaudeCode(core, { ...where, action: 'plan-remove' })
-    if (opts.json && opts.print) return console.log(JSON.stringify(plan, null, 2)), EXIT.ok
-    if (!opts.json && plan.changes.length) printSetupChanges('Claude Code: undo kimi-native setup', plan.file, plan.changes)
-    if (opts.print || !plan.changed) {
-      if (!opts.json) for (const n of plan.notes) console.log(dim(n))
-      else console.log(JSON.stringify(plan, null, 2))
-      return EXIT.ok
-    }
-    if (!(await approve(opts, `Undo these changes in ${plan.file}? [Y/n] `, retry))) return console.error('Nothing was changed.'), EXIT.cancelled
-    const out = await native.setupClaudeCode(core, { ...where, action: 'remove' })
-    if (opts.json) return console.log(JSON.stringify(out, null, 2)), EXIT.ok
-    console.log(`${green('✓')} Undone in ${out.file}${out.backup ? dim(` (backup ${out.backup})`) : ''}`)
-    for (const n of out.notes) console.log(`  ${yellow('note')}: ${n}`)
+  const run = (args) => native.setupClaudeCode(core, { project: opts.project ? process.cwd() : undefined, ...args })
+  const command = `setup ${host}${opts.project ? ' --project' : ''}`
+  return opts.remove ? undoSetup(run, command, opts) : applySetup(run, command, opts)
+}
+
+async function undoSetup(run, command, opts) {
+  const plan = await run({ action: 'plan-remove' })
+  if (opts.json && (opts.print || !plan.changed)) return printJson(plan)
+  if (plan.changes.length) printSetupChanges('Claude Code: undo kimi-native setup', plan.file, plan.changes)
+  if (opts.print || !plan.changed) {
+    for (const n of plan.notes) console.log(dim(n))
     return EXIT.ok
   }
+  if (!(await approve(opts, `Undo these changes in ${plan.file}? [Y/n] `, `${command} --remove`))) {
+    console.error('Nothing was changed.')
+    return EXIT.cancelled
+  }
+  const out = await run({ action: 'remove' })
+  if (opts.json) return printJson(out)
+  console.log(`${green('✓')} Undone in ${out.file}${out.backup ? dim(` (backup ${out.backup})`) : ''}`)
+  for (const n of out.notes) console.log(`  ${yellow('note')}: ${n}`)
+  return EXIT.ok
+}
+
+async function applySetup(run, command, opts) {
   const helper = helperCommand()
-  const plan = await native.setupClaudeCode(core, { ...where, action: 'plan', helper: helper.command })
+  const plan = await run({ action: 'plan', helper: helper.command })
   const notes = [...plan.notes]
   if (helper.note) notes.push(helper.note)
-  if (!plan.modelsFromAccount) notes.push(`The account's model list could not be read (log in first: npx kimi-native login): using ${kimi.PROVIDER.defaultModel} and a ${thousands(kimi.LIMITS.context)}-token window.`)
-  if (opts.json && opts.print) return console.log(JSON.stringify({ ...plan, notes }, null, 2)), EXIT.ok
+  if (!plan.modelsFromAccount) notes.push(`The account's model list could not be read (log in first: kimi-native login): using ${kimi.PROVIDER.defaultModel} and a ${thousands(kimi.LIMITS.context)}-token window.`)
+  if (opts.json && opts.print) return printJson({ ...plan, notes })
   if (!opts.json) {
     printSetupChanges('Claude Code', `${plan.file}${plan.exists ? '' : dim(' (new file)')}`, plan.changes, plan.conflicts)
     for (const n of notes) console.log(`  ${yellow('note')}: ${n}`)
   }
-  const todo = plan.changes.some((c) => c.action !== 'same')
   if (opts.print) return EXIT.ok
   const remove = []
   for (const c of plan.conflicts) {
-    if (opts.yes || (process.stdin.isTTY && (await confirm(`The helper replaces ${c.key}. Remove it from ${plan.file} (the backup keeps it)? [Y/n] `, true)))) remove.push(c.key)
+    const ask = `The helper replaces ${c.key}. Remove it from ${plan.file} (the backup keeps it)? [Y/n] `
+    if (opts.yes || (process.stdin.isTTY && (await confirm(ask, true)))) remove.push(c.key)
   }
-  if (!todo && !remove.length) {
-    if (opts.json) console.log(JSON.stringify({ ...plan, changed: false, notes }, null, 2))
-    else console.log(`${green('✓')} Claude Code is already set up to use this login.`)
+  if (!plan.changes.some((c) => c.action !== 'same') && !remove.length) {
+    if (opts.json) return printJson({ ...plan, changed: false, notes })
+    console.log(`${green('✓')} Claude Code is already set up to use this login.`)
     return EXIT.ok
   }
-  if (!(await approve(opts, `Write these changes to ${plan.file}? [Y/n] `, retry))) return console.error('Nothing was changed.'), EXIT.cancelled
-  const out = await native.setupClaudeCode(core, { ...where, action: 'apply', helper: helper.command, remove })
-  if (opts.json) return console.log(JSON.stringify({ ...out, notes: [...out.notes, ...notes.filter((n) => !out.notes.includes(n))] }, null, 2)), EXIT.ok
+  if (!(await approve(opts, `Write these changes to ${plan.file}? [Y/n] `, command))) {
+    console.error('Nothing was changed.')
+    return EXIT.cancelled
+  }
+  const out = await run({ action: 'apply', helper: helper.command, remove })
+  if (opts.json) return printJson({ ...out, notes: [...out.notes, ...notes.filter((n) => !out.notes.includes(n))] })
   console.log(`${green('✓')} Claude Code now uses this Kimi login ${dim(`(${out.file}${out.backup ? `; backup ${out.backup}` : ''})`)}`)
   for (const k of out.removed) console.log(`  removed: ${k} ${dim('(the helper replaces it; its value is only in the backup)')}`)
   for (const c of plan.conflicts.filter((x) => !out.removed.includes(x.key))) console.log(`  ${yellow('kept')}:    ${c.key} — ${c.reason}`)
-  console.log(`  Try it: ${bold('claude -p "hello"')}  ·  undo: ${bold(`npx kimi-native setup ${host}${opts.project ? ' --project' : ''} --remove`)}`)
+  console.log(`  Try it: ${bold('claude -p "hello"')}  ·  undo: ${bold(`kimi-native ${command} --remove`)}`)
   return EXIT.ok
 }
 
