@@ -104,6 +104,19 @@ test('platform services against the fake Kimi server', async (t) => {
     assert.equal(since(srv, m)[0].body, '{"text_query":"kimi code"}');
   });
 
+  await t.test('search: a server that ignores limit still gives the caller no more than it asked for', async () => {
+    // Whether Kimi's search honours `limit` is undocumented (kimi-wire §6.8): this answer ignores it.
+    const five = Array.from({ length: 5 }, (_, i) => ({ title: `R${i + 1}`, url: `https://example.com/${i + 1}`, snippet: '' }));
+    srv.inject({ path: '/coding/v1/search', status: 200, body: { search_results: five } });
+    const n = srv.requests.length;
+    const results = await kimi.search('q', { limit: 3 });
+    assert.equal(since(srv, n)[0].body, '{"text_query":"q","limit":3}', 'the limit was asked for');
+    assert.deepEqual(results.map((r) => r.title), ['R1', 'R2', 'R3']);
+    // Without a limit the answer is passed on whole.
+    srv.inject({ path: '/coding/v1/search', status: 200, body: { search_results: five } });
+    assert.equal((await kimi.search('q')).length, 5);
+  });
+
   await t.test('search: bad input is rejected before any request', async () => {
     const n = srv.requests.length;
     assert.equal((await rejection(kimi.search('   '))).code, 'KIMI_BAD_INPUT');
