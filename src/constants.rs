@@ -130,7 +130,8 @@ pub const UPLOAD_CACHE_MAX_ENTRIES: usize = 512;
 /// Response header naming a shaping step that was skipped (e.g. an image upload that failed).
 pub const WARNING_HEADER: &str = "x-kimi-native-warning";
 /// Host-feature settings (e.g. which agent tools are on): per user in the kimi-native home,
-/// per project in the project directory. The project file wins; a host plugin option wins over both.
+/// per project in the project directory. The user's choice (a host option, else the user file)
+/// decides; a project file may only narrow it (fewer tools), never widen it (lib/tools.js).
 pub const USER_CONFIG_FILE: &str = "config.json";
 pub const PROJECT_CONFIG_FILE: &str = ".kimi-native.json";
 /// Default timeouts of the platform calls. Search: kimi-cli's 180 s total (kimi-wire §6.8).
