@@ -134,6 +134,9 @@ pub const WARNING_HEADER: &str = "x-kimi-native-warning";
 /// decides; a project file may only narrow it (fewer tools), never widen it (lib/tools.js).
 pub const USER_CONFIG_FILE: &str = "config.json";
 pub const PROJECT_CONFIG_FILE: &str = ".kimi-native.json";
+/// Backups `import` keeps of one host file (`<file>.bak-<time>`, 0600): each holds every
+/// provider's secrets that file held, so older ones are deleted.
+pub const HOST_FILE_BACKUPS_KEPT: usize = 3;
 /// Default timeouts of the platform calls. Search: kimi-cli's 180 s total (kimi-wire §6.8).
 pub const SEARCH_TIMEOUT_MS: u64 = 180_000;
 pub const FETCH_URL_TIMEOUT_MS: u64 = 120_000;
