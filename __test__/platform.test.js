@@ -481,13 +481,14 @@ test('host-neutral tools: kimi_search, kimi_fetch, kimi_datasource', async (t) =
   const userFile = path.join(process.env.KIMI_NATIVE_HOME, kimi.CONFIG_FILES.user);
   const projectFile = path.join(project, kimi.CONFIG_FILES.project);
   const names = (a) => enabledTools(toolsSetting(a).value).map((x) => x.name);
-  assert.deepEqual(toolsSetting({ directory: project }), { value: [], source: 'default', warnings: [] });
+  assert.deepEqual(names({ directory: project }), [], 'off by default');
   fs.writeFileSync(userFile, '{"tools": ["fetch"]}');
-  assert.deepEqual(toolsSetting({ directory: project }), { value: ['kimi_fetch'], source: 'user', warnings: [] });
+  assert.deepEqual(names({ directory: project }), ['kimi_fetch']);
   // A project asking for more than the user enabled gets nothing more, and is told why.
   fs.writeFileSync(projectFile, '{"tools": true}');
+  assert.deepEqual(names({ directory: project }), ['kimi_fetch'], 'a project file never widens the user\'s tools');
   const wider = toolsSetting({ directory: project });
-  assert.deepEqual(wider.value, ['kimi_fetch'], 'a project file never widens the user\'s tools');
+  assert.deepEqual(wider.value, ['kimi_fetch']);
   assert.match(wider.warnings.join(' '), /asks for kimi_search, kimi_datasource, which you have not enabled; a project file can only turn tools off/);
   assert.deepEqual(names({ directory: project, hostValue: ['search'] }), ['kimi_search'], 'the host option is the user\'s choice');
   fs.writeFileSync(projectFile, '{"tools": ["search", "fetch"]}');
@@ -506,6 +507,11 @@ test('host-neutral tools: kimi_search, kimi_fetch, kimi_datasource', async (t) =
   const broken = toolsSetting({ directory: project });
   assert.deepEqual([broken.value, broken.source], [['kimi_fetch'], 'user'], 'a broken project file is skipped');
   assert.match(broken.warnings[0], /not valid JSON/);
+  fs.rmSync(projectFile);
+  assert.deepEqual(toolsSetting({ directory: project }), { value: ['kimi_fetch'], source: 'user', warnings: [] });
+  assert.deepEqual(toolsSetting({}), { value: ['kimi_fetch'], source: 'user', warnings: [] }, 'no project directory');
+  fs.rmSync(userFile);
+  assert.deepEqual(toolsSetting({ directory: project }), { value: [], source: 'default', warnings: [] });
 
   // The same files carry the opt-in wire protocol (Anthropic mode); openai unless they say anthropic.
   const { protocolSetting } = require('../lib/tools');
@@ -520,7 +526,6 @@ test('host-neutral tools: kimi_search, kimi_fetch, kimi_datasource', async (t) =
   assert.equal(unknown.value, 'openai');
   assert.match(unknown.warnings.join(' '), /unknown protocol "grpc"/);
   assert.equal(protocolSetting({ directory: project, hostValue: 'anthropic' }).value, 'anthropic', 'the host option wins');
-  fs.rmSync(userFile);
 
   // Failures are coded errors a host shows as a failed tool call; abort reaches the core.
   const e = await rejection(tools.kimi_fetch.execute({ url: 'https://x.unsafe.test/' }));
