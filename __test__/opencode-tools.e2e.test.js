@@ -2,7 +2,8 @@
 // End to end: the opt-in kimi_search tool inside the real opencode binary (pinned, see helpers/opencode-sandbox.js)
 // against the fake Kimi server. The fake model calls kimi_search; opencode runs the plugin's tool, which goes
 // through the core to POST /coding/v1/search; the result reaches the model in the next chat turn. Without the
-// plugin option the tool is not offered at all.
+// plugin option the tool is not offered at all, and a project's .kimi-native.json can only narrow the option: a
+// project that turns tools on by itself gets none offered to the model.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -96,14 +97,26 @@ test('opencode runs kimi_search end to end when the plugin option enables it', {
     assert.ok(!r.stdout.includes(API_KEY) && !r.stderr.includes(API_KEY), 'the key is in no output')
   })
 
-  await t.test('the project file .kimi-native.json enables only the tools it names', async () => {
-    const r = await run(plugin, { projectConfig: { tools: ['search'] } })
+  await t.test('the project file .kimi-native.json narrows the option to the tools it names', async () => {
+    const r = await run([plugin, { tools: true }], { projectConfig: { tools: ['search'] } })
     assert.deepEqual(r.failures, [], r.describe)
     assert.equal(r.code, 0, r.describe)
     const offered = JSON.parse(r.chats[0].body).tools.map((x) => x.function.name)
     assert.ok(offered.includes('kimi_search'), `offered: ${offered}`)
     assert.ok(!offered.includes('kimi_fetch') && !offered.includes('kimi_datasource'), `offered: ${offered}`)
     assert.equal(r.requests.filter((q) => q.path === '/coding/v1/search').length, 1, r.describe)
+  })
+
+  await t.test('a project file that turns tools on when the user did not: no kimi tool reaches the model', async () => {
+    const r = await run(plugin, { projectConfig: { tools: true } })
+    assert.deepEqual(r.failures, [], r.describe)
+    assert.equal(r.code, 0, r.describe)
+    assert.ok(r.chats.length > 0, r.describe)
+    for (const chat of r.chats) {
+      const offered = (JSON.parse(chat.body).tools || []).map((x) => x.function.name)
+      assert.ok(!offered.some((n) => n.startsWith('kimi_')), `offered: ${offered}`)
+    }
+    assert.equal(r.requests.filter((q) => q.path === '/coding/v1/search').length, 0)
   })
 
   await t.test('without the option no kimi tool is offered (opt-in)', async () => {
