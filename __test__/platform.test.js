@@ -475,13 +475,16 @@ test('host-neutral tools: kimi_search, kimi_fetch, kimi_datasource', async (t) =
   const d = await tools.kimi_datasource.execute({ name: 'fake_weather', api: 'now', params: { city: 'x' } });
   assert.deepEqual(JSON.parse(d.text).result.echo, { city: 'x' });
 
-  // Opt-in settings: the user's choice (host option, else the user file); a project file only narrows it.
+  // Opt-in settings: the user's choice (the user file); a project file and the host option (which a project's
+  // opencode.json can set) only narrow it.
   const { toolsSetting } = require('../lib/tools');
   const project = tempDir(t, 'project');
   const userFile = path.join(process.env.KIMI_NATIVE_HOME, kimi.CONFIG_FILES.user);
   const projectFile = path.join(project, kimi.CONFIG_FILES.project);
   const names = (a) => enabledTools(toolsSetting(a).value).map((x) => x.name);
   assert.deepEqual(names({ directory: project }), [], 'off by default');
+  assert.deepEqual(names({ directory: project, hostValue: true }), [], 'a host option alone turns nothing on');
+  assert.match(toolsSetting({ hostValue: true }).warnings.join(' '), /plugin option .* asks for kimi_search, kimi_fetch, kimi_datasource, which you have not enabled; a project can only turn tools off/);
   fs.writeFileSync(userFile, '{"tools": ["fetch"]}');
   assert.deepEqual(names({ directory: project }), ['kimi_fetch']);
   // A project asking for more than the user enabled gets nothing more, and is told why.
@@ -489,8 +492,10 @@ test('host-neutral tools: kimi_search, kimi_fetch, kimi_datasource', async (t) =
   assert.deepEqual(names({ directory: project }), ['kimi_fetch'], 'a project file never widens the user\'s tools');
   const wider = toolsSetting({ directory: project });
   assert.deepEqual(wider.value, ['kimi_fetch']);
-  assert.match(wider.warnings.join(' '), /asks for kimi_search, kimi_datasource, which you have not enabled; a project file can only turn tools off/);
-  assert.deepEqual(names({ directory: project, hostValue: ['search'] }), ['kimi_search'], 'the host option is the user\'s choice');
+  assert.match(wider.warnings.join(' '), /asks for kimi_search, kimi_datasource, which you have not enabled; a project can only turn tools off/);
+  assert.deepEqual(names({ directory: project, hostValue: ['search'] }), [], 'the host option does not widen either');
+  fs.writeFileSync(userFile, '{"tools": true}');
+  assert.deepEqual(names({ directory: project, hostValue: ['search'] }), ['kimi_search'], 'the host option narrows');
   fs.writeFileSync(projectFile, '{"tools": ["search", "fetch"]}');
   assert.deepEqual(names({ directory: project, hostValue: true }), ['kimi_search', 'kimi_fetch'], 'narrowed to the project list');
   fs.writeFileSync(projectFile, '{"tools": false}');

@@ -125,12 +125,14 @@ function readFile(file) {
 }
 
 /**
- * One key of kimi-native's settings for a host, from each place that can hold it: the user's own choice (the host's
- * option `hostValue`, e.g. an opencode plugin option, else the user file `<kimi-native home>/config.json`) and the
- * project file `<directory>/.kimi-native.json`. Each file is a JSON object, e.g. `{ "tools": ["search"] }`.
- * Returns `{ user: { value, source, file? }, project: { value, file } | null, warnings }`: what each place says;
- * the caller decides what a project may change (see toolsSetting, protocolSetting). A missing or broken file counts
- * as absent and is reported in `warnings`; this never throws (a host must start whatever the files say).
+ * One key of kimi-native's settings for a host, from each place that can hold it: the user's own file
+ * `<kimi-native home>/config.json`, the host's option `hostValue` (an opencode plugin option: opencode merges a
+ * project's opencode.json into plugin options, so a repository can set it) and the project file
+ * `<directory>/.kimi-native.json`. Each file is a JSON object, e.g. `{ "tools": ["search"] }`.
+ * Returns `{ user: { value, source, file? }, host: { value } | null, project: { value, file } | null, warnings }`:
+ * what each place says; the caller decides what each may change (see toolsSetting, protocolSetting). A missing or
+ * broken file counts as absent and is reported in `warnings`; this never throws (a host must start whatever the
+ * files say).
  */
 function readSetting(key, { directory, options, hostValue } = {}) {
   const path = require('node:path')
@@ -143,43 +145,52 @@ function readSetting(key, { directory, options, hostValue } = {}) {
     if (r.warning) warnings.push(r.warning)
     if (r.obj && r.obj[key] !== undefined) project = { value: r.obj[key], file }
   }
+  const host = hostValue !== undefined && hostValue !== null ? { value: hostValue } : null
   let user = { value: undefined, source: 'default' }
-  if (hostValue !== undefined && hostValue !== null) user = { value: hostValue, source: 'option' }
-  else {
-    let file = null
-    try {
-      file = path.join(kimi.homeDir(options), files.user)
-    } catch (err) {
-      warnings.push(`kimi-native home unknown: ${err.message}`)
-    }
-    const r = file ? readFile(file) : {}
-    if (r.warning) warnings.push(r.warning)
-    if (r.obj && r.obj[key] !== undefined) user = { value: r.obj[key], source: 'user', file }
+  let file = null
+  try {
+    file = path.join(kimi.homeDir(options), files.user)
+  } catch (err) {
+    warnings.push(`kimi-native home unknown: ${err.message}`)
   }
-  return { user, project, warnings }
+  const r = file ? readFile(file) : {}
+  if (r.warning) warnings.push(r.warning)
+  if (r.obj && r.obj[key] !== undefined) user = { value: r.obj[key], source: 'user', file }
+  return { user, host, project, warnings }
 }
 
 /**
  * The agent tools to expose: `{ value, source, warnings }` with `value` a list of tool names (`kimi_…`) for
- * enabledTools. The network tools send data out, so they are the user's choice alone (the host's option, else the
- * user's config.json). A project's .kimi-native.json may narrow that choice (`false`, or a shorter list), never
- * widen it: a cloned repository, or a model that was talked into writing the file, turns no tool on.
+ * enabledTools. The network tools send data out, so turning them on is the user's choice alone, made in the user's
+ * own config.json in the kimi-native home. Everything a project can write may only narrow that choice (`false`, or
+ * a shorter list), never widen it: the project's .kimi-native.json, and the host's option (opencode merges a
+ * project's opencode.json into plugin options). A cloned repository, or a model talked into writing one of those
+ * files, turns no tool on.
  */
 function toolsSetting(args) {
-  const { user, project, warnings } = readSetting('tools', args)
-  const allowed = namesOf(user.value)
-  if (!project) return { value: allowed, source: user.source, warnings }
-  const asked = namesOf(project.value)
-  const value = allowed.filter((n) => asked.includes(n))
-  const refused = asked.filter((n) => !allowed.includes(n))
-  if (refused.length) {
-    warnings.push(
-      `${project.file} asks for ${refused.join(', ')}, which you have not enabled; a project file can only turn tools ` +
-        `off. Enable them in your own settings (the host's kimi-native option or ${kimi.CONFIG_FILES.user} in the ` +
-        'kimi-native home) if you want them.',
-    )
+  const { user, host, project, warnings } = readSetting('tools', args)
+  const configFile = user.file || `${kimi.CONFIG_FILES.user} in the kimi-native home`
+  let value = namesOf(user.value)
+  let source = user.source
+  const narrowers = [
+    [host, 'the kimi-native plugin option (a project\'s opencode.json can set it)'],
+    [project, project && project.file],
+  ]
+  for (const [place, where] of narrowers) {
+    if (!place) continue
+    const asked = namesOf(place.value)
+    const refused = asked.filter((n) => !value.includes(n))
+    if (refused.length) {
+      warnings.push(
+        `${where} asks for ${refused.join(', ')}, which you have not enabled; a project can only turn tools off. ` +
+          `Enable them in ${configFile} ({ "tools": true } or a list) if you want them.`,
+      )
+    }
+    const narrowed = value.filter((n) => asked.includes(n))
+    if (narrowed.length < value.length) source = place === host ? 'option' : 'project'
+    value = narrowed
   }
-  return { value, source: value.length < allowed.length ? 'project' : user.source, warnings }
+  return { value, source, warnings }
 }
 
 /**
@@ -188,11 +199,12 @@ function toolsSetting(args) {
  * option, the project's .kimi-native.json, the user's config.json.
  */
 function protocolSetting(args) {
-  const { user, project, warnings } = readSetting('protocol', args)
+  const { user, host, project, warnings } = readSetting('protocol', args)
   // A project may choose the wire format (the host's option still wins): both go to the same Kimi API through the
   // core's fetch (same origin check, same credential), so the choice opens no destination and gives the model nothing.
-  const r =
-    project && user.source !== 'option'
+  const r = host
+    ? { value: host.value, source: 'option', warnings }
+    : project
       ? { value: project.value, source: 'project', file: project.file, warnings }
       : { ...user, warnings }
   const v = typeof r.value === 'string' ? r.value.trim().toLowerCase() : r.value
