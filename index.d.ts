@@ -49,6 +49,12 @@ export declare class NativeResponse {
  */
 export declare function buildHeaders(options?: any | undefined | null): Array<[string, string]>
 
+/**
+ * Throws (a coded error naming both origins) unless `url` may receive the credential of the
+ * login these options select; for adapters that hand a bearer to a host's own HTTP code.
+ */
+export declare function checkCredentialTarget(url: string, options?: any | undefined | null): void
+
 /** Classifies an error response a host received into `{ code, message, retryAfter? }`. */
 export declare function classifyResponse(status: number, body: string, retryAfter?: number | undefined | null, options?: any | undefined | null): any | null
 

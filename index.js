@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.CancelToken = nativeBinding.CancelToken
 module.exports.NativeResponse = nativeBinding.NativeResponse
 module.exports.buildHeaders = nativeBinding.buildHeaders
+module.exports.checkCredentialTarget = nativeBinding.checkCredentialTarget
 module.exports.classifyResponse = nativeBinding.classifyResponse
 module.exports.constants = nativeBinding.constants
 module.exports.datasource = nativeBinding.datasource

@@ -253,6 +253,12 @@ export function importSources(options?: KimiOptions): Promise<ImportSource[]>
 export function importLogin(source: string, options?: KimiOptions): Promise<ImportResult>
 /** kimi-native's own directory for these options (env KIMI_NATIVE_HOME, default ~/.kimi-native). */
 export function homeDir(options?: KimiOptions): string
+/**
+ * Throws an Error with `code` KIMI_BAD_INPUT (its message names both origins) unless `url` may receive the
+ * credential of the login these options select: only the Kimi API origin may. For adapters that hand a bearer to
+ * a host's own HTTP code, where kimi-native's fetch and its origin check do not run.
+ */
+export function checkCredentialTarget(url: string | URL, options?: KimiOptions): void
 /** File names of the per-user (in homeDir) and per-project host-feature settings, e.g. `{ "tools": true }`. */
 export const CONFIG_FILES: { user: string; project: string }
 /** Per-call options of the platform functions. */

@@ -163,6 +163,11 @@ function importLogin(source, options) {
 const getDeviceId = (options) => native.getDeviceId(coreOptions(options))
 const identity = (options) => native.identity(coreOptions(options))
 const homeDir = (options) => native.homeDir(coreOptions(options))
+/**
+ * Throws a coded error (KIMI_BAD_INPUT, naming both origins) unless `url` may receive the credential of the login
+ * these options select: the core's one origin rule, for an adapter about to hand a bearer to a host's own HTTP code.
+ */
+const checkCredentialTarget = (url, options) => native.checkCredentialTarget(String(url), coreOptions(options))
 /** A string body is shaped as JSON text; an object crosses into the core as JSON text too (far
  * cheaper than converting it value by value) and comes back as a new object. A Buffer is shaped
  * as bytes and comes back as a Buffer (no string conversion: the cheapest for large bodies). */
@@ -389,6 +394,7 @@ module.exports = {
   importSources,
   importLogin,
   homeDir,
+  checkCredentialTarget,
   uploadFile,
   search,
   fetchUrl,

@@ -166,6 +166,15 @@ pub fn home_dir(env: Env, options: Option<Value>) -> napi::Result<String> {
   sync(&env, || Ok(settings(&options)?.home.to_string_lossy().into_owned()))
 }
 
+/// Throws (a coded error naming both origins) unless `url` may receive the credential of the
+/// login these options select; for adapters that hand a bearer to a host's own HTTP code.
+#[napi]
+pub fn check_credential_target(env: Env, url: String, options: Option<Value>) -> napi::Result<()> {
+  sync(&env, || {
+    crate::fetch::check_credential_target(&settings(&options)?, &url).map(|_| ())
+  })
+}
+
 #[napi]
 pub fn get_device_id(env: Env, options: Option<Value>) -> napi::Result<String> {
   sync(&env, || {

@@ -153,9 +153,13 @@ pub const UPLOAD_CACHE_MAX_ENTRIES: usize = 512;
 /// Response header naming a shaping step that was skipped (e.g. an image upload that failed).
 pub const WARNING_HEADER: &str = "x-kimi-native-warning";
 /// Host-feature settings (e.g. which agent tools are on): per user in the kimi-native home,
-/// per project in the project directory. The project file wins; a host plugin option wins over both.
+/// per project in the project directory. The user's choice (a host option, else the user file)
+/// decides; a project file may only narrow it (fewer tools), never widen it (lib/tools.js).
 pub const USER_CONFIG_FILE: &str = "config.json";
 pub const PROJECT_CONFIG_FILE: &str = ".kimi-native.json";
+/// Backups `import` and `setup` keep of one host file (`<file>.bak-<time>`, 0600): each holds every
+/// provider's secrets that file held, so older ones are deleted.
+pub const HOST_FILE_BACKUPS_KEPT: usize = 3;
 /// Default timeouts of the platform calls. Search: kimi-cli's 180 s total (kimi-wire §6.8).
 pub const SEARCH_TIMEOUT_MS: u64 = 180_000;
 pub const FETCH_URL_TIMEOUT_MS: u64 = 120_000;
