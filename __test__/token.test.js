@@ -226,6 +226,30 @@ test('without --caller nothing is remembered: no check on repeated calls, and a 
   assert.ok(!fs.existsSync(path.join(d.kn, 'handed-out')))
 })
 
+test("an official client's login is borrowed while it lasts, and refused (never refreshed) below the minimum", { timeout: 30000 }, async () => {
+  const f = await fake()
+  const d = newHome()
+  const pair = JSON.stringify({ oauthHost: f.oauthHost, baseUrl: f.baseUrl })
+  const slot = `kimi-code-env-${require('node:crypto').createHash('sha256').update(pair).digest('hex').slice(0, 16)}`
+  const file = path.join(d.home, 'kimi-code', 'credentials', `${slot}.json`)
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  const issued = f.issueTokens()
+  const write = (left) =>
+    fs.writeFileSync(file, JSON.stringify({ ...issued, expires_at: Math.floor(Date.now() / 1000) + left, expires_in: 900 }))
+  const env = envFor(f, d, { KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS: undefined, KIMI_CODE_HOME: path.join(d.home, 'kimi-code'), KIMI_SHARE_DIR: path.join(d.home, 'kimi-share') })
+  write(800)
+  const ok = await cli(['token', '--json'], env)
+  assert.equal(ok.code, 0, show(ok))
+  assert.equal(JSON.parse(ok.stdout).source, 'kimi-code')
+  assert.equal(JSON.parse(ok.stdout).token, issued.access_token)
+  write(120)
+  const short = await cli(['token'], env)
+  assert.equal(short.code, 1, show(short))
+  assert.equal(short.stdout, '')
+  assert.match(short.stderr, /\[KIMI_NOT_LOGGED_IN\] kimi-native has no login of its own, and the kimi-code login it could borrow expires in \d+m\d\ds, sooner than the 7m00s asked for/)
+  assert.equal(f.stats().refreshCount, 0, "another client's login is never refreshed")
+})
+
 // ---- setup claude-code -----------------------------------------------------------------------------------------
 
 const EXISTING = {

@@ -76,15 +76,26 @@ fn too_long(min_valid: f64, lifetime: f64) -> KimiError {
   ))
 }
 
-/// A token that stays valid for at least `min_valid` seconds. kimi-native's own login is
-/// refreshed when it is due or would not last that long (joining a refresh in flight; the
-/// caller waits for it, so it is persisted before a short-lived process exits). `KIMI_API_KEY`
-/// has no expiry; an official client's login is only borrowed, never refreshed.
+/// A token that stays valid for at least `min_valid` seconds. It comes through the same entry
+/// as every caller's (sources in order, refresh-ahead); kimi-native's own login is then
+/// refreshed when it is due or would not last that long (joining a refresh in flight; the caller
+/// waits for it, so it is persisted before a short-lived process exits). `KIMI_API_KEY` has no
+/// expiry; an official client's login is only borrowed, never refreshed.
 pub async fn valid_for(settings: &Settings, min_valid: f64) -> Result<Grant> {
+  let grant = super::access_token(settings).await?;
+  let Some(expires_at) = grant.expires_at else {
+    return Ok(grant);
+  };
+  if grant.source != TokenSource::Native {
+    return if expires_at - now_secs() >= min_valid {
+      Ok(grant)
+    } else {
+      Err(borrowed_too_short(&grant, expires_at, min_valid))
+    };
+  }
   let sess = session(settings);
-  let login = match sess.current(settings).await? {
-    Some(l) if l.relogin_reason.is_none() => l,
-    _ => return borrowed(settings, min_valid).await,
+  let Some(login) = sess.current(settings).await?.filter(|l| l.relogin_reason.is_none()) else {
+    return Ok(grant);
   };
   if login.expires_in > 0.0 && min_valid > login.expires_in {
     return Err(too_long(min_valid, login.expires_in));
@@ -93,8 +104,9 @@ pub async fn valid_for(settings: &Settings, min_valid: f64) -> Result<Grant> {
   if login.expires_at - now >= min_valid && !needs_refresh(&login, now, settings.refresh_floor_secs) {
     return Ok(Grant::native(&login));
   }
-  // Naming the token in hand makes this a forced refresh, unless another caller or process
-  // has already replaced it (then that token is adopted).
+  // Naming the token in hand makes this a forced refresh, unless a refresh is already in flight
+  // (the due one `access_token` started) or another process has replaced the token: then that
+  // result is taken.
   let fresh = match sess.refreshed(settings, Some(login.access_token.clone())).await {
     Ok(l) => l,
     // A refresh that failed for a passing reason must not fail a token that still lasts.
@@ -111,24 +123,19 @@ pub async fn valid_for(settings: &Settings, min_valid: f64) -> Result<Grant> {
   Ok(Grant::native(&fresh))
 }
 
-/// `KIMI_API_KEY`, or an official client's login while it lasts long enough.
-async fn borrowed(settings: &Settings, min_valid: f64) -> Result<Grant> {
-  let grant = super::access_token(settings).await?;
-  match grant.expires_at {
-    Some(at) if grant.source != TokenSource::Native && at - now_secs() < min_valid => Err(KimiError::new(
-      Code::NotLoggedIn,
-      format!(
-        "kimi-native has no login of its own, and the {} login it could borrow expires in {}, sooner than the {} asked for \
-         (kimi-native never refreshes another client's login). Run `npx kimi-native login`, or take that login over with \
-         `npx kimi-native import {}`.",
-        grant.source.as_str(),
-        fmt_secs(at - now_secs()),
-        fmt_secs(min_valid),
-        grant.source.as_str()
-      ),
-    )),
-    _ => Ok(grant),
-  }
+fn borrowed_too_short(grant: &Grant, expires_at: f64, min_valid: f64) -> KimiError {
+  KimiError::new(
+    Code::NotLoggedIn,
+    format!(
+      "kimi-native has no login of its own, and the {} login it could borrow expires in {}, sooner than the {} asked for \
+       (kimi-native never refreshes another client's login). Run `npx kimi-native login`, or take that login over with \
+       `npx kimi-native import {}`.",
+      grant.source.as_str(),
+      fmt_secs(expires_at - now_secs()),
+      fmt_secs(min_valid),
+      grant.source.as_str()
+    ),
+  )
 }
 
 /// A token for a key command: [`valid_for`], except that a caller asking again for the token
