@@ -144,6 +144,12 @@ const status = noticed((options) => native.status(coreOptions(options)))
 const getAccessToken = noticed((options = {}) =>
   holding(native.getAccessToken(coreOptions(options), Boolean(options && options.force))),
 )
+/** A token for another program's key command (`kimi-native token`): valid for at least
+ * `minValidSecs` (default `DEFAULTS.tokenMinValidSecs`), refreshed through the core when it would
+ * not last, and never the token the server refused when the same `caller` asks again early. */
+const handOutToken = noticed((options = {}) =>
+  holding(native.handOutToken(coreOptions(options), { minValidSecs: options.minValidSecs, caller: options.caller })),
+)
 const models = noticed((options = {}) => holding(native.models(coreOptions(options), Boolean(options && options.refresh))))
 const usage = noticed((options) => holding(native.usage(coreOptions(options))))
 const buildHeaders = noticed((options) => native.buildHeaders(coreOptions(options)))
@@ -381,6 +387,7 @@ module.exports = {
   logout,
   status,
   getAccessToken,
+  handOutToken,
   settle,
   models,
   usage,

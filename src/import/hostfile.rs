@@ -179,6 +179,19 @@ pub fn move_aside(path: &Path) -> io::Result<PathBuf> {
 /// Atomically replaces `path` with `data`, keeping its permissions, owner and group.
 pub fn replace(path: &Path, data: &[u8]) -> io::Result<()> {
   let meta = fs::metadata(path)?;
+  write_via_temp(path, data, mode_of(&meta), &meta)
+}
+
+/// Writes a file that does not exist yet: 0600 (a host's settings file may come to hold keys),
+/// owned like its directory, which is created if missing; existing directories keep their modes.
+pub fn create(path: &Path, data: &[u8]) -> io::Result<()> {
+  let dir = parent(path);
+  fs::create_dir_all(dir)?;
+  write_via_temp(path, data, 0o600, &fs::metadata(dir)?)
+}
+
+/// Temp file next to `path` (mode, owner and group of `like`), fsync, rename, fsync of the directory.
+fn write_via_temp(path: &Path, data: &[u8], mode: u32, like: &fs::Metadata) -> io::Result<()> {
   let dir = parent(path);
   let tmp = dir.join(format!(
     ".{}.kimi-native-{}.tmp",
@@ -186,8 +199,8 @@ pub fn replace(path: &Path, data: &[u8]) -> io::Result<()> {
     std::process::id()
   ));
   let result = (|| {
-    let mut f = open_new(&tmp, mode_of(&meta))?;
-    own_like(&f, &meta)?;
+    let mut f = open_new(&tmp, mode)?;
+    own_like(&f, like)?;
     f.write_all(data)?;
     f.sync_all()?;
     drop(f);
@@ -209,11 +222,18 @@ pub fn edit_json(
   let text = fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
   let mut map = super::parse::object(&text)?;
   edit(&mut map);
-  let mut out = serde_json::to_string_pretty(&serde_json::Value::Object(map)).map_err(|e| e.to_string())?;
-  if text.ends_with('\n') {
+  let out = to_host_json(&map, text.ends_with('\n'));
+  replace(path, out.as_bytes()).map_err(|e| format!("cannot write it: {e}"))
+}
+
+/// `JSON.stringify(map, null, 2)`, with a trailing newline when asked.
+pub fn to_host_json(map: &serde_json::Map<String, serde_json::Value>, newline: bool) -> String {
+  // Serialising a JSON value cannot fail (string keys only).
+  let mut out = serde_json::to_string_pretty(map).unwrap_or_default();
+  if newline {
     out.push('\n');
   }
-  replace(path, out.as_bytes()).map_err(|e| format!("cannot write it: {e}"))
+  out
 }
 
 /// Fails early (before a refresh token is spent) when a file in `dir` cannot be created.

@@ -11,11 +11,11 @@
 //! old plugin that is still running fails its next refresh instead of forking the chain.
 //! A refused refresh token changes nothing.
 
-mod hostfile;
+pub(crate) mod hostfile;
 pub mod official;
 pub mod opencode;
 pub mod opencode_kimi_auth;
-mod parse;
+pub(crate) mod parse;
 pub mod pi;
 
 use crate::auth::blocking;
