@@ -7,6 +7,7 @@
 //! a 401 names the token the server rejected, so N concurrent 401s cost one refresh.
 
 mod api;
+mod handout;
 mod login;
 mod refresh;
 mod session;
@@ -14,6 +15,7 @@ mod sources;
 mod status;
 
 pub use api::{discover_models, list_models, usage};
+pub use handout::{caller_cache_secs, caller_id, hand_out, valid_for, HandOutRequest};
 pub use login::{adopt_login, login, logout, store_login_locked, LoginEvents, LoginOutcome};
 pub use session::{blocking, refreshes_pending, refreshes_settled};
 pub use sources::{official_logins, Grant, TokenSource};
