@@ -667,6 +667,7 @@ const TOOL_PACKAGES = {
   ps: { debian: 'procps', alpine: 'procps-ng' },
   git: { debian: 'git', alpine: 'git' },
   script: { debian: null /* bsdutils, Essential */, alpine: 'util-linux-misc' },
+  flock: { debian: 'util-linux', alpine: 'flock' },
   openssl: { debian: 'openssl', alpine: 'openssl' },
   'secret-tool': { debian: 'libsecret-tools', alpine: 'libsecret' },
   'dbus-run-session': { debian: 'dbus', alpine: 'dbus' },
@@ -688,7 +689,9 @@ function commandsCalledBy(file, seen = new Set()) {
   const out = new Set()
   if (seen.has(file) || !fs.existsSync(file)) return out
   seen.add(file)
-  const text = fs.readFileSync(file, 'utf8')
+  let text = fs.readFileSync(file, 'utf8')
+  // This file names every tool in the tables above: only what it runs counts.
+  if (file === __filename) text = text.replace(/\/\/ Commands the tests run \(directly[\s\S]*?\nfunction commandsCalledBy/, '')
   // spawn(<command>, [<args>]) and the like, and execSync(<command line>).
   for (const m of text.matchAll(/\b(?:spawn|spawnSync|execFile|execFileSync|run|runTree)\(\s*['"`]([\w.-]+)['"`]\s*,\s*\[/g)) out.add(m[1])
   for (const m of text.matchAll(/\bexecSync\(\s*['"`]([\w.-]+)\s/g)) out.add(m[1])
