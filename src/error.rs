@@ -112,7 +112,9 @@ impl KimiError {
     KimiError::new(Code::Store, message)
   }
 
-  /// Transport failure (DNS, connect, TLS, reset, timeout) with a hint on what to check.
+  /// Transport failure (DNS, connect, TLS, reset, timeout) with a hint on what to check. Names
+  /// only the origin of the request, never its path or query (they can carry a key or a user's
+  /// data), although reqwest's own text says "for url (<the whole URL>)".
   pub fn network(what: &str, err: &reqwest::Error) -> Self {
     let mut chain = String::new();
     let mut source: Option<&dyn std::error::Error> = Some(err);
@@ -122,6 +124,9 @@ impl KimiError {
       }
       chain.push_str(&e.to_string());
       source = e.source();
+    }
+    if let Some(url) = err.url() {
+      chain = chain.replace(url.as_str(), &url.origin().ascii_serialization());
     }
     let hint = if err.is_timeout() {
       "the server did not answer in time"
@@ -175,6 +180,23 @@ mod tests {
       redact("invalid_grant: refresh token revoked"),
       "invalid_grant: refresh token revoked"
     );
+  }
+
+  /// A request whose URL carries a secret in its path and query fails to connect: the message
+  /// names the origin only.
+  #[tokio::test]
+  async fn network_errors_name_only_the_origin() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+      .unwrap()
+      .local_addr()
+      .unwrap()
+      .port();
+    let url = format!("http://127.0.0.1:{port}/coding/v1/files/PRIVATE-NAME?key=query-secret");
+    let e = crate::http::oauth_client().unwrap().get(&url).send().await.unwrap_err();
+    assert!(e.to_string().contains("query-secret"), "reqwest names the URL: {e}");
+    let msg = KimiError::network("Calling the Kimi API", &e).message;
+    assert!(!msg.contains("query-secret") && !msg.contains("PRIVATE-NAME"), "{msg}");
+    assert!(msg.contains(&format!("http://127.0.0.1:{port}")), "{msg}");
   }
 
   #[test]
