@@ -412,6 +412,12 @@ impl Settings {
     self.home.join("locks").join(format!("{}.lock", self.slot()))
   }
 
+  /// Held by every keychain write of this login, in any process, so that a write left running
+  /// after its timeout cannot land after a later one (store/keychain.rs).
+  pub fn keychain_write_lock_path(&self) -> PathBuf {
+    self.home.join("locks").join(format!("{}.keychain.lock", self.slot()))
+  }
+
   /// The keychain account of this login. The default home keeps the plain `oauth/<slot>` name;
   /// any other home (`KIMI_NATIVE_HOME`) gets its own account, because the refresh lock lives
   /// in the home and two homes sharing one credential would refresh it without excluding
