@@ -375,7 +375,7 @@ struct JsLoginEvents {
 }
 
 impl auth::LoginEvents for JsLoginEvents {
-  fn device_code(&self, code: &oauth::DeviceAuthorization) {
+  fn device_code(&self, code: &oauth::DeviceAuthorization, oauth_host: &str, notice: Option<&str>) {
     if let Some(cb) = &self.on_code {
       let v = json!({
         "userCode": code.user_code,
@@ -383,6 +383,8 @@ impl auth::LoginEvents for JsLoginEvents {
         "verificationUriComplete": code.verification_uri_complete,
         "expiresIn": code.expires_in,
         "interval": code.interval,
+        "oauthHost": oauth_host,
+        "notice": notice,
       });
       cb.call(v, ThreadsafeFunctionCallMode::NonBlocking);
     }
@@ -425,6 +427,8 @@ pub fn login(
         "expiresAt": out.expires_at,
         "models": to_json(&out.models),
         "warning": out.warning,
+        "notice": out.notice,
+        "oauthHost": s.oauth_host,
         "profile": s.profile.as_str(),
         "identity": identity_summary(&s),
       }))
@@ -464,6 +468,7 @@ pub fn status(env: Env, options: Option<Value>) -> napi::Result<AsyncBlock<Value
         "model": r.model.as_ref().map(to_json),
         "reloginRequired": r.relogin_required,
         "reloginReason": r.relogin_reason,
+        "untrustedOrigin": r.untrusted_origin,
         "oauthHost": s.oauth_host,
         "baseUrl": s.base_url,
         "home": s.home.to_string_lossy(),

@@ -30,6 +30,9 @@ pub enum Code {
   Refused,
   /// The named thing (file, data source) does not exist.
   NotFound,
+  /// A host-chosen server that is not Kimi's and that the user's environment does not name:
+  /// no credential goes there (docs/security.md).
+  UntrustedOrigin,
 }
 
 impl Code {
@@ -56,6 +59,7 @@ impl Code {
       Code::Timeout => "KIMI_TIMEOUT",
       Code::Refused => "KIMI_REFUSED",
       Code::NotFound => "KIMI_NOT_FOUND",
+      Code::UntrustedOrigin => "KIMI_UNTRUSTED_ORIGIN",
     }
   }
 }

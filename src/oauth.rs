@@ -108,7 +108,12 @@ pub struct OAuthClient {
 }
 
 impl OAuthClient {
+  /// Refuses (`KIMI_UNTRUSTED_ORIGIN`) an OAuth host or API base that may not receive a
+  /// credential: a refresh token, a device code and the tokens they yield are all credentials.
   pub fn new(settings: &Settings) -> Result<OAuthClient> {
+    if let Some(refusal) = settings.origin_refusal() {
+      return Err(refusal);
+    }
     let headers = crate::identity::oauth_headers(settings);
     Ok(OAuthClient {
       http: crate::http::oauth_client()?,

@@ -19,7 +19,9 @@ use std::time::Duration;
 const LOGOUT_LOCK_WAIT: Duration = Duration::from_secs(35);
 
 pub trait LoginEvents: Send + Sync {
-  fn device_code(&self, code: &DeviceAuthorization);
+  /// `notice` is set when the OAuth host is not Kimi's: shown with the code, so the user knows
+  /// which server they are signing in to.
+  fn device_code(&self, code: &DeviceAuthorization, oauth_host: &str, notice: Option<&str>);
   /// `slow_down` (new interval), `restart` (new code), `retry` (a network or server error
   /// while polling; polling goes on at the next interval).
   fn event(&self, kind: &str, interval: Option<u64>);
@@ -31,6 +33,8 @@ pub struct LoginOutcome {
   pub expires_at: f64,
   pub models: Vec<ModelInfo>,
   pub warning: Option<String>,
+  /// As for `LoginEvents::device_code`: the OAuth host is not Kimi's.
+  pub notice: Option<String>,
 }
 
 /// Stores a new login for these settings: under the cross-process lock, then this process's
@@ -56,9 +60,10 @@ pub async fn store_login_locked(settings: &Settings, login: StoredLogin) -> Resu
 /// network or server failure while polling is retried at the next interval on a fresh
 /// connection until the budget runs out. The token is stored, then models are discovered.
 pub async fn login(settings: &Settings, events: &dyn LoginEvents, cancel: &Cancel) -> Result<LoginOutcome> {
+  let oauth = OAuthClient::new(settings)?;
   let sess = session(settings);
   let store = sess.store(settings).await?;
-  let oauth = OAuthClient::new(settings)?;
+  let notice = settings.foreign_login_notice();
   let budget = settings.login_budget;
   let deadline = tokio::time::Instant::now() + budget;
   let expired = || {
@@ -75,7 +80,7 @@ pub async fn login(settings: &Settings, events: &dyn LoginEvents, cancel: &Cance
       return Err(expired());
     }
     let code = cancel.run(oauth.device_authorization()).await?;
-    events.device_code(&code);
+    events.device_code(&code, &settings.oauth_host, notice.as_deref());
     let code_deadline = code
       .expires_in
       .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s))
@@ -132,6 +137,7 @@ pub async fn login(settings: &Settings, events: &dyn LoginEvents, cancel: &Cance
     expires_at: login.expires_at,
     models,
     warning,
+    notice,
   })
 }
 

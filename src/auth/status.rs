@@ -16,6 +16,8 @@ pub struct StatusReport {
   pub relogin_required: bool,
   pub relogin_reason: Option<String>,
   pub model: Option<ModelInfo>,
+  /// Why no credential may be used with these settings (the origin rule), when that is so.
+  pub untrusted_origin: Option<String>,
 }
 
 pub async fn status(settings: &Settings) -> Result<StatusReport> {
@@ -54,7 +56,11 @@ pub async fn status(settings: &Settings) -> Result<StatusReport> {
     relogin_required: false,
     relogin_reason: None,
     model,
+    untrusted_origin: settings.origin_refusal().map(|e| e.message),
   };
+  if report.untrusted_origin.is_some() {
+    return Ok(report);
+  }
   if let Some((l, _)) = &stored {
     report.expires_at = Some(l.expires_at);
     if let Some(r) = &l.relogin_reason {
