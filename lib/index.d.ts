@@ -110,6 +110,8 @@ export interface Status {
   reloginReason?: string | null
   /** Set when the options name a server that is not Kimi's and the environment does not: no credential is used (docs/security.md). */
   untrustedOrigin?: string | null
+  /** The login in force is held only in this process's memory: the store refused its write (storeReason says why; the write is retried). */
+  unsaved: boolean
   oauthHost: string
   baseUrl: string
   /** kimi-native's own directory (option `home`, env KIMI_NATIVE_HOME). */
@@ -202,8 +204,9 @@ export function status(options?: KimiOptions): Promise<Status>
 export function getAccessToken(options?: KimiOptions & { force?: boolean }): Promise<string>
 /**
  * Resolves once no token refresh is in flight in this process. The event loop is held open
- * while a refresh runs, so a process that ends naturally never loses a rotated token; call
- * this before `process.exit()`, which cannot be held.
+ * while a refresh runs, so a process that ends naturally never loses a rotated token, and a
+ * `process.exit()` waits (bounded) for a refresh whose request already went out; awaiting this
+ * first lets the process end without that wait.
  */
 export function settle(): Promise<void>
 export function models(options?: KimiOptions & { refresh?: boolean }): Promise<ModelInfo[]>

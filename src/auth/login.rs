@@ -50,9 +50,16 @@ pub async fn adopt_login(settings: &Settings, login: StoredLogin) -> Result<()> 
 pub async fn store_login_locked(settings: &Settings, login: StoredLogin) -> Result<()> {
   let sess = session(settings);
   let _writes = sess.writes.lock().await;
-  sess.new_epoch();
+  sess.new_epoch(settings).await;
   sess.set_cache(Some(login.clone()));
-  sess.persist(settings, &login).await
+  // What the store holds now, should this write be refused (then memory keeps the new login).
+  let holds = sess
+    .read_store(settings)
+    .await
+    .ok()
+    .flatten()
+    .map(|(l, _)| l.refresh_token);
+  sess.persist(settings, &login, holds).await
 }
 
 /// Device login: poll at once, then every `interval`; `slow_down` adds 5 s for good;
@@ -161,12 +168,12 @@ pub async fn logout(settings: &Settings) -> Result<bool> {
   let sess = session(settings);
   let removed = {
     let _writes = sess.writes.lock().await;
-    sess.new_epoch();
+    sess.new_epoch(settings).await;
     delete_login(settings, &sess).await?
   };
   if let Ok(_lock) = FileLock::acquire(&settings.lock_path(), LOGOUT_LOCK_WAIT).await {
     let _writes = sess.writes.lock().await;
-    sess.new_epoch();
+    sess.new_epoch(settings).await;
     delete_login(settings, &sess).await?;
   }
   Ok(removed)

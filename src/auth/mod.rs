@@ -7,13 +7,16 @@
 //! a 401 names the token the server rejected, so N concurrent 401s cost one refresh.
 
 mod api;
+mod exit;
 mod login;
 mod refresh;
 mod session;
 mod sources;
 mod status;
+mod unsaved;
 
 pub use api::{discover_models, list_models, usage};
+pub use exit::{exit_bound, wait_before_exit};
 pub use login::{adopt_login, login, logout, store_login_locked, LoginEvents, LoginOutcome};
 pub use session::{blocking, refreshes_pending, refreshes_settled};
 pub use sources::{official_logins, Grant, TokenSource};
