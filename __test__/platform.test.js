@@ -104,6 +104,19 @@ test('platform services against the fake Kimi server', async (t) => {
     assert.equal(since(srv, m)[0].body, '{"text_query":"kimi code"}');
   });
 
+  await t.test('search: a server that ignores limit still gives the caller no more than it asked for', async () => {
+    // Whether Kimi's search honours `limit` is undocumented (kimi-wire §6.8): this answer ignores it.
+    const five = Array.from({ length: 5 }, (_, i) => ({ title: `R${i + 1}`, url: `https://example.com/${i + 1}`, snippet: '' }));
+    srv.inject({ path: '/coding/v1/search', status: 200, body: { search_results: five } });
+    const n = srv.requests.length;
+    const results = await kimi.search('q', { limit: 3 });
+    assert.equal(since(srv, n)[0].body, '{"text_query":"q","limit":3}', 'the limit was asked for');
+    assert.deepEqual(results.map((r) => r.title), ['R1', 'R2', 'R3']);
+    // Without a limit the answer is passed on whole.
+    srv.inject({ path: '/coding/v1/search', status: 200, body: { search_results: five } });
+    assert.equal((await kimi.search('q')).length, 5);
+  });
+
   await t.test('search: bad input is rejected before any request', async () => {
     const n = srv.requests.length;
     assert.equal((await rejection(kimi.search('   '))).code, 'KIMI_BAD_INPUT');
@@ -462,20 +475,48 @@ test('host-neutral tools: kimi_search, kimi_fetch, kimi_datasource', async (t) =
   const d = await tools.kimi_datasource.execute({ name: 'fake_weather', api: 'now', params: { city: 'x' } });
   assert.deepEqual(JSON.parse(d.text).result.echo, { city: 'x' });
 
-  // Opt-in settings: host option, then the project file, then the user file; broken files are ignored.
+  // Opt-in settings: the user's choice (the user file); a project file and the host option (which a project's
+  // opencode.json can set) only narrow it.
   const { toolsSetting } = require('../lib/tools');
   const project = tempDir(t, 'project');
-  assert.deepEqual(toolsSetting({ directory: project }), { value: undefined, source: 'default', warnings: [] });
-  fs.writeFileSync(path.join(process.env.KIMI_NATIVE_HOME, kimi.CONFIG_FILES.user), '{"tools": ["fetch"]}');
-  assert.equal(toolsSetting({ directory: project }).source, 'user');
-  assert.deepEqual(toolsSetting({ directory: project }).value, ['fetch']);
-  fs.writeFileSync(path.join(project, kimi.CONFIG_FILES.project), '{"tools": true}');
-  assert.deepEqual(toolsSetting({ directory: project }).value, true);
-  assert.deepEqual(toolsSetting({ directory: project, hostValue: ['search'] }).value, ['search']);
-  fs.writeFileSync(path.join(project, kimi.CONFIG_FILES.project), '{"tools": tru');
+  const userFile = path.join(process.env.KIMI_NATIVE_HOME, kimi.CONFIG_FILES.user);
+  const projectFile = path.join(project, kimi.CONFIG_FILES.project);
+  const names = (a) => enabledTools(toolsSetting(a).value).map((x) => x.name);
+  assert.deepEqual(names({ directory: project }), [], 'off by default');
+  assert.deepEqual(names({ directory: project, hostValue: true }), [], 'a host option alone turns nothing on');
+  assert.match(toolsSetting({ hostValue: true }).warnings.join(' '), /plugin option .* asks for kimi_search, kimi_fetch, kimi_datasource, which you have not enabled; a project can only turn tools off/);
+  fs.writeFileSync(userFile, '{"tools": ["fetch"]}');
+  assert.deepEqual(names({ directory: project }), ['kimi_fetch']);
+  // A project asking for more than the user enabled gets nothing more, and is told why.
+  fs.writeFileSync(projectFile, '{"tools": true}');
+  assert.deepEqual(names({ directory: project }), ['kimi_fetch'], 'a project file never widens the user\'s tools');
+  const wider = toolsSetting({ directory: project });
+  assert.deepEqual(wider.value, ['kimi_fetch']);
+  assert.match(wider.warnings.join(' '), /asks for kimi_search, kimi_datasource, which you have not enabled; a project can only turn tools off/);
+  assert.deepEqual(names({ directory: project, hostValue: ['search'] }), [], 'the host option does not widen either');
+  fs.writeFileSync(userFile, '{"tools": true}');
+  assert.deepEqual(names({ directory: project, hostValue: ['search'] }), ['kimi_search'], 'the host option narrows');
+  fs.writeFileSync(projectFile, '{"tools": ["search", "fetch"]}');
+  assert.deepEqual(names({ directory: project, hostValue: true }), ['kimi_search', 'kimi_fetch'], 'narrowed to the project list');
+  fs.writeFileSync(projectFile, '{"tools": false}');
+  assert.deepEqual(toolsSetting({ directory: project, hostValue: true }).value, [], 'a project may turn every tool off');
+  assert.equal(toolsSetting({ directory: project, hostValue: true }).source, 'project');
+  // No user choice at all: a project file alone turns nothing on, whatever it says.
+  fs.rmSync(userFile);
+  for (const v of [true, 'all', ['search', 'fetch', 'datasource'], ['kimi_fetch']]) {
+    fs.writeFileSync(projectFile, JSON.stringify({ tools: v }));
+    assert.deepEqual(names({ directory: project }), [], `project {"tools": ${JSON.stringify(v)}} enables nothing`);
+  }
+  fs.writeFileSync(userFile, '{"tools": ["fetch"]}');
+  fs.writeFileSync(projectFile, '{"tools": tru');
   const broken = toolsSetting({ directory: project });
-  assert.equal(broken.source, 'user', 'a broken project file is skipped');
+  assert.deepEqual([broken.value, broken.source], [['kimi_fetch'], 'user'], 'a broken project file is skipped');
   assert.match(broken.warnings[0], /not valid JSON/);
+  fs.rmSync(projectFile);
+  assert.deepEqual(toolsSetting({ directory: project }), { value: ['kimi_fetch'], source: 'user', warnings: [] });
+  assert.deepEqual(toolsSetting({}), { value: ['kimi_fetch'], source: 'user', warnings: [] }, 'no project directory');
+  fs.rmSync(userFile);
+  assert.deepEqual(toolsSetting({ directory: project }), { value: [], source: 'default', warnings: [] });
 
   // The same files carry the opt-in wire protocol (Anthropic mode); openai unless they say anthropic.
   const { protocolSetting } = require('../lib/tools');
@@ -489,6 +530,7 @@ test('host-neutral tools: kimi_search, kimi_fetch, kimi_datasource', async (t) =
   const unknown = protocolSetting({ directory: project });
   assert.equal(unknown.value, 'openai');
   assert.match(unknown.warnings.join(' '), /unknown protocol "grpc"/);
+  assert.equal(protocolSetting({ directory: project, hostValue: 'anthropic' }).value, 'anthropic', 'the host option wins');
 
   // Failures are coded errors a host shows as a failed tool call; abort reaches the core.
   const e = await rejection(tools.kimi_fetch.execute({ url: 'https://x.unsafe.test/' }));

@@ -92,7 +92,7 @@ const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : String(x))
 // ---------------------------------------------------------------------------------- fake server --
 async function startServer() {
   // A throughput bench: the identity gate is off (identity is tested in __test__/identity.test.js).
-  const child = spawn(process.execPath, [SERVER, '--api-key', KEY, '--no-identity-gate'], {
+  const child = spawn(process.execPath, [SERVER, '--api-key', KEY, '--no-identity-gate', '--interval', '1'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env },
   })
@@ -316,6 +316,34 @@ function wallPair(reps, args) {
     out.node.push(t(['-e', '0']))
   }
   return { cmd: median(out.cmd), node: median(out.node) }
+}
+
+/**
+ * `kimi-native token` (issue #22) on a login of the bench's own (KIMI_API_KEY would make it a plain
+ * read): a routine run, what Claude Code's helper costs every 5 minutes; the same with `--caller` (the
+ * memory of what each caller got: a file read and write); and a caller asking again within its TTL,
+ * which adds one GET /models check (what validating on every run would cost).
+ */
+async function tokenWalls(server) {
+  const cli = path.join(LIB, 'cli.js')
+  const child = spawn(process.execPath, [cli, 'login', '--no-browser', '--no-import'], { env: process.env, stdio: 'ignore' })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  for (let i = 0; i < 100; i++) {
+    const codes = await server.control('device-codes')
+    if (codes.some((c) => c.status === 'pending')) {
+      await server.control('approve', {})
+      break
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const code = await exited
+  if (code !== 0) throw new Error(`the login for the token rows failed (exit ${code})`)
+  const plain = wallPair(7, [cli, 'token'])
+  process.env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS = '0'
+  const remembered = wallPair(7, [cli, 'token', '--caller', '1'])
+  delete process.env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS
+  const checked = wallPair(7, [cli, 'token', '--caller', '1'])
+  return { plain, remembered, checked }
 }
 
 // --------------------------------------------------------------------------------------- clients --
@@ -547,6 +575,7 @@ async function main() {
     results.rss = { kimi: rssChild('kimi', K4, 4), node: rssChild('node', K4, 4), k: 4 }
     await server.control('reset', {})
     results.status = wallPair(7, [path.join(LIB, 'cli.js'), 'status'])
+    results.token = await tokenWalls(server)
     results.meta = { sameBody, sameIdentity, nodeBuild, seconds: (performance.now() - started) / 1000 }
   } finally {
     await server.stop()
@@ -737,6 +766,22 @@ function report(r) {
     `<= ${T17.statusX}x`,
     verdict(sx <= T17.statusX, sx <= T17.statusX ? `${f((T17.statusX - sx) * 100, 0)} pts margin` : `+${f(r.status.cmd - r.status.node, 1)} ms`),
   )
+
+  const tx = r.token.plain.cmd / r.token.plain.node
+  row(
+    '`kimi-native token` wall vs `node -e 0`, ms (median of 7)',
+    f(r.token.plain.cmd, 1),
+    f(r.token.plain.node, 1),
+    `${f(tx, 3)}x`,
+    `<= ${T17.statusX}x`,
+    verdict(tx <= T17.statusX, tx <= T17.statusX ? `${f((T17.statusX - tx) * 100, 0)} pts margin` : `+${f(r.token.plain.cmd - r.token.plain.node, 1)} ms`),
+  )
+  for (const [label, x] of [
+    ['  `token --caller` (remembers what the caller got), ms', r.token.remembered],
+    ['  `token --caller` asked again early (+ GET /models check), ms', r.token.checked],
+  ]) {
+    row(label, f(x.cmd, 1), f(x.node, 1), `${f(x.cmd / x.node, 3)}x`, '', '')
+  }
 
   const head = ['metric', 'kimi-native', 'node fetch', 'ratio', 'target', 'result']
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => String(x[i]).length)))

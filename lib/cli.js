@@ -206,6 +206,7 @@ async function cmdStatus(opts) {
   console.log(`  store:   ${s.store} ${dim(`— ${s.storeReason}`)}`)
   if (s.model) console.log(`  model:   ${s.model.id}, context ${thousands(s.model.contextLength)}`)
   console.log(`  server:  ${dim(`${s.oauthHost} · ${s.baseUrl}`)}`)
+  for (const h of s.hosts) console.log(`  host:    ${h.host} ${dim(`(${h.file})`)}`)
   return code
 }
 
@@ -482,26 +483,181 @@ async function cmdUpload(file, opts) {
   return EXIT.ok
 }
 
-// Commands whose only own flag is `--json`: plain invocations of these skip commander.
-const QUICK = { status: cmdStatus, logout: cmdLogout, models: cmdModels, usage: cmdUsage }
+// ---- key commands and host setup (issue #22) ----------------------------------------------------
 
-/** `kimi-native <quick command> [--json] [--<core option> <choice>]...` as commander would read
+const badInput = (message) => Object.assign(new Error(message), { code: 'KIMI_BAD_INPUT' })
+
+/** `90`, `90s`, `10m`, `1.5h`, `500ms` as seconds. */
+function parseDuration(text, flag) {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(String(text).trim())
+  if (!m) throw badInput(`${flag} takes a duration such as 90s, 10m or 1h, not ${JSON.stringify(text)}.`)
+  return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] || 's']
+}
+
+/** Prints a usable access token and a newline, nothing else (the `gh auth token` of Kimi). */
+async function cmdToken(opts) {
+  const minValidSecs = opts.minValid === undefined ? undefined : parseDuration(opts.minValid, '--min-valid')
+  const t = await kimi.handOutToken({ ...coreOpts(opts), minValidSecs, caller: opts.caller })
+  // A refresh this process started is persisted before it exits (the server rotated already).
+  await kimi.settle()
+  const text = opts.json ? `${JSON.stringify(t, null, 2)}\n` : `${t.token}\n`
+  await new Promise((resolve) => process.stdout.write(text, resolve))
+  return EXIT.ok
+}
+
+const SETUP_HOSTS = ['claude-code']
+
+/** Single-quoted for `/bin/sh` (Claude Code runs the helper through it). */
+const shQuote = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`
+
+/**
+ * The command Claude Code runs for a key: this Node and this package's CLI by absolute path, so
+ * no PATH or npx resolution happens on each run. `$PPID` (expanded by the shell Claude Code starts)
+ * is the Claude Code process: it tells `token` which caller asks again after a 401.
+ */
+function helperCommand() {
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const script = fs.realpathSync(__filename)
+  const parts = script.split(path.sep)
+  if (parts.includes('_npx')) {
+    const err = new Error(
+      `This kimi-native runs from npx's cache (${path.dirname(path.dirname(script))}), which npm clears and replaces on updates: a helper pointing there would stop working. Install it once (npm install -g kimi-native), then run \`kimi-native setup claude-code\`. Nothing was changed.`,
+    )
+    err.code = 'KIMI_BAD_INPUT'
+    throw err
+  }
+  const local = parts.includes('node_modules') && !script.startsWith(path.resolve(path.dirname(process.execPath), '..'))
+  const command = process.platform === 'win32' ? `"${process.execPath}" "${script}" token` : `${shQuote(process.execPath)} ${shQuote(script)} token --caller "$PPID"`
+  return { command, note: local ? `The helper runs kimi-native from ${script}: it keeps working while that install stays (a global install, npm install -g kimi-native, does not depend on it).` : null }
+}
+
+const SIGN = { add: green('+'), replace: yellow('~'), same: dim('='), remove: red('-') }
+
+function printSetupChanges(title, file, changes, conflicts = []) {
+  console.log(`${bold(title)} ${dim('·')} ${file}`)
+  const width = Math.max(0, ...changes.map((c) => c.key.length), ...conflicts.map((c) => c.key.length))
+  for (const c of changes) {
+    const value =
+      c.action === 'same' ? dim(`${c.to} (already set)`) : c.action === 'remove' ? dim(c.from) : c.from != null ? `${dim(c.from)} → ${c.to}` : c.action === 'replace' ? `${dim('(value not shown)')} → ${c.to}` : c.to
+    console.log(`  ${SIGN[c.action] || ' '} ${c.key.padEnd(width)}  ${value}`)
+  }
+  for (const c of conflicts) console.log(`  ${red('!')} ${c.key.padEnd(width)}  ${yellow(c.reason)}`)
+}
+
+/** Asks on a terminal; without one, `--yes` must have been given. */
+async function approve(opts, question, retry) {
+  if (opts.yes) return true
+  if (!process.stdin.isTTY) {
+    const err = new Error(`This changes another program's settings, so it needs a confirmation: stdin is not a terminal. Run \`kimi-native ${retry} --yes\`. Nothing was changed.`)
+    err.code = 'KIMI_CONFIRMATION_REQUIRED'
+    throw err
+  }
+  return confirm(question, true)
+}
+
+const printJson = (value) => {
+  console.log(JSON.stringify(value, null, 2))
+  return EXIT.ok
+}
+
+async function cmdSetup(host, opts) {
+  if (!SETUP_HOSTS.includes(host)) throw badInput(`setup knows ${SETUP_HOSTS.join(', ')}, not ${JSON.stringify(host)}.`)
+  const native = require('../index.js')
+  const core = coreOpts(opts)
+  delete core.onWarning
+  const run = (args) => native.setupClaudeCode(core, { project: opts.project ? process.cwd() : undefined, ...args })
+  const command = `setup ${host}${opts.project ? ' --project' : ''}`
+  return opts.remove ? undoSetup(run, command, opts) : applySetup(run, command, opts)
+}
+
+async function undoSetup(run, command, opts) {
+  const plan = await run({ action: 'plan-remove' })
+  if (opts.json && (opts.print || !plan.changed)) return printJson(plan)
+  if (plan.changes.length) printSetupChanges('Claude Code: undo kimi-native setup', plan.file, plan.changes)
+  if (opts.print || !plan.changed) {
+    for (const n of plan.notes) console.log(dim(n))
+    return EXIT.ok
+  }
+  if (!(await approve(opts, `Undo these changes in ${plan.file}? [Y/n] `, `${command} --remove`))) {
+    console.error('Nothing was changed.')
+    return EXIT.cancelled
+  }
+  const out = await run({ action: 'remove' })
+  if (opts.json) return printJson(out)
+  console.log(`${green('✓')} Undone in ${out.file}${out.backup ? dim(` (backup ${out.backup})`) : ''}`)
+  for (const n of out.notes) console.log(`  ${yellow('note')}: ${n}`)
+  return EXIT.ok
+}
+
+async function applySetup(run, command, opts) {
+  const helper = helperCommand()
+  const plan = await run({ action: 'plan', helper: helper.command })
+  const notes = [...plan.notes]
+  if (helper.note) notes.push(helper.note)
+  if (!plan.modelsFromAccount) notes.push(`The account's model list could not be read (log in first: kimi-native login): using ${kimi.PROVIDER.defaultModel} and a ${thousands(kimi.LIMITS.context)}-token window.`)
+  if (opts.json && opts.print) return printJson({ ...plan, notes })
+  if (!opts.json) {
+    printSetupChanges('Claude Code', `${plan.file}${plan.exists ? '' : dim(' (new file)')}`, plan.changes, plan.conflicts)
+    for (const n of notes) console.log(`  ${yellow('note')}: ${n}`)
+  }
+  if (opts.print) return EXIT.ok
+  const remove = []
+  for (const c of plan.conflicts) {
+    const ask = `The helper replaces ${c.key}. Remove it from ${plan.file} (the backup keeps it)? [Y/n] `
+    if (opts.yes || (process.stdin.isTTY && (await confirm(ask, true)))) remove.push(c.key)
+  }
+  if (!plan.changes.some((c) => c.action !== 'same') && !remove.length) {
+    if (opts.json) return printJson({ ...plan, changed: false, notes })
+    console.log(`${green('✓')} Claude Code is already set up to use this login.`)
+    return EXIT.ok
+  }
+  if (!(await approve(opts, `Write these changes to ${plan.file}? [Y/n] `, command))) {
+    console.error('Nothing was changed.')
+    return EXIT.cancelled
+  }
+  const out = await run({ action: 'apply', helper: helper.command, remove })
+  if (opts.json) return printJson({ ...out, notes: [...out.notes, ...notes.filter((n) => !out.notes.includes(n))] })
+  console.log(`${green('✓')} Claude Code now uses this Kimi login ${dim(`(${out.file}${out.backup ? `; backup ${out.backup}` : ''})`)}`)
+  for (const k of out.removed) console.log(`  removed: ${k} ${dim('(the helper replaces it; its value is only in the backup)')}`)
+  for (const c of plan.conflicts.filter((x) => !out.removed.includes(x.key))) console.log(`  ${yellow('kept')}:    ${c.key} — ${c.reason}`)
+  console.log(`  Try it: ${bold('claude -p "hello"')}  ·  undo: ${bold(`kimi-native ${command} --remove`)}`)
+  return EXIT.ok
+}
+
+// Commands that skip commander when called with only their own flags (start-up time: `token`
+// runs inside another program's agent loop). Each flag maps to whether it takes a value.
+const QUICK = {
+  status: { run: cmdStatus, flags: { json: false } },
+  logout: { run: cmdLogout, flags: { json: false } },
+  models: { run: cmdModels, flags: { json: false } },
+  usage: { run: cmdUsage, flags: { json: false } },
+  token: { run: cmdToken, flags: { json: false, 'min-valid': true, caller: true } },
+}
+
+const camel = (flag) => flag.replace(/-([a-z])/g, (_, ch) => ch.toUpperCase())
+
+/** `kimi-native <quick command> [its flags] [--<core option> <choice>]...` as commander would read
  * it, or `null` for anything else (help, unknown flags, bad choices: commander explains those). */
 function quickParse(args) {
   const [name, ...rest] = args
   if (!Object.hasOwn(QUICK, name)) return null
+  const { run, flags } = QUICK[name]
   const opts = {}
   for (let i = 0; i < rest.length; i++) {
     const [flag, inline] = rest[i].split(/=(.*)/s)
+    if (!flag.startsWith('--')) return null
     const key = flag.slice(2)
-    if (flag === '--json' && inline === undefined) opts.json = true
-    else if (flag.startsWith('--') && Object.hasOwn(kimi.CHOICES, key)) {
+    if (Object.hasOwn(flags, key) && !flags[key]) {
+      if (inline !== undefined) return null
+      opts[camel(key)] = true
+    } else if (Object.hasOwn(flags, key) || Object.hasOwn(kimi.CHOICES, key)) {
       const value = inline ?? rest[++i]
-      if (!kimi.CHOICES[key].includes(value)) return null
-      opts[key] = value
+      if (value === undefined || (Object.hasOwn(kimi.CHOICES, key) && !kimi.CHOICES[key].includes(value))) return null
+      opts[camel(key)] = value
     } else return null
   }
-  return { run: QUICK[name], opts }
+  return { run, opts }
 }
 
 function main(argv) {
@@ -512,7 +668,7 @@ function main(argv) {
   const program = new Command()
   program
     .name('kimi-native')
-    .description('Sign in to Kimi For Coding once; opencode, pi and other hosts use the same login.')
+    .description('Sign in to Kimi For Coding once; opencode, pi, Claude Code and other hosts use the same login.')
     .version(pkg.version, '-v, --version')
     .showHelpAfterError()
   addCoreOptions(program)
@@ -549,6 +705,11 @@ function main(argv) {
       }
     })
   shared(program.command('usage').description('show quota windows and reset times')).option('--json', 'print JSON').action(run(cmdUsage))
+  shared(program.command('token').description('print a usable access token for other tools (exit 1 not logged in, 2 relogin required)'))
+    .option('--min-valid <duration>', `the token stays valid at least this long (default ${kimi.DEFAULTS.tokenMinValidSecs / 60}m)`)
+    .option('--caller <id>', 'who asks (e.g. "$PPID"): the same caller asking again early gets a new token if the server refused its one')
+    .option('--json', 'print { token, expiresAt, source }')
+    .action(run(cmdToken))
   const runArg = (fn) => async (arg, cmdOpts, cmd) => {
     try {
       exit = await fn(arg, { ...program.opts(), ...cmd.opts() })
@@ -556,6 +717,13 @@ function main(argv) {
       exit = fail(err)
     }
   }
+  shared(program.command('setup').argument('<host>', SETUP_HOSTS.join(' | ')).description('set a host up to use this login (Claude Code: apiKeyHelper, base URL, models)'))
+    .option('--print', 'only show what would change')
+    .option('--project', "this project's .claude/settings.local.json instead of ~/.claude/settings.json")
+    .option('--remove', 'undo what setup changed')
+    .option('-y, --yes', 'without asking (required when stdin is not a terminal)')
+    .option('--json', 'print JSON')
+    .action(runArg(cmdSetup))
   shared(program.command('search').argument('<query>').description("search the web with Kimi's search service"))
     .option('--limit <n>', 'at most this many results')
     .option('--timeout <ms>', 'give up after this many milliseconds')

@@ -116,6 +116,8 @@ export interface Status {
   baseUrl: string
   /** kimi-native's own directory (option `home`, env KIMI_NATIVE_HOME). */
   home: string
+  /** Hosts set up to use this login, where kimi-native can tell (a Claude Code settings file whose apiKeyHelper runs `kimi-native token`). */
+  hosts: Array<{ host: 'claude-code'; file: string }>
 }
 
 export interface UsageWindow {
@@ -203,6 +205,21 @@ export function logout(options?: KimiOptions): Promise<{ removed: boolean }>
 export function status(options?: KimiOptions): Promise<Status>
 export function getAccessToken(options?: KimiOptions & { force?: boolean }): Promise<string>
 /**
+ * A token for another program's key command (`kimi-native token`): valid for at least `minValidSecs`
+ * (default `DEFAULTS.tokenMinValidSecs`; refreshed when it would not last), and, when the same `caller`
+ * asks again before `CLAUDE_CODE_API_KEY_HELPER_TTL_MS` ran out (it was refused), never the token the
+ * server rejects. Rejects with KIMI_NOT_LOGGED_IN, KIMI_RELOGIN_REQUIRED, or KIMI_BAD_INPUT when no
+ * token lives that long.
+ */
+export function handOutToken(options?: KimiOptions & { minValidSecs?: number; caller?: string }): Promise<HandedOutToken>
+export interface HandedOutToken {
+  token: string
+  /** Epoch seconds; null for KIMI_API_KEY. */
+  expiresAt: number | null
+  /** 'kimi-native' | 'env:KIMI_API_KEY' | 'kimi-code' | 'kimi-cli' */
+  source: string
+}
+/**
  * Resolves once no token refresh is in flight in this process. The event loop is held open
  * while a refresh runs, so a process that ends naturally never loses a rotated token, and a
  * `process.exit()` waits (bounded) for a refresh whose request already went out; awaiting this
@@ -250,6 +267,12 @@ export function importSources(options?: KimiOptions): Promise<ImportSource[]>
 export function importLogin(source: string, options?: KimiOptions): Promise<ImportResult>
 /** kimi-native's own directory for these options (env KIMI_NATIVE_HOME, default ~/.kimi-native). */
 export function homeDir(options?: KimiOptions): string
+/**
+ * Throws an Error with `code` KIMI_BAD_INPUT (its message names both origins) unless `url` may receive the
+ * credential of the login these options select: only the Kimi API origin may. For adapters that hand a bearer to
+ * a host's own HTTP code, where kimi-native's fetch and its origin check do not run.
+ */
+export function checkCredentialTarget(url: string | URL, options?: KimiOptions): void
 /** File names of the per-user (in homeDir) and per-project host-feature settings, e.g. `{ "tools": true }`. */
 export const CONFIG_FILES: { user: string; project: string }
 /** Per-call options of the platform functions. */
@@ -341,7 +364,7 @@ export const RUNTIME: string
 /** The keys createKimiFetch reads besides OPTION_KEYS. */
 export const FETCH_OPTION_KEYS: ReadonlyArray<Exclude<keyof KimiFetchOptions, keyof KimiOptions>>
 /** The default OAuth host, API base URL and client versions (what the core uses with no options and no env). */
-export const DEFAULTS: Readonly<Record<string, string>>
+export const DEFAULTS: Readonly<Record<string, string | number>>
 /** Valid values of the options with a fixed set (the CLI's --profile, --region, --store choices). */
 export const CHOICES: Readonly<{ profile: ReadonlyArray<Profile>; region: ReadonlyArray<Region>; store: ReadonlyArray<StoreKind> }>
 /** Context window and output cap hosts configure for the default model. */

@@ -150,6 +150,12 @@ const status = noticed((options) => native.status(coreOptions(options)))
 const getAccessToken = noticed((options = {}) =>
   holding(native.getAccessToken(coreOptions(options), Boolean(options && options.force))),
 )
+/** A token for another program's key command (`kimi-native token`): valid for at least
+ * `minValidSecs` (default `DEFAULTS.tokenMinValidSecs`), refreshed through the core when it would
+ * not last, and never the token the server refused when the same `caller` asks again early. */
+const handOutToken = noticed((options = {}) =>
+  holding(native.handOutToken(coreOptions(options), { minValidSecs: options.minValidSecs, caller: options.caller })),
+)
 const models = noticed((options = {}) => holding(native.models(coreOptions(options), Boolean(options && options.refresh))))
 const usage = noticed((options) => holding(native.usage(coreOptions(options))))
 const buildHeaders = noticed((options) => native.buildHeaders(coreOptions(options)))
@@ -163,6 +169,11 @@ function importLogin(source, options) {
 const getDeviceId = (options) => native.getDeviceId(coreOptions(options))
 const identity = (options) => native.identity(coreOptions(options))
 const homeDir = (options) => native.homeDir(coreOptions(options))
+/**
+ * Throws a coded error (KIMI_BAD_INPUT, naming both origins) unless `url` may receive the credential of the login
+ * these options select: the core's one origin rule, for an adapter about to hand a bearer to a host's own HTTP code.
+ */
+const checkCredentialTarget = (url, options) => native.checkCredentialTarget(String(url), coreOptions(options))
 /** A string body is shaped as JSON text; an object crosses into the core as JSON text too (far
  * cheaper than converting it value by value) and comes back as a new object. A Buffer is shaped
  * as bytes and comes back as a Buffer (no string conversion: the cheapest for large bodies). */
@@ -382,12 +393,14 @@ module.exports = {
   logout,
   status,
   getAccessToken,
+  handOutToken,
   settle,
   models,
   usage,
   importSources,
   importLogin,
   homeDir,
+  checkCredentialTarget,
   uploadFile,
   search,
   fetchUrl,

@@ -27,6 +27,13 @@ const KEY_ORDER: [&str; 10] = [
   "stream",
 ];
 
+/// The base an Anthropic SDK (Claude Code's) appends `/v1/messages` to: the coding base
+/// without its trailing `/v1`, as kimi-code's `stripTrailingV1` does (kimi-wire §8).
+pub fn sdk_base_url(base_url: &str) -> String {
+  let base = base_url.trim_end_matches('/');
+  base.strip_suffix("/v1").unwrap_or(base).to_string()
+}
+
 /// True for a request on the Anthropic route.
 pub fn is_messages(url: &str) -> bool {
   let path = url.split(['?', '#']).next().unwrap_or(url);

@@ -5,7 +5,7 @@
 use crate::cancel::Cancel;
 use crate::config::{self, Options, Settings};
 use crate::error::KimiError;
-use crate::{auth, constants as c, fetch, identity, import, models, oauth, pool, shaping, usage};
+use crate::{auth, claude_code, constants as c, fetch, identity, import, models, oauth, pool, shaping, usage};
 use futures_util::FutureExt;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -166,6 +166,15 @@ pub fn home_dir(env: Env, options: Option<Value>) -> napi::Result<String> {
   sync(&env, || Ok(settings(&options)?.home.to_string_lossy().into_owned()))
 }
 
+/// Throws (a coded error naming both origins) unless `url` may receive the credential of the
+/// login these options select; for adapters that hand a bearer to a host's own HTTP code.
+#[napi]
+pub fn check_credential_target(env: Env, url: String, options: Option<Value>) -> napi::Result<()> {
+  sync(&env, || {
+    crate::fetch::check_credential_target(&settings(&options)?, &url).map(|_| ())
+  })
+}
+
 #[napi]
 pub fn get_device_id(env: Env, options: Option<Value>) -> napi::Result<String> {
   sync(&env, || {
@@ -213,7 +222,7 @@ pub fn constants() -> Value {
     "warningHeader": c::WARNING_HEADER,
     "configFiles": {"user": c::USER_CONFIG_FILE, "project": c::PROJECT_CONFIG_FILE},
     "uploadThresholdBytes": c::UPLOAD_THRESHOLD_BYTES,
-    "defaults": {"oauthHost": c::OAUTH_HOST_CN, "baseUrl": c::BASE_URL_CN, "kimiCodeVersion": c::KIMI_CODE_VERSION, "kimiCliVersion": c::KIMI_CLI_VERSION, "profile": "native", "nativeVersion": c::NATIVE_VERSION},
+    "defaults": {"oauthHost": c::OAUTH_HOST_CN, "baseUrl": c::BASE_URL_CN, "kimiCodeVersion": c::KIMI_CODE_VERSION, "kimiCliVersion": c::KIMI_CLI_VERSION, "profile": "native", "nativeVersion": c::NATIVE_VERSION, "tokenMinValidSecs": c::TOKEN_MIN_VALID_SECS},
     "profiles": config::Profile::ALL.map(|p| p.as_str()),
     "officialDroppedHeaders": c::OFFICIAL_DROPPED_HEADERS,
     "optionKeys": config::option_keys(),
@@ -473,6 +482,7 @@ pub fn status(env: Env, options: Option<Value>) -> napi::Result<AsyncBlock<Value
         "oauthHost": s.oauth_host,
         "baseUrl": s.base_url,
         "home": s.home.to_string_lossy(),
+        "hosts": configured_hosts(&s).await,
       }))
     },
     |_, v| Ok(v),
@@ -940,6 +950,121 @@ pub fn me(
       let a = platform_args(args)?;
       let call = call_of(&a, c::ME_TIMEOUT_MS, cancel);
       Ok(to_json(&crate::platform::me::me(&s, &call).await?))
+    },
+    |_, v| Ok(v),
+  )
+}
+
+// ---- key commands and host setup (issue #22) ----------------------------------------------------
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct TokenArgs {
+  min_valid_secs: Option<f64>,
+  caller: Option<String>,
+}
+
+/// A token for another program's key command (`kimi-native token`): valid for at least
+/// `minValidSecs`, and never one the server refused when the same caller asks again.
+#[napi(ts_return_type = "Promise<{ token: string; expiresAt: number | null; source: string }>")]
+pub fn hand_out_token(env: Env, options: Option<Value>, args: Option<Value>) -> napi::Result<AsyncBlock<Value>> {
+  spawn_coded(
+    &env,
+    async move {
+      let s = settings(&options)?;
+      let a: TokenArgs = match args {
+        None | Some(Value::Null) => TokenArgs::default(),
+        Some(v) => {
+          serde_json::from_value(v).map_err(|e| KimiError::bad_input(format!("Invalid token options: {e}.")))?
+        }
+      };
+      let min_valid_secs = match a.min_valid_secs {
+        None => c::TOKEN_MIN_VALID_SECS,
+        Some(v) if v.is_finite() && v >= 0.0 => v,
+        Some(_) => {
+          return Err(KimiError::bad_input(
+            "The minimum validity must be a duration of 0 or more.",
+          ))
+        }
+      };
+      let req = auth::HandOutRequest {
+        min_valid_secs,
+        caller: a.caller.as_deref().and_then(auth::caller_id),
+        recall_secs: auth::caller_cache_secs(&config::ProcessEnv),
+      };
+      let g = auth::hand_out(&s, &req).await?;
+      Ok(json!({"token": g.token, "expiresAt": g.expires_at, "source": g.source.as_str()}))
+    },
+    |_, v| Ok(v),
+  )
+}
+
+/// The hosts whose configuration points at kimi-native (for `status`), read off the JS thread.
+async fn configured_hosts(s: &Settings) -> Value {
+  let s = s.clone();
+  let cwd = std::env::current_dir().ok();
+  let found = auth::blocking(move || {
+    Ok(claude_code::configured(
+      &s,
+      &claude_code::Paths::from_process(),
+      cwd.as_deref(),
+    ))
+  });
+  to_json(&found.await.unwrap_or_default())
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct SetupArgs {
+  /// `plan`, `apply`, `plan-remove` or `remove`.
+  action: String,
+  /// A project directory for `.claude/settings.local.json`; the user's settings otherwise.
+  project: Option<String>,
+  /// The helper command (the CLI builds it: it knows where this package is installed).
+  helper: Option<String>,
+  /// Conflicting static keys the user agreed to remove.
+  remove: Vec<String>,
+}
+
+/// `setup claude-code`: plans or applies the settings change, or plans or applies its undo.
+#[napi(ts_return_type = "Promise<any>")]
+pub fn setup_claude_code(env: Env, options: Option<Value>, args: Value) -> napi::Result<AsyncBlock<Value>> {
+  spawn_coded(
+    &env,
+    async move {
+      let s = settings(&options)?;
+      let a: SetupArgs =
+        serde_json::from_value(args).map_err(|e| KimiError::bad_input(format!("Invalid setup options: {e}.")))?;
+      let scope = match &a.project {
+        Some(dir) => claude_code::Scope::Project(std::path::PathBuf::from(dir)),
+        None => claude_code::Scope::User,
+      };
+      let paths = claude_code::Paths::from_process();
+      if a.action == "plan-remove" || a.action == "remove" {
+        let dry = a.action == "plan-remove";
+        return auth::blocking(move || claude_code::remove(&s, &paths, &scope, dry).map(|o| to_json(&o))).await;
+      }
+      let helper = a
+        .helper
+        .filter(|h| !h.trim().is_empty())
+        .ok_or_else(|| KimiError::bad_input("setup needs the helper command."))?;
+      // The account's models; without a login (or offline) the plan's default model.
+      let (models, from_account) = match auth::list_models(&s, false).await {
+        Ok(list) if !list.is_empty() => (list, true),
+        _ => (Vec::new(), false),
+      };
+      let want = claude_code::desired(&s, &helper, &models);
+      let out = auth::blocking(move || match a.action.as_str() {
+        "plan" => claude_code::plan(&paths, &scope, &want, &config::ProcessEnv).map(|p| to_json(&p)),
+        "apply" => claude_code::apply(&s, &paths, &scope, &want, &a.remove, &config::ProcessEnv).map(|o| to_json(&o)),
+        other => Err(KimiError::bad_input(format!("Unknown setup action {other:?}."))),
+      })
+      .await?;
+      let mut out = out;
+      if let Some(obj) = out.as_object_mut() {
+        obj.insert("modelsFromAccount".into(), json!(from_account));
+      }
+      Ok(out)
     },
     |_, v| Ok(v),
   )

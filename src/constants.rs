@@ -111,6 +111,29 @@ pub const KEYCHAIN_TIMEOUT_MS: u64 = 5_000;
 /// Windows Credential Manager blobs are limited to 2560 bytes (UTF-16: 1280 chars).
 pub const KEYCHAIN_CHUNK_CHARS: usize = 1000;
 
+/// `kimi-native token` (a key command for other programs, issue #22). The default minimum
+/// remaining validity covers Claude Code's helper TTL (5 min, below) with 2 minutes to spare,
+/// and stays under the refresh-ahead point of Kimi's 900 s tokens (450 s), so handing tokens
+/// out does not refresh more often than the hosts already do.
+pub const TOKEN_MIN_VALID_SECS: f64 = 420.0;
+/// What `token` remembers of each caller (a token fingerprint and the time, never the token):
+/// `<home>/handed-out/<slot>.json`; entries older than this are dropped, at most this many kept.
+pub const HANDED_OUT_DIR: &str = "handed-out";
+pub const HANDED_OUT_KEEP_SECS: f64 = 3600.0;
+pub const HANDED_OUT_MAX_ENTRIES: usize = 256;
+
+/// Claude Code (2.1.332, claude-code.md): it runs `apiKeyHelper` through `/bin/sh`, caches the
+/// output for `CLAUDE_CODE_API_KEY_HELPER_TTL_MS` (5 min when unset) and runs it again at once
+/// after a 401. It appends `/v1/messages` to `ANTHROPIC_BASE_URL` itself.
+pub const CLAUDE_CODE_HOST: &str = "claude-code";
+pub const CLAUDE_CODE_HELPER_TTL_MS: u64 = 300_000;
+/// Claude Code's configuration directory and settings files (user; project, personal).
+pub const CLAUDE_CODE_DIR: &str = ".claude";
+pub const CLAUDE_CODE_SETTINGS_FILE: &str = "settings.json";
+pub const CLAUDE_CODE_LOCAL_SETTINGS_FILE: &str = "settings.local.json";
+/// kimi-native's record of what `setup claude-code` changed (for `--remove`; no secret in it).
+pub const SETUP_RECORD_FILE: &str = "setup-claude-code.json";
+
 /// Environment variables.
 /// Platform endpoints under the coding base (kimi-wire §6.6–§6.8).
 pub const FILES_PATH: &str = "/files";
@@ -130,9 +153,13 @@ pub const UPLOAD_CACHE_MAX_ENTRIES: usize = 512;
 /// Response header naming a shaping step that was skipped (e.g. an image upload that failed).
 pub const WARNING_HEADER: &str = "x-kimi-native-warning";
 /// Host-feature settings (e.g. which agent tools are on): per user in the kimi-native home,
-/// per project in the project directory. The project file wins; a host plugin option wins over both.
+/// per project in the project directory. The user's choice (a host option, else the user file)
+/// decides; a project file may only narrow it (fewer tools), never widen it (lib/tools.js).
 pub const USER_CONFIG_FILE: &str = "config.json";
 pub const PROJECT_CONFIG_FILE: &str = ".kimi-native.json";
+/// Backups `import` and `setup` keep of one host file (`<file>.bak-<time>`, 0600): each holds every
+/// provider's secrets that file held, so older ones are deleted.
+pub const HOST_FILE_BACKUPS_KEPT: usize = 3;
 /// Default timeouts of the platform calls. Search: kimi-cli's 180 s total (kimi-wire §6.8).
 pub const SEARCH_TIMEOUT_MS: u64 = 180_000;
 pub const FETCH_URL_TIMEOUT_MS: u64 = 120_000;
@@ -169,4 +196,23 @@ pub mod env {
   pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
   pub const PI_CODING_AGENT_DIR: &str = "PI_CODING_AGENT_DIR";
   pub const UPLOAD_THRESHOLD_BYTES: &str = "KIMI_NATIVE_UPLOAD_THRESHOLD_BYTES";
+  /// Claude Code's own variables, read where kimi-native works with it (issue #22).
+  pub const CLAUDE_CONFIG_DIR: &str = "CLAUDE_CONFIG_DIR";
+  pub const CLAUDE_HELPER_TTL_MS: &str = "CLAUDE_CODE_API_KEY_HELPER_TTL_MS";
+  pub const ANTHROPIC_API_KEY: &str = "ANTHROPIC_API_KEY";
+  pub const ANTHROPIC_AUTH_TOKEN: &str = "ANTHROPIC_AUTH_TOKEN";
+  pub const ANTHROPIC_BASE_URL: &str = "ANTHROPIC_BASE_URL";
+  pub const ANTHROPIC_MODEL: &str = "ANTHROPIC_MODEL";
+  /// Deprecated name of the Haiku-class model; 2.1.332 still reads it before the new one.
+  pub const ANTHROPIC_SMALL_FAST_MODEL: &str = "ANTHROPIC_SMALL_FAST_MODEL";
+  /// The model each of Claude Code's aliases (subagents, `/model opus`…) resolves to.
+  pub const ANTHROPIC_ALIAS_MODELS: [&str; 4] = [
+    "ANTHROPIC_DEFAULT_OPUS_MODEL",
+    "ANTHROPIC_DEFAULT_SONNET_MODEL",
+    "ANTHROPIC_DEFAULT_HAIKU_MODEL",
+    "ANTHROPIC_DEFAULT_FABLE_MODEL",
+  ];
+  /// The context window of a model Claude Code does not know (its own unknown-model notice
+  /// names this variable).
+  pub const CLAUDE_MAX_CONTEXT_TOKENS: &str = "CLAUDE_CODE_MAX_CONTEXT_TOKENS";
 }

@@ -426,25 +426,33 @@ fn origin_of(url: &reqwest::Url) -> String {
   url.origin().ascii_serialization()
 }
 
-/// The bearer goes only to the configured Kimi API: a host bug or a hostile redirect target in
-/// a request URL must not receive the user's credentials. Only origins are named in errors
-/// (a query string may carry secrets of its own).
-fn check_target(settings: &Settings, req: &FetchRequest) -> Result<()> {
-  let url = reqwest::Url::parse(&req.url)
+/// Whether `url` may receive the credential of the login `settings` select: only the Kimi API
+/// origin (of the base URL) does. The one rule for every bearer kimi-native hands out: its own
+/// fetch checks each request with it, and an adapter that gives the bearer to a host's own HTTP
+/// code checks the host's target with it first (`checkCredentialTarget`). A host bug or a
+/// hostile target must not receive the user's credentials. Only origins are named in errors (a
+/// query string may carry secrets of its own).
+pub fn check_credential_target(settings: &Settings, url: &str) -> Result<reqwest::Url> {
+  let url = reqwest::Url::parse(url)
     .ok()
     .filter(|u| matches!(u.scheme(), "http" | "https"))
-    .ok_or_else(|| KimiError::bad_input("kimi fetch needs an absolute http(s) URL.".to_string()))?;
+    .ok_or_else(|| KimiError::bad_input("Kimi credentials go only to an absolute http(s) URL.".to_string()))?;
   let base = reqwest::Url::parse(&settings.base_url).map_err(|_| {
     KimiError::bad_input("The Kimi base URL is not a valid URL; check baseUrl or KIMI_CODE_BASE_URL.".to_string())
   })?;
   if origin_of(&url) != origin_of(&base) {
     return Err(KimiError::bad_input(format!(
-      "kimi fetch sends Kimi credentials only to the Kimi API at {}, not to {}. \
+      "kimi-native sends Kimi credentials only to the Kimi API at {}, not to {}. \
        If that server is your Kimi API, set KIMI_CODE_BASE_URL to it in your environment.",
       origin_of(&base),
       origin_of(&url)
     )));
   }
+  Ok(url)
+}
+
+fn check_target(settings: &Settings, req: &FetchRequest) -> Result<()> {
+  check_credential_target(settings, &req.url)?;
   if reqwest::Method::from_bytes(req.method.as_bytes()).is_err() {
     return Err(KimiError::bad_input(format!(
       "kimi fetch: {:?} is not an HTTP method.",

@@ -6,6 +6,7 @@ pub mod api_error;
 pub mod auth;
 pub mod browser;
 pub mod cancel;
+pub mod claude_code;
 pub mod config;
 pub mod constants;
 pub mod error;

@@ -336,9 +336,10 @@ const estimateTokens = (s) => Math.max(1, Math.ceil(Buffer.byteLength(s || '') /
  * The client gate (identity.md): prefix-based on the User-Agent. The accepted prefixes are the known coding agents:
  * the official clients, Claude Code, and the hosts Kimi names or allowlisted (pi: MoonshotAI/kimi-code#2185).
  * kimi-native's own `kimi-native/` (the CLI alone) is NOT in the list: whether Kimi accepts it is UNCONFIRMED, so
- * tests see the refusal.
+ * tests see the refusal. Claude Code itself sends `claude-cli/<version> (external, sdk-cli)` (claude-code.md); Kimi
+ * names Claude Code first among the agents it serves and documents its setup, so that prefix passes too.
  */
-const ALLOWED_UA_PREFIXES = Object.freeze(['KimiCLI/', 'kimi-code-cli/', 'claude-code/', 'pi/', 'opencode/', 'openclaw/']);
+const ALLOWED_UA_PREFIXES = Object.freeze(['KimiCLI/', 'kimi-code-cli/', 'claude-code/', 'claude-cli/', 'pi/', 'opencode/', 'openclaw/']);
 
 function checkUserAgent(pairs, prefixes = ALLOWED_UA_PREFIXES) {
   const ua = getHeader(pairs, 'user-agent') || '';

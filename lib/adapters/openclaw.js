@@ -150,8 +150,13 @@ function register(api) {
     }
   }
 
-  async function bearer(force) {
+  /**
+   * The bearer, for openclaw's own HTTP code to send to `target` (where the core's fetch and its origin check do not
+   * run): the core's rule says first whether `target` may receive it (openclaw's config can re-point the provider).
+   */
+  async function bearer(force, target) {
     try {
+      core.checkCredentialTarget(String(target), opts)
       return await core.getAccessToken({ ...opts, force })
     } catch (err) {
       throw providerError(err)
@@ -223,7 +228,7 @@ function register(api) {
       }
       ;(async () => {
         for (let attempt = 0; ; attempt++) {
-          const apiKey = await bearer(attempt > 0)
+          const apiKey = await bearer(attempt > 0, model.baseUrl)
           // openclaw's transport takes the key from prepareRuntimeAuth, not options.apiKey: the bearer of a retry
           // must travel as a header (request headers override the SDK's).
           const headers = { ...options.headers, ...Object.fromEntries(core.buildHeaders(opts)), Authorization: `Bearer ${apiKey}` }
@@ -327,12 +332,18 @@ function register(api) {
 
     // The core refreshes (single-flight, cross-process); openclaw only ever holds the marker.
     async refreshOAuth(cred) {
-      await bearer(false)
+      try {
+        await core.getAccessToken(opts)
+      } catch (err) {
+        throw providerError(err)
+      }
       return { ...cred, ...markerCredential() }
     },
+    // openclaw keeps the key it gets here for its own HTTP code: only a model that targets the Kimi API gets one.
     async prepareRuntimeAuth(ctx) {
-      const apiKey = await bearer(false)
       const st = await withTimeout(core.status(opts), CALL_TIMEOUT_MS).catch(() => null)
+      const target = (ctx && ctx.model && ctx.model.baseUrl) || (st && st.baseUrl)
+      const apiKey = await bearer(false, target)
       return { apiKey, ...(st && st.baseUrl ? { baseUrl: st.baseUrl } : {}) }
     },
     wrapStreamFn: (ctx) => (ctx && ctx.streamFn ? wrap(ctx.streamFn, ctx) : undefined),

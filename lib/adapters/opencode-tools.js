@@ -1,8 +1,9 @@
 'use strict'
-// opencode `tool` hook for the kimi-native agent tools (lib/tools.js), opt-in through the plugin options
-//   "plugin": [["kimi-native", { "tools": true }]]            all of kimi_search, kimi_fetch, kimi_datasource
-//   "plugin": [["kimi-native", { "tools": ["search"] }]]      only those named
-// or, without a plugin option, `{ "tools": ... }` in the project's .kimi-native.json or ~/.kimi-native/config.json.
+// opencode `tool` hook for the kimi-native agent tools (lib/tools.js), opt-in through the user's own
+// `{ "tools": true | ["search", ...] }` in ~/.kimi-native/config.json. The plugin option
+//   "plugin": [["kimi-native", { "tools": ["search"] }]]
+// and a project's .kimi-native.json only narrow that choice (lib/tools.js toolsSetting): opencode merges a
+// project's opencode.json into plugin options, so neither can tell the user's choice from a repository's.
 //
 // opencode 1.18.33 takes a plugin tool's `args` either as zod schemas or, when they are not zod, as plain JSON
 // Schema properties that all become required (observed in its bundled ToolRegistry; no zod dependency needed

@@ -98,8 +98,10 @@ async function accountModels(st, host) {
 
 // ---- the running pi: its pi-ai and its version ------------------------------------------------------
 // pi's loader aliases "@earendil-works/pi-ai" only for modules it transpiles, and a package installed by
-// `pi install` lives in pi's own npm project, so resolve pi-ai next to the running pi-coding-agent (stack
-// frames, then argv[1]).
+// `pi install` lives in pi's own npm project, so pi-ai is resolved the way the running pi resolves its own: from
+// the pi-coding-agent package that loaded this file (its stack frames, then the pi command in argv[1]). Never from
+// the working directory or from where this package happens to sit: a repository the user opened (or a
+// node_modules above kimi-native inside it) must not get its code run inside pi.
 function hostFiles() {
   const files = []
   for (const line of String(new Error().stack).split('\n')) {
@@ -107,7 +109,6 @@ function hostFiles() {
     if (m && /pi-coding-agent/.test(m[1])) files.push(m[1].startsWith('file:') ? fileURLToPath(m[1]) : m[1])
   }
   if (process.argv[1]) files.push(process.argv[1])
-  files.push(path.join(process.cwd(), 'x'), __filename)
   return files
 }
 
@@ -132,30 +133,55 @@ function entryOf(pkgDir, pkg, subpath) {
   return fs.existsSync(file) ? file : null
 }
 
-/** { agent: { dir, pkg } | null, ai: { dir, pkg } } of the pi that loads this file. */
-function findHost() {
-  let agent = null
-  for (const file of hostFiles()) {
-    let dir
-    try {
-      dir = path.dirname(fs.realpathSync(file))
-    } catch {
-      dir = path.dirname(file)
+/** The pi-coding-agent package a file belongs to: { dir, pkg } or null. */
+function agentOf(file) {
+  let dir
+  try {
+    dir = path.dirname(fs.realpathSync(file))
+  } catch {
+    return null // not a file on disk (a bundled pi's virtual path)
+  }
+  for (;;) {
+    const pkg = readJson(path.join(dir, 'package.json'))
+    if (pkg && /(^|\/)pi-coding-agent$/.test(pkg.name || '')) return { dir, pkg }
+    const up = path.dirname(dir)
+    if (up === dir) return null
+    dir = up
+  }
+}
+
+/** `name` as Node resolves it from `fromDir` (node_modules of each directory upward), or null. */
+function resolvePackage(fromDir, name) {
+  for (let dir = fromDir; ; ) {
+    if (path.basename(dir) !== 'node_modules') {
+      const pkgDir = path.join(dir, 'node_modules', ...name.split('/'))
+      const pkg = readJson(path.join(pkgDir, 'package.json'))
+      if (pkg) return { dir: pkgDir, pkg }
     }
-    for (;;) {
-      const own = readJson(path.join(dir, 'package.json'))
-      if (!agent && own && /(^|\/)pi-coding-agent$/.test(own.name || '')) agent = { dir, pkg: own }
-      for (const scope of ['@earendil-works', '@mariozechner']) {
-        const pkgDir = path.join(dir, 'node_modules', scope, 'pi-ai')
-        const pkg = readJson(path.join(pkgDir, 'package.json'))
-        if (pkg) return { agent, ai: { dir: pkgDir, pkg } }
-      }
-      const up = path.dirname(dir)
-      if (up === dir) break
-      dir = up
+    const up = path.dirname(dir)
+    if (up === dir) return null
+    dir = up
+  }
+}
+
+/** { agent: { dir, pkg }, ai: { dir, pkg } } of the pi that loads this file, or null (a bundled pi). */
+function findHost() {
+  for (const file of hostFiles()) {
+    const agent = agentOf(file)
+    if (!agent) continue
+    // The pi-ai this pi depends on (pi 1.x: @earendil-works/pi-ai; 0.73: @mariozechner/pi-ai), found as pi finds it.
+    const deps = Object.keys((agent.pkg && agent.pkg.dependencies) || {}).filter((d) => /(^|\/)pi-ai$/.test(d))
+    for (const name of deps) {
+      const ai = resolvePackage(agent.dir, name)
+      if (ai) return { agent, ai }
     }
   }
   return null
+}
+
+/** Whether `name` sits on disk where Node would find it from this file (then it is not pi's bundled module). */
+function onDiskNextToUs(name) {
+  return resolvePackage(__dirname, name.split('/').slice(0, 2).join('/')) !== null
 }
 
 async function importFile(file) {
@@ -176,16 +202,20 @@ async function loadHost() {
     if ((typeof ai.openAICompletionsApi !== 'function' || typeof ai.anthropicMessagesApi !== 'function') && compat) {
       ai = { ...ai, ...(await importFile(compat)) }
     }
-    return { ai, token: `pi/${(host.agent && host.agent.pkg.version) || host.ai.pkg.version}` }
+    return { ai, token: `pi/${host.agent.pkg.version || host.ai.pkg.version}` }
   }
-  // No pi-ai on disk next to pi (a bundled pi binary): pi's loader maps these names to its own modules.
+  // No pi package on disk (a bundled pi binary): pi's loader maps these names to its own embedded modules. A name
+  // that also exists on disk where Node would look from this file is skipped: importing it might load that copy.
   for (const spec of ['@earendil-works/pi-ai/compat', '@mariozechner/pi-ai']) {
+    if (onDiskNextToUs(spec)) continue
     try {
       const ai = await import(spec)
       return { ai, token: ai.PI_AI_VERSION ? `pi/${ai.PI_AI_VERSION}` : 'pi' }
     } catch {}
   }
-  const err = new Error('cannot find pi-ai (@earendil-works/pi-ai or @mariozechner/pi-ai) next to the running pi')
+  const err = new Error(
+    'cannot find pi-ai (@earendil-works/pi-ai or @mariozechner/pi-ai) in the running pi; kimi-native loads it only from pi itself, never from the working directory',
+  )
   err.code = 'KIMI_PI_HOST'
   throw err
 }
@@ -226,6 +256,9 @@ function makeLegacyStream(ai, infoById, host) {
       return core.shapeRequest(replaced === undefined ? payload : replaced, shaping)
     }
     ;(async () => {
+      // pi-ai's own HTTP client sends the bearer to model.baseUrl, where the core's fetch (and its origin check)
+      // does not run: an extension or models.json may have re-pointed the model. The core's rule decides first.
+      core.checkCredentialTarget(String(model.baseUrl), { host })
       for (let attempt = 0; ; attempt++) {
         const token = await core.getAccessToken({ host, force: attempt > 0 })
         const headers = { ...options.headers, ...Object.fromEntries(core.buildHeaders({ host })) }
@@ -486,8 +519,9 @@ function registerCommands(pi, host) {
 // pi 1.x and 0.73 both take `registerTool({ name, label, description, parameters, execute(toolCallId, params,
 // signal, onUpdate, ctx) })`; both validate `parameters` as plain JSON Schema (pi 1.x with pi-schema, 0.73 with
 // its JSON-Schema coercion path for non-TypeBox objects), so the shared schemas go in unchanged, no TypeBox.
-// Opt-in, like opencode: `{ "tools": true | ["search", ...] }` in the project's .kimi-native.json or the user's
-// kimi-native config.json. pi's factory has no cwd argument; pi runs in the project directory.
+// Opt-in, like opencode: `{ "tools": true | ["search", ...] }` in the user's kimi-native config.json; the project's
+// .kimi-native.json may only narrow it (lib/tools.js toolsSetting). pi's factory has no cwd argument; pi runs in the
+// project directory.
 function registerTools(pi, host) {
   try {
     if (typeof pi.registerTool !== 'function') return

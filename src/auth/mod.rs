@@ -8,6 +8,7 @@
 
 mod api;
 mod exit;
+mod handout;
 mod login;
 mod refresh;
 mod session;
@@ -17,6 +18,7 @@ mod unsaved;
 
 pub use api::{discover_models, list_models, usage};
 pub use exit::{exit_bound, wait_before_exit};
+pub use handout::{caller_cache_secs, caller_id, hand_out, valid_for, HandOutRequest};
 pub use login::{adopt_login, login, logout, store_login_locked, LoginEvents, LoginOutcome};
 pub use session::{blocking, refreshes_pending, refreshes_settled};
 pub use sources::{official_logins, Grant, TokenSource};

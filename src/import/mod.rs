@@ -4,17 +4,18 @@
 //!
 //! `scan` finds the sources and says which can be taken over (pure file reading). `import`
 //! refreshes the chosen chain once under kimi-native's cross-process refresh lock (and pi's
-//! auth.json lock for pi), stores the new pair in kimi-native's store, then hands the source
+//! auth.json lock for pi, taken after kimi-native's own and kept fresh while held), stores the
+//! new pair in kimi-native's store, then hands the source
 //! over: a 0600 backup and an atomic rewrite that leaves kimi-native's marker (or no entry), or
 //! the plugin's own file moved aside. Since the old refresh token is spent by that refresh, an
 //! old plugin that is still running fails its next refresh instead of forking the chain.
 //! A refused refresh token changes nothing.
 
-mod hostfile;
+pub(crate) mod hostfile;
 pub mod official;
 pub mod opencode;
 pub mod opencode_kimi_auth;
-mod parse;
+pub(crate) mod parse;
 pub mod pi;
 
 use crate::auth::blocking;
@@ -30,10 +31,16 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// How long `import` waits for a running pi that holds its auth.json lock.
-const PI_LOCK_DEADLINE: Duration = Duration::from_secs(15);
-/// pi's proper-lockfile `stale` setting: a lock older than this belongs to a dead process.
-const PI_LOCK_STALE: Duration = Duration::from_secs(30);
+/// pi's auth.json lock (proper-lockfile, `<auth.json>.lock/`) as `import` takes it: it waits 15 s
+/// for a running pi; it breaks only a lock older than 30 s (the `stale` of pi's async lock, the
+/// longest pi uses: a live pi refreshes its lock every 15 s); it sets its own lock's mtime every
+/// 5 s, half of the shortest `stale` a pi holder uses (10 s, proper-lockfile's default, taken by
+/// pi's sync lock), which is proper-lockfile's own `update` default for that limit.
+const PI_LOCK: hostfile::LockTiming = hostfile::LockTiming {
+  deadline: Duration::from_secs(15),
+  stale: Duration::from_secs(30),
+  update: Duration::from_secs(5),
+};
 /// Same deadline as a refresh waiting for another kimi-native process.
 const REFRESH_LOCK_DEADLINE: Duration = Duration::from_secs(90);
 
@@ -407,6 +414,30 @@ fn give_back(cand: &Candidate, login: &StoredLogin) -> std::result::Result<(), S
   })
 }
 
+async fn lock_pi_auth(auth: &Path) -> std::io::Result<hostfile::DirLock> {
+  // proper-lockfile locks the file's real path (pi does too), so a symlinked auth.json shares it.
+  let target = hostfile::real(auth).unwrap_or_else(|_| auth.to_path_buf());
+  hostfile::DirLock::acquire(&target, PI_LOCK).await
+}
+
+/// Before pi's auth.json is written: the lock must still be ours. Were it lost (another program
+/// found it stale, e.g. after the machine slept, and took it), it is taken again, so the write
+/// still reads and changes the file under pi's lock.
+async fn still_locked(lock: &mut Option<hostfile::DirLock>, auth: &Path) -> std::result::Result<(), String> {
+  match lock {
+    Some(l) if !l.held() => {
+      *lock = None;
+      *lock = Some(
+        lock_pi_auth(auth)
+          .await
+          .map_err(|e| format!("pi's auth.json lock was taken by another program and not released ({e})"))?,
+      );
+      Ok(())
+    }
+    _ => Ok(()),
+  }
+}
+
 /// Takes over the login `id` names (see the module docs).
 pub async fn import(settings: &Settings, loc: &Locations, id: &str) -> Result<Imported> {
   let l = loc.clone();
@@ -438,24 +469,18 @@ pub async fn import(settings: &Settings, loc: &Locations, id: &str) -> Result<Im
   // The store too: a keychain that turns out unusable after the refresh would lose the new pair.
   let s = settings.clone();
   let st = blocking(move || store::resolve(&s)).await?;
-  let _pi_lock = match kind {
-    Kind::Pi => Some(
-      hostfile::DirLock::acquire(
-        &hostfile::real(&path).unwrap_or(path.clone()),
-        PI_LOCK_DEADLINE,
-        PI_LOCK_STALE,
-      )
-      .await
-      .map_err(|e| {
-        KimiError::store(format!(
-          "pi is updating {} right now ({e}); nothing was imported. Try again in a moment.",
-          path.display()
-        ))
-      })?,
-    ),
+  // kimi-native's own lock first: waiting for it (up to 90 s) must not hold pi's lock, which pi
+  // needs for every auth.json change. pi's lock is then held only for the refresh and the rewrite.
+  let _refresh_lock = FileLock::acquire(&settings.lock_path(), REFRESH_LOCK_DEADLINE).await?;
+  let mut pi_lock = match kind {
+    Kind::Pi => Some(lock_pi_auth(&path).await.map_err(|e| {
+      KimiError::store(format!(
+        "pi is updating {} right now ({e}); nothing was imported. Try again in a moment.",
+        path.display()
+      ))
+    })?),
     _ => None,
   };
-  let _refresh_lock = FileLock::acquire(&settings.lock_path(), REFRESH_LOCK_DEADLINE).await?;
   let oauth = OAuthClient::new(settings)?;
   let mut retried = false;
   let (login, all, spent) = loop {
@@ -506,7 +531,10 @@ pub async fn import(settings: &Settings, loc: &Locations, id: &str) -> Result<Im
   if let Err(e) = crate::auth::store_login_locked(settings, login.clone()).await {
     // The source's refresh token is spent: give the new pair back to its owner rather than lose it.
     let cand = pick(&all, &id)?;
-    let back = give_back(cand, &login);
+    let back = match still_locked(&mut pi_lock, &path).await {
+      Ok(()) => give_back(cand, &login),
+      Err(e) => Err(e),
+    };
     return Err(KimiError::store(match back {
       Ok(()) => format!(
         "{} The refreshed login was written back to {}, so {} keeps working; nothing else was changed.",
@@ -527,13 +555,15 @@ pub async fn import(settings: &Settings, loc: &Locations, id: &str) -> Result<Im
   let source = pick(&all, &id)?.found.clone();
   let mut handed_over = vec![];
   let mut problems = vec![];
+  let relocked = still_locked(&mut pi_lock, &path).await;
   for cand in holders {
     // pi's lock is only held for the chosen source's file.
-    let locked = cand.kind != Kind::Pi || kind == Kind::Pi;
-    let result = if locked {
+    let result = if cand.kind != Kind::Pi {
       hand_over(cand)
-    } else {
+    } else if kind != Kind::Pi {
       Err("pi's auth.json was not locked".into())
+    } else {
+      relocked.clone().and_then(|()| hand_over(cand))
     };
     match result {
       Ok(h) => handed_over.push(h),
@@ -543,6 +573,7 @@ pub async fn import(settings: &Settings, loc: &Locations, id: &str) -> Result<Im
       )),
     }
   }
+  drop(pi_lock);
   let token = login.access_token.clone();
   let _ = crate::auth::discover_models(settings, Some(token)).await;
   Ok(Imported {

@@ -1,5 +1,7 @@
 //! Web search: `POST {base}/search` with kimi-code's compact `{"text_query":…}` body (golden
 //! ts-websearch), plus `limit` when the caller asks for one (kimi-cli sends it, kimi-wire §6.8).
+//! Whether the service honours `limit` is not documented, so the answer is cut to it here: a
+//! caller (a tool budget, a UI row count) never gets more than it asked for.
 
 use super::{json_of, post_json, Call};
 use crate::config::Settings;
@@ -75,7 +77,11 @@ pub async fn search(settings: &Settings, query: &str, limit: Option<u32>, call: 
   call
     .run(WHAT, async {
       let reply = post_json(settings, WHAT, c::SEARCH_PATH, &body, None).await?;
-      parse_results(&json_of(WHAT, &reply)?)
+      let mut results = parse_results(&json_of(WHAT, &reply)?)?;
+      if let Some(n) = limit {
+        results.truncate(n as usize);
+      }
+      Ok(results)
     })
     .await
 }
