@@ -10,9 +10,8 @@
 //! that is killed leaves its pair nowhere (the note then says so).
 
 use crate::config::Settings;
-use crate::token::StoredLogin;
+use crate::token::{fingerprint, StoredLogin};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -45,15 +44,6 @@ struct Note {
   since: f64,
   reason: String,
   spent: String,
-}
-
-/// Short fingerprint of a refresh token: names it without revealing it.
-fn fingerprint(refresh_token: &str) -> String {
-  Sha256::digest(refresh_token.as_bytes())
-    .iter()
-    .take(8)
-    .map(|b| format!("{b:02x}"))
-    .collect()
 }
 
 fn note_path(settings: &Settings) -> PathBuf {
