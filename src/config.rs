@@ -664,6 +664,80 @@ mod tests {
   }
 
   #[test]
+  fn a_server_named_only_by_options_gets_no_credential_unless_the_environment_names_it() {
+    let opts = |base: &str, oauth: Option<&str>| Options {
+      base_url: Some(base.into()),
+      oauth_host: oauth.map(String::from),
+      ..Default::default()
+    };
+    let refused = |o: &Options, env: &[(&str, &str)]| {
+      let mut all = vec![("KIMI_NATIVE_HOME", "/x")];
+      all.extend_from_slice(env);
+      Settings::resolve_with(o, &env_of(&all)).unwrap().origin_refusal()
+    };
+    assert!(refused(&Options::default(), &[]).is_none(), "Kimi's defaults");
+    assert!(refused(&opts(c::BASE_URL_GLOBAL, Some(c::OAUTH_HOST_GLOBAL)), &[]).is_none());
+    // Kimi's, but not its API: a key for the API does not go to the login host.
+    let e = refused(&opts("https://auth.kimi.com/coding/v1", None), &[]).unwrap();
+    assert_eq!(e.code, crate::error::Code::UntrustedOrigin);
+    let e = refused(&opts("http://127.0.0.1:8/coding/v1", None), &[]).unwrap();
+    assert!(
+      e.message.contains("http://127.0.0.1:8") && e.message.contains("baseUrl") && e.message.contains("(option)")
+    );
+    assert!(
+      e.message.contains("KIMI_NATIVE_TRUSTED_ORIGINS=http://127.0.0.1:8"),
+      "{}",
+      e.message
+    );
+    let e = refused(&opts(c::BASE_URL_CN, Some("https://evil.example:444/")), &[]).unwrap();
+    assert!(e.message.contains("https://evil.example:444") && e.message.contains("oauthHost"));
+    // Named by the environment: the opt-in list, or the variables that set the hosts.
+    let local = opts("http://127.0.0.1:8/coding/v1", Some("http://127.0.0.1:8"));
+    assert!(refused(
+      &local,
+      &[("KIMI_NATIVE_TRUSTED_ORIGINS", "https://x.example, http://127.0.0.1:8/")]
+    )
+    .is_none());
+    assert!(refused(&local, &[("KIMI_CODE_BASE_URL", "http://127.0.0.1:8/other")]).is_none());
+    assert!(refused(&local, &[("KIMI_NATIVE_TRUSTED_ORIGINS", "http://127.0.0.1:9")]).is_some());
+    let bad = Settings::resolve_with(
+      &local,
+      &env_of(&[
+        ("KIMI_NATIVE_HOME", "/x"),
+        ("KIMI_NATIVE_TRUSTED_ORIGINS", "127.0.0.1:8"),
+      ]),
+    );
+    assert_eq!(bad.unwrap_err().code, crate::error::Code::BadInput);
+  }
+
+  #[test]
+  fn kimi_cli_pair_and_the_login_notice_follow_the_environment() {
+    let env = env_of(&[("KIMI_NATIVE_HOME", "/x")]);
+    let s = Settings::resolve_with(&Options::default(), &env).unwrap();
+    assert!(s.is_kimi_cli_pair());
+    assert!(s.foreign_login_notice().is_none());
+    let global = Options {
+      region: Some("global".into()),
+      ..Default::default()
+    };
+    assert!(
+      !Settings::resolve_with(&global, &env).unwrap().is_kimi_cli_pair(),
+      "kimi-cli has no region"
+    );
+    let env = env_of(&[
+      ("KIMI_NATIVE_HOME", "/x"),
+      ("KIMI_OAUTH_HOST", "http://127.0.0.1:8/"),
+      ("KIMI_CODE_BASE_URL", "http://127.0.0.1:8/coding/v1"),
+    ]);
+    let s = Settings::resolve_with(&Options::default(), &env).unwrap();
+    assert!(s.is_kimi_cli_pair());
+    let notice = s.foreign_login_notice().unwrap();
+    assert!(
+      notice.contains("http://127.0.0.1:8, which is NOT a Kimi server") && notice.contains("env:KIMI_OAUTH_HOST")
+    );
+  }
+
+  #[test]
   fn region_global_switches_both_hosts() {
     let env = env_of(&[("KIMI_NATIVE_REGION", "global"), ("KIMI_NATIVE_HOME", "/x")]);
     let s = Settings::resolve_with(&Options::default(), &env).unwrap();
