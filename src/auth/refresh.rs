@@ -114,6 +114,7 @@ async fn commit(
   if let Ok(stored) = sess.read_store(settings).await {
     let stored = stored.map(|(l, _)| l);
     if sess.store_moved_on(stored.as_ref(), previous) {
+      sess.forget_unsaved(settings).await;
       sess.set_cache(stored.clone());
       return stored.ok_or_else(KimiError::not_logged_in);
     }

@@ -138,7 +138,7 @@ impl Session {
   }
 
   /// Drops the memory-only login (it was written, or another login replaced it) and its note.
-  async fn forget_unsaved(&self, settings: &Settings) {
+  pub(crate) async fn forget_unsaved(&self, settings: &Settings) {
     if self.state().unsaved.take().is_some() {
       let s = settings.clone();
       let _ = blocking(move || {
