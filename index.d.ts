@@ -144,3 +144,11 @@ export declare function takeWarning(options?: any | undefined | null): string | 
 export declare function uploadFile(data: Buffer, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<{ id: string; url: string; cached: boolean }>
 
 export declare function usage(options?: any | undefined | null): Promise<any>
+
+/**
+ * Called by the JS `exit` hook (a host's `process.exit()`): no new token request goes out, and
+ * the JS thread waits, bounded, until the refreshes already sent are persisted. Synchronous on
+ * purpose: nothing else runs after `exit`, and the refreshes finish on the core's own threads.
+ * Returns how many were not finished within the bound (0: nothing lost).
+ */
+export declare function waitBeforeExit(): number

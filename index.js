@@ -867,3 +867,4 @@ module.exports.status = nativeBinding.status
 module.exports.takeWarning = nativeBinding.takeWarning
 module.exports.uploadFile = nativeBinding.uploadFile
 module.exports.usage = nativeBinding.usage
+module.exports.waitBeforeExit = nativeBinding.waitBeforeExit

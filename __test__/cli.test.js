@@ -318,12 +318,18 @@ test('login without --print-config: a short result with a pointer, a countdown l
   assert.match(r.stdout, /--print-config/)
   assert.match(r.stdout, /#use-it-from-a-host/)
   assert.ok(r.stdout.split('\n').filter(Boolean).length <= 5, `short: ${r.stdout}`)
-  // The README's transcript is what the CLI prints (the browser and terminal-only lines aside).
+  // The README's transcript is what the CLI prints (the browser and terminal-only lines aside). The fake server is
+  // not Kimi, and the lines that name the server say so instead (a foreign server is never "Kimi For Coding").
   const printed = (r.stderr + '\n' + r.stdout).split('\n')
   for (const { line, re } of transcriptPatterns()) {
     if (line.startsWith('$ ') || line.includes('opened in your browser') || line.includes(' left')) continue
+    if (/Kimi For Coding/.test(line)) continue
     assert.ok(printed.some((l) => re.test(l)), `README transcript line not printed: ${line}\n${show(r)}`)
   }
+  assert.ok(printed.includes(`Open this URL to sign in at ${f.oauthHost}:`), show(r))
+  assert.ok(printed.includes(`This login is with ${f.url}, which is NOT a Kimi server (oauthHost from env:KIMI_CODE_OAUTH_HOST). Approve it only if you run that server yourself.`), show(r))
+  assert.match(r.stdout, new RegExp(`Logged in at ${f.oauthHost.replace(/[.:/]/g, '\\$&')} \\(not a Kimi server\\)`))
+  assert.doesNotMatch(r.stdout + r.stderr, /Kimi For Coding/, 'never says Kimi For Coding for a server that is not')
 
   const j = await cli(['login', '--no-browser', '--json', '--print-config'], envFor(f, newHome()))
   assert.equal(j.code, 0, show(j))

@@ -16,7 +16,7 @@ const { spawnSync } = require('node:child_process');
 
 const kimi = require('../lib');
 const { startFakeKimi, ERRORS, makeBigChunks } = require('./fake-kimi/server');
-const { pointFakeEnv } = require('./helpers/env');
+const { pointFakeEnv, trustOrigins } = require('./helpers/env');
 const { spawnCollect } = require('./helpers/spawn');
 
 const CHILD = path.join(__dirname, 'helpers', 'fetch-child.js');
@@ -494,9 +494,10 @@ test('4. error codes: header on Responses, classifyResponse, transport and login
     assert.equal(kimi.classifyResponse(200, '{}'), null);
   });
 
-  await t.test('transport failure → KIMI_NETWORK rejection', async () => {
+  await t.test('transport failure → KIMI_NETWORK rejection', async (st) => {
     const port = await closedPort();
     const base = `http://127.0.0.1:${port}/coding/v1`;
+    trustOrigins(st, base);
     const err = await rejection(post(kimi.createKimiFetch({ host: HOST, baseUrl: base }), `${base}/chat/completions`, chatBody()));
     assert.ok(err instanceof Error);
     assert.equal(err.code, 'KIMI_NETWORK', `${err.code}: ${err.message}`);

@@ -44,6 +44,9 @@ before(async () => {
   }
   if (setupSkip && CI) throw new Error(`openclaw e2e cannot run on CI: ${setupSkip}`)
   if (!setupSkip) fake = await require(FAKE_PATH).startFakeKimi({ deviceInterval: 1 })
+  // This test process stands for the user, whose environment names the fake server (sb.coreOpts() passes it as an
+  // option, which alone would not let a credential go there: docs/security.md).
+  if (fake) process.env.KIMI_NATIVE_TRUSTED_ORIGINS = fake.url
 })
 
 after(async () => {

@@ -8,11 +8,14 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { startFakeKimi, ERRORS } = require('./fake-kimi/server')
-const { pointAt, assertNoSecrets } = require('./helpers/env')
+const { pointAt, trustOrigins, assertNoSecrets } = require('./helpers/env')
 const { spawnCollect } = require('./helpers/spawn')
+const { exitRace } = require('./helpers/exit-race')
+const { spawnSync } = require('node:child_process')
 const kimi = require('..')
 
 const CHILD = path.join(__dirname, 'helpers', 'token-child.js')
+const EXIT_CHILD = path.join(__dirname, 'helpers', 'exit-child.js')
 // Requests come from a host, as in real use: the fake server's client gate admits its token.
 const HOST = 'opencode/1.18.33'
 
@@ -181,11 +184,13 @@ test('6 concurrent 401s, some arriving after the refresh, cost one refresh and a
     assert.equal(server.invalidGrantCount, 0)
   }))
 
-test('device login rides out idle-connection resets and server errors while polling (3 of 3)', { timeout: 90000 }, async () => {
+test('device login rides out idle-connection resets and server errors while polling (3 of 3)', { timeout: 90000 }, async (t) => {
   // Three logins at once, each against its own server that closes idle connections after 1 s:
   // slow_down pushes the poll interval to 6 s, then a poll meets a 502; the user approves after.
-  const runs = [0, 1, 2].map(async () => {
-    const server = await startFakeKimi({ deviceInterval: 1, autoApprove: false, keepAliveTimeoutMs: 1000 })
+  const servers = await Promise.all([0, 1, 2].map(() => startFakeKimi({ deviceInterval: 1, autoApprove: false, keepAliveTimeoutMs: 1000 })))
+  // Named by options only: the user's opt-in lets a login go to them.
+  trustOrigins(t, ...servers)
+  const runs = servers.map(async (server) => {
     const home = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'kn-login-'))
     try {
       const codes = []
@@ -246,3 +251,179 @@ test('logout during a delayed refresh stays logged out, in this process and in o
     await assert.rejects(kimi.getAccessToken(), (e) => e.code === 'KIMI_NOT_LOGGED_IN')
   }))
 
+
+/* ---- issue #21: a store that refuses writes, a proxy's 403, process.exit() mid-refresh ---- */
+
+/** Makes `dir` refuse writes: `chattr +i` as root (root ignores modes), mode 0500 otherwise. Undone when `t` ends.
+ * Returns how, or null when this machine cannot (then the test says why). */
+function refuseWrites(t, dir) {
+  let how = null
+  let undo = () => {}
+  if (process.getuid && process.getuid() === 0) {
+    if (spawnSync('chattr', ['+i', dir]).status === 0) {
+      how = 'chattr +i'
+      undo = () => spawnSync('chattr', ['-i', dir])
+    }
+  } else if (process.platform !== 'win32') {
+    fs.chmodSync(dir, 0o500)
+    how = 'chmod 0500'
+    undo = () => fs.chmodSync(dir, 0o700)
+  }
+  let undone = false
+  const restore = () => {
+    if (!undone) undo()
+    undone = true
+  }
+  t.after(restore)
+  return how && { how, restore }
+}
+
+const storedRefreshToken = (home) => JSON.parse(fs.readFileSync(credentialsFile(home), 'utf8')).refresh_token
+async function waitFor(check, timeoutMs, what) {
+  const until = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(200)
+  }
+}
+
+test('a store that refuses writes for three rotations, then recovers: 0 invalid_grant, every call served, a new process finds the latest pair', { timeout: 120000 }, (t) =>
+  withServer({}, async (server, env) => {
+    await kimi.login({})
+    const refused = refuseWrites(t, path.join(env.home, 'credentials'))
+    if (!refused) return t.skip('cannot make a directory refuse writes here (root without chattr, or Windows)')
+    const first = storedRefreshToken(env.home)
+    const f = kimi.createKimiFetch({ host: HOST })
+    let calls = 0
+    let served = 0
+    for (let i = 0; i < 3; i++) {
+      // One rotation each; its write is refused, so the pair lives in memory only.
+      const token = await kimi.getAccessToken({ force: true })
+      calls++
+      if (server.isAccessTokenValid(token)) served++
+      const res = await chat(f, server)
+      await res.text()
+      calls++
+      if (res.status === 200) served++
+    }
+    assert.equal(server.refreshCount, 3)
+    assert.equal(storedRefreshToken(env.home), first, `the store (${refused.how}) still holds the first, spent pair`)
+    const st = await kimi.status()
+    assert.equal(st.loggedIn, true)
+    assert.equal(st.unsaved, true)
+    assert.match(st.storeReason, /could not be saved .*holds it in memory/)
+    // Other processes are told why (a note beside the lock): no token in it.
+    const locks = path.join(env.home, 'locks')
+    const note = fs.readdirSync(locks).find((n) => n.endsWith('.unsaved'))
+    assert.ok(note, 'a note beside the refresh lock')
+    assertNoSecrets(assert, fs.readFileSync(path.join(locks, note), 'utf8'), [...server.issuedTokens(), ...server.refreshLog.map((l) => l.refresh_token)])
+
+    refused.restore()
+    // No new rotation is needed: the background write lands once the store accepts writes again.
+    const latest = server.refreshLog.at(-1).newRefreshToken
+    await waitFor(() => storedRefreshToken(env.home) === latest, 45000, 'the latest pair to be written')
+    assert.equal((await kimi.status()).unsaved, false)
+    assert.equal(fs.existsSync(path.join(locks, note)), false, 'the note is gone with the reason')
+    const next = await child('fetch', server)
+    assert.equal(next.ok, true, next.message)
+    assert.equal(next.status, 200)
+    assert.equal(server.invalidGrantCount, 0)
+    assert.equal(server.refreshCount, 3, 'the new process used the written pair as is')
+    assert.equal(served, calls)
+    console.log(`store refusing writes (${refused.how}) for 3 rotations: ${served}/${calls} calls served, ${server.refreshCount} refreshes, ${server.invalidGrantCount} invalid_grant, ${server.lostRefreshAnswers} answers lost; a new process served (HTTP ${next.status})`)
+  }))
+
+test('while the store refuses writes, another process is told why its copy is spent, and nothing is tombstoned', { timeout: 120000 }, (t) =>
+  withServer({}, async (server, env) => {
+    await kimi.login({})
+    const refused = refuseWrites(t, path.join(env.home, 'credentials'))
+    if (!refused) return t.skip('cannot make a directory refuse writes here (root without chattr, or Windows)')
+    await kimi.getAccessToken({ force: true })
+    // The other process holds the store's pair, which the server has rotated past.
+    const other = await child('force', server)
+    assert.equal(other.ok, false)
+    assert.equal(other.code, 'KIMI_STORE', other.message)
+    assert.match(other.message, new RegExp(`by process ${process.pid}, which could not save it \\(.*(not permitted|denied|Read-only).*\\)`, 'i'))
+    assert.match(other.message, /fix the store/)
+    assert.equal(server.invalidGrantCount, 1, "the other process's one refused refresh")
+    refused.restore()
+    const latest = server.refreshLog.filter((l) => l.ok).at(-1).newRefreshToken
+    await waitFor(() => storedRefreshToken(env.home) === latest, 45000, 'the latest pair to be written')
+    assert.equal(JSON.parse(fs.readFileSync(credentialsFile(env.home), 'utf8')).relogin_reason, undefined, 'no tombstone')
+    const next = await child('fetch', server)
+    assert.equal(next.ok, true, next.message)
+    console.log(`another process during refused writes: ${other.code} "${other.message.slice(0, 90)}…"; after recovery served (HTTP ${next.status})`)
+  }))
+
+test('a token endpoint answering 403 text/html for a while, then normally: the login survives, 0 tokens lost', { timeout: 120000 }, () =>
+  withServer({}, async (server, env) => {
+    assert.equal((await child('login', server)).ok, true)
+    age(env.home, 1) // expired by the time it is used: every call needs the refresh
+    server.inject({ path: '/api/oauth/token', ...ERRORS.proxyForbidden403Html, times: Infinity })
+    const err = await kimi.getAccessToken().then(() => null, (e) => e)
+    assert.ok(err, 'no token while the proxy refuses')
+    assert.equal(err.code, 'KIMI_SERVER', err.message)
+    assert.equal(err.status, 403)
+    assert.match(err.message, new RegExp(`token refresh at ${server.url.replace(/[.:/]/g, '\\$&')} got HTTP 403 without an OAuth answer`))
+    const st = await kimi.status()
+    assert.equal(st.reloginRequired, false, st.reloginReason)
+    const other = await child('token', server)
+    assert.equal(other.code, 'KIMI_SERVER', other.message)
+    const refused = server.requests.filter((r) => isRefresh(r) && r.injected).length
+    server.clearInjections()
+    await sleep(5500) // this process's backoff after the failed refresh
+    const token = await kimi.getAccessToken()
+    assert.ok(server.isAccessTokenValid(token))
+    const next = await child('fetch', server)
+    assert.equal(next.status, 200)
+    assert.equal(server.refreshCount, 1)
+    assert.equal(server.invalidGrantCount, 0)
+    assert.equal(server.lostRefreshAnswers, 0)
+    assert.equal(server.stats().activeRefreshTokens, 1, 'one live refresh token: none was lost')
+    assert.equal(storedRefreshToken(env.home), server.refreshLog[0].newRefreshToken)
+    console.log(`proxy 403 text/html: ${refused} refresh attempts refused by the proxy, then ${server.refreshCount} refresh, ${server.invalidGrantCount} invalid_grant, ${server.lostRefreshAnswers} answers lost; login kept`)
+  }))
+
+test('five processes calling process.exit() 0–400 ms into a refresh (800-ms answers) lose nothing; a sixth is served (Node)', { timeout: 120000 }, () =>
+  withServer({ accessTtl: 8, refreshDelayMs: 800 }, async (server) => {
+    await kimi.login({})
+    const { runs, sixth, counters } = await exitRace(server, (delay) =>
+      spawnCollect(process.execPath, [EXIT_CHILD, String(delay)], { env: { ...process.env }, timeoutMs: 60000 }),
+    )
+    for (const r of runs) assert.equal(r.ok, true, `${r.delay} ms: ${r.code} ${r.message} ${r.stderr}`)
+    assert.equal(sixth.ok, true, `${sixth.code}: ${sixth.message}`)
+    assert.ok(counters.inFlightAtExit >= 1, `no exit met a refresh in flight: ${JSON.stringify(runs)}`)
+    assert.equal(counters.invalidGrant, 0)
+    assert.equal(counters.lostRefreshAnswers, 0)
+    for (const ms of counters.exitMs) assert.ok(ms === null || ms < 5000, `an exit took ${ms} ms`)
+    console.log(`exit mid-refresh (node ${process.version}): ${JSON.stringify(counters)}`)
+  }))
+
+test('a process that exits holding a login the store refused writes it once the store accepts writes (last attempt at exit)', { timeout: 60000 }, (t) =>
+  withServer({}, async (server, env) => {
+    assert.equal((await child('login', server)).ok, true)
+    const refused = refuseWrites(t, path.join(env.home, 'credentials'))
+    if (!refused) return t.skip('cannot make a directory refuse writes here (root without chattr, or Windows)')
+    const go = path.join(env.home, 'go')
+    let exitAt = 0
+    const r = await spawnCollect(process.execPath, [path.join(__dirname, 'helpers', 'unsaved-exit-child.js'), go], {
+      env: { ...process.env },
+      timeoutMs: 30000,
+      onStdout: (s) => {
+        if (s.includes('"unsaved":true')) {
+          refused.restore()
+          fs.writeFileSync(go, '')
+        }
+        const m = /"exitCalledAt":(\d+)/.exec(s)
+        if (m) exitAt = Number(m[1])
+      },
+    })
+    assert.match(r.stdout, /"unsaved":true/, r.stdout + r.stderr)
+    assert.ok(exitAt > 0, r.stdout)
+    const latest = server.refreshLog.at(-1).newRefreshToken
+    assert.equal(storedRefreshToken(env.home), latest, 'written by the exit, not lost with the process')
+    const next = await child('fetch', server)
+    assert.equal(next.status, 200)
+    assert.equal(server.invalidGrantCount, 0)
+    console.log(`exit with a refused write pending: written at exit (${Date.now() - exitAt} ms from exit to the check), next process served`)
+  }))

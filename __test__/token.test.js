@@ -95,7 +95,8 @@ test('logged out: exit 1 and the login hint on stderr; nothing on stdout', { tim
   const r = await cli(['token'], envFor(null, newHome()))
   assert.equal(r.code, 1, show(r))
   assert.equal(r.stdout, '')
-  assert.match(r.stderr, /^error \[KIMI_NOT_LOGGED_IN\] Not logged in to Kimi For Coding\. Run `npx kimi-native login`\.$/m)
+  // One line: the code, then the core's message (which names the server pair when it is not Kimi's default).
+  assert.match(r.stderr, /^error \[KIMI_NOT_LOGGED_IN\] Not logged in to Kimi For Coding at http:\/\/127\.0\.0\.1:9 .*Run `npx kimi-native login`[^\n]*$/m)
   const j = await cli(['token', '--json'], envFor(null, newHome()))
   assert.equal(j.code, 1)
   assert.equal(j.stdout, '')

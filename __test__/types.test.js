@@ -11,6 +11,7 @@ const path = require('node:path')
 const ts = require('typescript')
 const kimi = require('../lib')
 const { startFakeKimi } = require('./fake-kimi/server.js')
+const { trustOrigins } = require('./helpers/env')
 
 const DTS = path.join(__dirname, '..', 'lib', 'index.d.ts')
 const source = ts.createSourceFile(DTS, fs.readFileSync(DTS, 'utf8'), ts.ScriptTarget.Latest, true)
@@ -80,6 +81,7 @@ test('Status and LoginResult declare exactly the fields a real status() / login(
     fs.rmSync(home, { recursive: true, force: true })
   })
   const opts = { oauthHost: f.oauthHost, baseUrl: f.baseUrl, home, store: 'file' }
+  trustOrigins(t, f)
   const saved = process.env.KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS
   process.env.KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS = '1'
   t.after(() => {

@@ -126,7 +126,9 @@ async function cmdLogin(opts) {
         const url = code.verificationUriComplete || code.verificationUri
         wait.hide()
         console.error('')
-        console.error(`${bold('Open this URL to sign in to Kimi For Coding:')}`)
+        // A server that is not Kimi's is named as what it is (the core sets `notice` then).
+        if (code.notice) console.error(yellow(code.notice))
+        console.error(bold(code.notice ? `Open this URL to sign in at ${code.oauthHost}:` : 'Open this URL to sign in to Kimi For Coding:'))
         console.error(`  ${cyan(url)}`)
         console.error(`${bold('and confirm the code:')}  ${bold(yellow(code.userCode))}`)
         if (opts.qr) {
@@ -150,7 +152,7 @@ async function cmdLogin(opts) {
       console.log(JSON.stringify(result, null, 2))
       return EXIT.ok
     }
-    console.log(`${green('✓')} Logged in to Kimi For Coding`)
+    console.log(result.notice ? `${green('✓')} Logged in at ${result.oauthHost} ${yellow('(not a Kimi server)')}` : `${green('✓')} Logged in to Kimi For Coding`)
     console.log(`  identity: ${result.identity.userAgent} ${dim(`(profile ${result.profile})`)}`)
     if (model) console.log(`  model:   ${bold(model.id)}${model.displayName ? ` (${model.displayName})` : ''}, context ${thousands(model.contextLength)} tokens`)
     console.log(`  stored:  ${result.store === 'keychain' ? green('OS keychain') : yellow('0600 file')} ${dim(`— ${result.storeReason}`)}`)

@@ -44,6 +44,10 @@ export interface DeviceCode {
   verificationUriComplete: string
   expiresIn?: number
   interval: number
+  /** The OAuth server this login is with. */
+  oauthHost: string
+  /** Set when that server is not Kimi's: show it with the code (the user must not think they sign in to Kimi). */
+  notice?: string | null
 }
 
 export interface ModelInfo {
@@ -82,6 +86,9 @@ export interface LoginResult {
   identity: Identity
   /** Set when the login worked but something deserves attention (the model list could not be read, an opt-in identity profile). */
   warning?: string | null
+  /** The OAuth server the login is with, and (when it is not Kimi's) a notice saying so. */
+  oauthHost: string
+  notice?: string | null
 }
 
 export interface Status {
@@ -101,6 +108,10 @@ export interface Status {
   reloginRequired: boolean
   /** Why the stored login must be renewed (when reloginRequired). */
   reloginReason?: string | null
+  /** Set when the options name a server that is not Kimi's and the environment does not: no credential is used (docs/security.md). */
+  untrustedOrigin?: string | null
+  /** The login in force is held only in this process's memory: the store refused its write (storeReason says why; the write is retried). */
+  unsaved: boolean
   oauthHost: string
   baseUrl: string
   /** kimi-native's own directory (option `home`, env KIMI_NATIVE_HOME). */
@@ -170,6 +181,8 @@ export interface KimiError extends Error {
     | 'KIMI_TIMEOUT'
     | 'KIMI_REFUSED'
     | 'KIMI_NOT_FOUND'
+    /** The host's options name a server that is not Kimi's: no credential is sent there (docs/security.md). */
+    | 'KIMI_UNTRUSTED_ORIGIN'
   /** Seconds, for KIMI_RATE_LIMITED when the server sent Retry-After. */
   retryAfter?: number
   status?: number
@@ -208,8 +221,9 @@ export interface HandedOutToken {
 }
 /**
  * Resolves once no token refresh is in flight in this process. The event loop is held open
- * while a refresh runs, so a process that ends naturally never loses a rotated token; call
- * this before `process.exit()`, which cannot be held.
+ * while a refresh runs, so a process that ends naturally never loses a rotated token, and a
+ * `process.exit()` waits (bounded) for a refresh whose request already went out; awaiting this
+ * first lets the process end without that wait.
  */
 export function settle(): Promise<void>
 export function models(options?: KimiOptions & { refresh?: boolean }): Promise<ModelInfo[]>

@@ -131,8 +131,15 @@ function holdWhileRefreshing() {
   )
 }
 const holding = (promise) => promise.finally(holdWhileRefreshing)
-/** Resolves once no token refresh is in flight (call it before `process.exit()`). */
+/** Resolves once no token refresh is in flight (optional before `process.exit()`: the exit hook below waits too). */
 const settle = () => (native.refreshPending() ? native.refreshSettled() : Promise.resolve())
+// `process.exit()` (print modes, key helpers) ends the event loop at once. This hook then blocks,
+// bounded, until a refresh whose request already went out has persisted its answer (the server
+// has rotated the refresh token by then); one not sent yet is dropped at no cost. A login the store
+// refused gets one last write. The work runs on the core's own threads and never calls back into
+// JS; with nothing in flight the call returns at once. Node and Bun both run `exit` listeners. Only the main
+// thread's exit ends the process (a worker's exit must not stop the refreshes of the threads that go on).
+if (require('node:worker_threads').isMainThread) process.on('exit', () => native.waitBeforeExit())
 
 /** Runs `fn` after showing the once-per-process profile warning. */
 const noticed = (fn) => (options, ...rest) => {

@@ -384,7 +384,7 @@ struct JsLoginEvents {
 }
 
 impl auth::LoginEvents for JsLoginEvents {
-  fn device_code(&self, code: &oauth::DeviceAuthorization) {
+  fn device_code(&self, code: &oauth::DeviceAuthorization, oauth_host: &str, notice: Option<&str>) {
     if let Some(cb) = &self.on_code {
       let v = json!({
         "userCode": code.user_code,
@@ -392,6 +392,8 @@ impl auth::LoginEvents for JsLoginEvents {
         "verificationUriComplete": code.verification_uri_complete,
         "expiresIn": code.expires_in,
         "interval": code.interval,
+        "oauthHost": oauth_host,
+        "notice": notice,
       });
       cb.call(v, ThreadsafeFunctionCallMode::NonBlocking);
     }
@@ -434,6 +436,8 @@ pub fn login(
         "expiresAt": out.expires_at,
         "models": to_json(&out.models),
         "warning": out.warning,
+        "notice": out.notice,
+        "oauthHost": s.oauth_host,
         "profile": s.profile.as_str(),
         "identity": identity_summary(&s),
       }))
@@ -473,6 +477,8 @@ pub fn status(env: Env, options: Option<Value>) -> napi::Result<AsyncBlock<Value
         "model": r.model.as_ref().map(to_json),
         "reloginRequired": r.relogin_required,
         "reloginReason": r.relogin_reason,
+        "untrustedOrigin": r.untrusted_origin,
+        "unsaved": r.unsaved,
         "oauthHost": s.oauth_host,
         "baseUrl": s.base_url,
         "home": s.home.to_string_lossy(),
@@ -518,6 +524,18 @@ pub fn refresh_settled(env: Env) -> napi::Result<AsyncBlock<()>> {
     },
     |_, v| Ok(v),
   )
+}
+
+/// Called by the JS `exit` hook (a host's `process.exit()`): no new token request goes out, and
+/// the JS thread waits, bounded, until the refreshes already sent are persisted. Synchronous on
+/// purpose: nothing else runs after `exit`, and the refreshes finish on the core's own threads.
+/// Returns how many were not finished within the bound (0: nothing lost).
+#[napi]
+pub fn wait_before_exit() -> u32 {
+  let keychain_timeout = Settings::resolve(&Options::default())
+    .map(|s| s.keychain_timeout)
+    .unwrap_or(std::time::Duration::from_millis(c::KEYCHAIN_TIMEOUT_MS));
+  std::panic::catch_unwind(|| auth::wait_before_exit(auth::exit_bound(keychain_timeout))).map_or(0, |n| n as u32)
 }
 
 #[napi(ts_return_type = "Promise<any[]>")]

@@ -178,6 +178,13 @@ pub struct Settings {
   pub official_credentials: bool,
   /// `KIMI_API_KEY`: a static key used when no login is stored.
   pub api_key: Option<Secret>,
+  /// Origins the user's own environment names (`KIMI_CODE_OAUTH_HOST`, `KIMI_OAUTH_HOST`,
+  /// `KIMI_CODE_BASE_URL`, `KIMI_NATIVE_TRUSTED_ORIGINS`): with Kimi's own, the only places a
+  /// credential may go (see [`Settings::origin_refusal`]).
+  pub env_origins: Vec<String>,
+  /// The host/base pair kimi-cli uses in this environment: it names its credential file the same
+  /// for every pair, so its login is usable only when ours is that pair (kimi-wire §3).
+  pub kimi_cli_pair: (String, String),
   /// Floor of the refresh-ahead window (kimi-wire §2: 300 s).
   pub refresh_floor_secs: f64,
   /// How long a device login may wait for approval in all (kimi-wire §1.4: 15 min).
@@ -271,6 +278,62 @@ fn trim_slash(s: &str) -> String {
   s.trim_end_matches('/').to_string()
 }
 
+/// What an origin is used for: Kimi's own origins differ per role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+  OAuth,
+  Api,
+}
+
+impl Role {
+  fn option_name(self) -> &'static str {
+    match self {
+      Role::OAuth => "oauthHost",
+      Role::Api => "baseUrl",
+    }
+  }
+}
+
+/// `scheme://host[:port]` of a URL (lowercase host, default port left out); `null` when it has none.
+pub fn origin_of(url: &str) -> String {
+  reqwest::Url::parse(url)
+    .map(|u| u.origin().ascii_serialization())
+    .unwrap_or_else(|_| "null".into())
+}
+
+/// True for Kimi's own origins in a role: the OAuth hosts, or the API hosts (both regions).
+pub fn is_kimi_origin(url: &str, role: Role) -> bool {
+  let urls = match role {
+    Role::OAuth => [c::OAUTH_HOST_CN, c::OAUTH_HOST_GLOBAL],
+    Role::Api => [c::BASE_URL_CN, c::BASE_URL_GLOBAL],
+  };
+  let origin = origin_of(url);
+  urls.iter().any(|u| origin_of(u) == origin)
+}
+
+/// The origins named by `KIMI_NATIVE_TRUSTED_ORIGINS` (comma or space separated URLs).
+fn trusted_origins(env: &dyn EnvSource) -> Result<Vec<String>> {
+  let Some(list) = env.var(env::TRUSTED_ORIGINS) else {
+    return Ok(vec![]);
+  };
+  list
+    .split([',', ' '])
+    .map(str::trim)
+    .filter(|v| !v.is_empty())
+    .map(|v| {
+      let origin = origin_of(v);
+      if origin == "null" || !(v.starts_with("https://") || v.starts_with("http://")) {
+        Err(KimiError::bad_input(format!(
+          "{} must list http(s) origins such as http://127.0.0.1:8080, got {v:?}.",
+          env::TRUSTED_ORIGINS
+        )))
+      } else {
+        Ok(origin)
+      }
+    })
+    .collect()
+}
+
 fn validate_url(kind: &str, url: &str) -> Result<()> {
   if url.starts_with("https://") || url.starts_with("http://") {
     Ok(())
@@ -320,6 +383,17 @@ impl Settings {
     let base_url = trim_slash(&base_url);
     validate_url("oauthHost", &oauth_host)?;
     validate_url("baseUrl", &base_url)?;
+    // What the user's own environment names, whatever the options say: kimi-cli's pair, and the
+    // origins a credential may reach besides Kimi's.
+    let env_oauth = pick(&None, env, &[env::OAUTH_HOST, env::OAUTH_HOST_LEGACY]).map(|(v, _)| trim_slash(&v));
+    let env_base = pick(&None, env, &[env::BASE_URL]).map(|(v, _)| trim_slash(&v));
+    let mut env_origins = trusted_origins(env)?;
+    env_origins.extend(env_oauth.iter().chain(&env_base).map(|u| origin_of(u)));
+    env_origins.retain(|o| o != "null");
+    let kimi_cli_pair = (
+      env_oauth.unwrap_or_else(|| c::OAUTH_HOST_CN.to_string()),
+      env_base.unwrap_or_else(|| c::BASE_URL_CN.to_string()),
+    );
     let (store, store_source) = match pick(&opts.store, env, &[env::STORE]) {
       Some((v, s)) => (StoreKind::parse(&v)?, s),
       None => (StoreKind::Auto, Source::Default),
@@ -385,6 +459,8 @@ impl Settings {
       kimi_share_dir,
       official_credentials: env.var(env::DISABLE_OFFICIAL).as_deref() != Some("1"),
       api_key,
+      env_origins,
+      kimi_cli_pair,
       refresh_floor_secs,
       login_budget,
       keychain_timeout,
@@ -392,6 +468,53 @@ impl Settings {
       runtime,
       upload_threshold_bytes,
     })
+  }
+
+  /// Whether a credential may go to this origin: it is Kimi's own for its role, or the user's
+  /// environment names it. Nothing a host or a project passes as an option can widen this.
+  pub fn may_receive_credentials(&self, url: &str, role: Role) -> bool {
+    is_kimi_origin(url, role) || self.env_origins.contains(&origin_of(url))
+  }
+
+  /// Why no credential may be used with these settings: the OAuth host or the API base is
+  /// neither Kimi's nor named by the user's environment (it came from a host's options, which
+  /// a project's configuration can set). Every credential path asks this first.
+  pub fn origin_refusal(&self) -> Option<KimiError> {
+    let (url, source, role) = [
+      (&self.base_url, &self.base_url_source, Role::Api),
+      (&self.oauth_host, &self.oauth_host_source, Role::OAuth),
+    ]
+    .into_iter()
+    .find(|(url, _, role)| !self.may_receive_credentials(url, *role))?;
+    let origin = origin_of(url);
+    Some(KimiError::new(
+      crate::error::Code::UntrustedOrigin,
+      format!(
+        "kimi-native sends no Kimi credential to {origin}: the {} {url} ({}) is not a Kimi server and your environment does not name it. \
+         If it is a server you run yourself, name it in your environment ({}={origin}); otherwise remove {} from the host's kimi-native settings.",
+        role.option_name(),
+        source.describe(),
+        env::TRUSTED_ORIGINS,
+        role.option_name(),
+      ),
+    ))
+  }
+
+  /// For login output: the OAuth host when it is not Kimi's, so no one is told they are
+  /// signing in to Kimi For Coding when they are not.
+  pub fn foreign_login_notice(&self) -> Option<String> {
+    (!is_kimi_origin(&self.oauth_host, Role::OAuth)).then(|| {
+      format!(
+        "This login is with {}, which is NOT a Kimi server (oauthHost from {}). Approve it only if you run that server yourself.",
+        origin_of(&self.oauth_host),
+        self.oauth_host_source.describe()
+      )
+    })
+  }
+
+  /// True when kimi-cli's credential file belongs to this pair (see `kimi_cli_pair`).
+  pub fn is_kimi_cli_pair(&self) -> bool {
+    self.kimi_cli_pair.0 == self.oauth_host && self.kimi_cli_pair.1 == self.base_url
   }
 
   /// Storage slot for this host/base pair, named the way kimi-code names its credential
@@ -410,6 +533,12 @@ impl Settings {
   /// keychain account (see `keychain_account`): one credential, one lock.
   pub fn lock_path(&self) -> PathBuf {
     self.home.join("locks").join(format!("{}.lock", self.slot()))
+  }
+
+  /// Held by every keychain write of this login, in any process, so that a write left running
+  /// after its timeout cannot land after a later one (store/keychain.rs).
+  pub fn keychain_write_lock_path(&self) -> PathBuf {
+    self.home.join("locks").join(format!("{}.keychain.lock", self.slot()))
   }
 
   /// The keychain account of this login. The default home keeps the plain `oauth/<slot>` name;
@@ -531,6 +660,80 @@ mod tests {
     assert_eq!(
       Settings::resolve_with(&opts, &env).unwrap().host.as_deref(),
       Some("opencode/1.18.33")
+    );
+  }
+
+  #[test]
+  fn a_server_named_only_by_options_gets_no_credential_unless_the_environment_names_it() {
+    let opts = |base: &str, oauth: Option<&str>| Options {
+      base_url: Some(base.into()),
+      oauth_host: oauth.map(String::from),
+      ..Default::default()
+    };
+    let refused = |o: &Options, env: &[(&str, &str)]| {
+      let mut all = vec![("KIMI_NATIVE_HOME", "/x")];
+      all.extend_from_slice(env);
+      Settings::resolve_with(o, &env_of(&all)).unwrap().origin_refusal()
+    };
+    assert!(refused(&Options::default(), &[]).is_none(), "Kimi's defaults");
+    assert!(refused(&opts(c::BASE_URL_GLOBAL, Some(c::OAUTH_HOST_GLOBAL)), &[]).is_none());
+    // Kimi's, but not its API: a key for the API does not go to the login host.
+    let e = refused(&opts("https://auth.kimi.com/coding/v1", None), &[]).unwrap();
+    assert_eq!(e.code, crate::error::Code::UntrustedOrigin);
+    let e = refused(&opts("http://127.0.0.1:8/coding/v1", None), &[]).unwrap();
+    assert!(
+      e.message.contains("http://127.0.0.1:8") && e.message.contains("baseUrl") && e.message.contains("(option)")
+    );
+    assert!(
+      e.message.contains("KIMI_NATIVE_TRUSTED_ORIGINS=http://127.0.0.1:8"),
+      "{}",
+      e.message
+    );
+    let e = refused(&opts(c::BASE_URL_CN, Some("https://evil.example:444/")), &[]).unwrap();
+    assert!(e.message.contains("https://evil.example:444") && e.message.contains("oauthHost"));
+    // Named by the environment: the opt-in list, or the variables that set the hosts.
+    let local = opts("http://127.0.0.1:8/coding/v1", Some("http://127.0.0.1:8"));
+    assert!(refused(
+      &local,
+      &[("KIMI_NATIVE_TRUSTED_ORIGINS", "https://x.example, http://127.0.0.1:8/")]
+    )
+    .is_none());
+    assert!(refused(&local, &[("KIMI_CODE_BASE_URL", "http://127.0.0.1:8/other")]).is_none());
+    assert!(refused(&local, &[("KIMI_NATIVE_TRUSTED_ORIGINS", "http://127.0.0.1:9")]).is_some());
+    let bad = Settings::resolve_with(
+      &local,
+      &env_of(&[
+        ("KIMI_NATIVE_HOME", "/x"),
+        ("KIMI_NATIVE_TRUSTED_ORIGINS", "127.0.0.1:8"),
+      ]),
+    );
+    assert_eq!(bad.unwrap_err().code, crate::error::Code::BadInput);
+  }
+
+  #[test]
+  fn kimi_cli_pair_and_the_login_notice_follow_the_environment() {
+    let env = env_of(&[("KIMI_NATIVE_HOME", "/x")]);
+    let s = Settings::resolve_with(&Options::default(), &env).unwrap();
+    assert!(s.is_kimi_cli_pair());
+    assert!(s.foreign_login_notice().is_none());
+    let global = Options {
+      region: Some("global".into()),
+      ..Default::default()
+    };
+    assert!(
+      !Settings::resolve_with(&global, &env).unwrap().is_kimi_cli_pair(),
+      "kimi-cli has no region"
+    );
+    let env = env_of(&[
+      ("KIMI_NATIVE_HOME", "/x"),
+      ("KIMI_OAUTH_HOST", "http://127.0.0.1:8/"),
+      ("KIMI_CODE_BASE_URL", "http://127.0.0.1:8/coding/v1"),
+    ]);
+    let s = Settings::resolve_with(&Options::default(), &env).unwrap();
+    assert!(s.is_kimi_cli_pair());
+    let notice = s.foreign_login_notice().unwrap();
+    assert!(
+      notice.contains("http://127.0.0.1:8, which is NOT a Kimi server") && notice.contains("env:KIMI_OAUTH_HOST")
     );
   }
 

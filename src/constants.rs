@@ -188,6 +188,9 @@ pub mod env {
   /// Test/advanced knob: the device-login budget (default 900 s).
   pub const LOGIN_BUDGET_SECS: &str = "KIMI_NATIVE_LOGIN_BUDGET_SECS";
   pub const DISABLE_OFFICIAL: &str = "KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS";
+  /// Origins besides Kimi's own that may receive a credential when a host's options name them
+  /// (comma-separated, e.g. a local proxy): the user's explicit opt-in (docs/security.md).
+  pub const TRUSTED_ORIGINS: &str = "KIMI_NATIVE_TRUSTED_ORIGINS";
   pub const THINKING_KEEP: &str = "KIMI_MODEL_THINKING_KEEP";
   /// Hosts' own locations, read by `import` to find other plugins' logins.
   pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";

@@ -30,6 +30,9 @@ pub enum Code {
   Refused,
   /// The named thing (file, data source) does not exist.
   NotFound,
+  /// A host-chosen server that is not Kimi's and that the user's environment does not name:
+  /// no credential goes there (docs/security.md).
+  UntrustedOrigin,
 }
 
 impl Code {
@@ -56,6 +59,7 @@ impl Code {
       Code::Timeout => "KIMI_TIMEOUT",
       Code::Refused => "KIMI_REFUSED",
       Code::NotFound => "KIMI_NOT_FOUND",
+      Code::UntrustedOrigin => "KIMI_UNTRUSTED_ORIGIN",
     }
   }
 }
@@ -112,7 +116,9 @@ impl KimiError {
     KimiError::new(Code::Store, message)
   }
 
-  /// Transport failure (DNS, connect, TLS, reset, timeout) with a hint on what to check.
+  /// Transport failure (DNS, connect, TLS, reset, timeout) with a hint on what to check. Names
+  /// only the origin of the request, never its path or query (they can carry a key or a user's
+  /// data), although reqwest's own text says "for url (<the whole URL>)".
   pub fn network(what: &str, err: &reqwest::Error) -> Self {
     let mut chain = String::new();
     let mut source: Option<&dyn std::error::Error> = Some(err);
@@ -122,6 +128,9 @@ impl KimiError {
       }
       chain.push_str(&e.to_string());
       source = e.source();
+    }
+    if let Some(url) = err.url() {
+      chain = chain.replace(url.as_str(), &url.origin().ascii_serialization());
     }
     let hint = if err.is_timeout() {
       "the server did not answer in time"
@@ -175,6 +184,23 @@ mod tests {
       redact("invalid_grant: refresh token revoked"),
       "invalid_grant: refresh token revoked"
     );
+  }
+
+  /// A request whose URL carries a secret in its path and query fails to connect: the message
+  /// names the origin only.
+  #[tokio::test]
+  async fn network_errors_name_only_the_origin() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+      .unwrap()
+      .local_addr()
+      .unwrap()
+      .port();
+    let url = format!("http://127.0.0.1:{port}/coding/v1/files/PRIVATE-NAME?key=query-secret");
+    let e = crate::http::oauth_client().unwrap().get(&url).send().await.unwrap_err();
+    assert!(e.to_string().contains("query-secret"), "reqwest names the URL: {e}");
+    let msg = KimiError::network("Calling the Kimi API", &e).message;
+    assert!(!msg.contains("query-secret") && !msg.contains("PRIVATE-NAME"), "{msg}");
+    assert!(msg.contains(&format!("http://127.0.0.1:{port}")), "{msg}");
   }
 
   #[test]

@@ -443,7 +443,7 @@ pub fn check_credential_target(settings: &Settings, url: &str) -> Result<reqwest
   if origin_of(&url) != origin_of(&base) {
     return Err(KimiError::bad_input(format!(
       "kimi-native sends Kimi credentials only to the Kimi API at {}, not to {}. \
-       If that server is your Kimi API, set baseUrl (or KIMI_CODE_BASE_URL) to it.",
+       If that server is your Kimi API, set KIMI_CODE_BASE_URL to it in your environment.",
       origin_of(&base),
       origin_of(&url)
     )));

@@ -94,9 +94,10 @@ pub enum PollOutcome {
 }
 
 pub enum RefreshFailure {
-  /// 401/403/invalid_grant: the refresh token is dead; a new login is needed.
+  /// The OAuth server refused the refresh token (`invalid_grant`, or 401/403 with an OAuth
+  /// error body): a new login is needed.
   Unauthorized(String),
-  /// 429/5xx/transport: worth retrying.
+  /// 429/5xx/transport, or an answer that is not the OAuth server's: worth retrying.
   Transient(KimiError),
   Fatal(KimiError),
 }
@@ -108,7 +109,12 @@ pub struct OAuthClient {
 }
 
 impl OAuthClient {
+  /// Refuses (`KIMI_UNTRUSTED_ORIGIN`) an OAuth host or API base that may not receive a
+  /// credential: a refresh token, a device code and the tokens they yield are all credentials.
   pub fn new(settings: &Settings) -> Result<OAuthClient> {
+    if let Some(refusal) = settings.origin_refusal() {
+      return Err(refusal);
+    }
     let headers = crate::identity::oauth_headers(settings);
     Ok(OAuthClient {
       http: crate::http::oauth_client()?,
@@ -271,24 +277,62 @@ impl OAuthClient {
           ))
         });
     }
-    let err = OAuthErrorBody::parse(&text);
-    let detail = err
-      .describe()
-      .or(err.code().map(String::from))
-      .unwrap_or_else(|| format!("HTTP {status}"));
-    if status == 401 || status == 403 || err.code() == Some("invalid_grant") {
-      return Err(RefreshFailure::Unauthorized(detail));
+    match classify_refresh_answer(status, &text) {
+      RefreshAnswer::Refused(detail) => Err(RefreshFailure::Unauthorized(detail)),
+      RefreshAnswer::OAuthError(detail) => {
+        let e = KimiError::new(
+          if status >= 500 { Code::Server } else { Code::OAuth },
+          format!("Token refresh failed (HTTP {status}: {detail})."),
+        )
+        .with_status(status);
+        if c::REFRESH_RETRY_STATUSES.contains(&status) {
+          Err(RefreshFailure::Transient(e))
+        } else {
+          Err(RefreshFailure::Fatal(e))
+        }
+      }
+      RefreshAnswer::NotOAuth => Err(RefreshFailure::Transient(
+        KimiError::new(
+          Code::Server,
+          format!(
+            "The token refresh at {} got HTTP {status} without an OAuth answer (a proxy, firewall or outage in the way?). \
+             The login is kept and the refresh is tried again later.",
+            crate::config::origin_of(&self.host)
+          ),
+        )
+        .with_status(status),
+      )),
     }
-    let e = KimiError::new(
-      if status >= 500 { Code::Server } else { Code::OAuth },
-      format!("Token refresh failed (HTTP {status}: {detail})."),
-    )
-    .with_status(status);
-    if c::REFRESH_RETRY_STATUSES.contains(&status) {
-      Err(RefreshFailure::Transient(e))
+  }
+}
+
+enum RefreshAnswer {
+  /// The OAuth server refused the refresh token: the login is over.
+  Refused(String),
+  /// Another OAuth error (JSON with an `error` code): retried or reported, never a relogin.
+  OAuthError(String),
+  /// Not the OAuth server's answer (an HTML page, an empty body, a JSON body without an OAuth
+  /// `error`): says nothing about the refresh token, which may not even have reached the server.
+  NotOAuth,
+}
+
+/// Only the OAuth server's own answer ends a login: `invalid_grant`, or a 401/403 whose JSON
+/// body carries an OAuth `error`. The official clients end it on any 401/403, which lets a
+/// proxy's error page log the user out.
+fn classify_refresh_answer(status: u16, text: &str) -> RefreshAnswer {
+  let err = OAuthErrorBody::parse(text);
+  let Some(code) = err.code() else {
+    return if c::REFRESH_RETRY_STATUSES.contains(&status) {
+      RefreshAnswer::OAuthError(err.describe().unwrap_or_else(|| format!("HTTP {status}")))
     } else {
-      Err(RefreshFailure::Fatal(e))
-    }
+      RefreshAnswer::NotOAuth
+    };
+  };
+  let detail = err.describe().unwrap_or_else(|| code.to_string());
+  if code == "invalid_grant" || status == 401 || status == 403 {
+    RefreshAnswer::Refused(detail)
+  } else {
+    RefreshAnswer::OAuthError(detail)
   }
 }
 
@@ -333,6 +377,29 @@ mod tests {
     assert!(py[1..py.len() - 1].iter().all(|b| *b == poll), "{py:?}");
     // The characters URLSearchParams leaves alone or rewrites.
     assert_eq!(form_encode(&[("a", "x y/+*-._~é")]), "a=x+y%2F%2B*-._%7E%C3%A9");
+  }
+
+  #[test]
+  fn only_an_oauth_answer_ends_a_login() {
+    let refused = |status, body: &str| matches!(classify_refresh_answer(status, body), RefreshAnswer::Refused(_));
+    let not_oauth = |status, body: &str| matches!(classify_refresh_answer(status, body), RefreshAnswer::NotOAuth);
+    assert!(refused(400, r#"{"error":"invalid_grant","error_description":"used"}"#));
+    assert!(refused(401, r#"{"error":"invalid_client"}"#));
+    assert!(refused(403, r#"{"error":"unauthorized_client"}"#));
+    // A proxy's page, an empty answer, an API-style envelope: the token was maybe never seen.
+    assert!(not_oauth(403, "<html><body>Access denied by policy</body></html>"));
+    assert!(not_oauth(401, ""));
+    assert!(not_oauth(403, r#"{"error":{"message":"blocked","type":"x"}}"#));
+    assert!(not_oauth(407, "Proxy Authentication Required"));
+    // Retryable statuses stay retryable, with or without a body.
+    assert!(matches!(
+      classify_refresh_answer(503, "<html>"),
+      RefreshAnswer::OAuthError(_)
+    ));
+    assert!(matches!(
+      classify_refresh_answer(400, r#"{"error":"invalid_request"}"#),
+      RefreshAnswer::OAuthError(_)
+    ));
   }
 
   #[test]

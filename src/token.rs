@@ -1,6 +1,7 @@
 //! The OAuth token as kimi-native stores it, and the refresh-ahead rule (kimi-wire §1.5, §2).
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
@@ -150,6 +151,16 @@ pub fn parse_official(text: &str) -> Option<StoredLogin> {
     relogin_reason: None,
     oauth_host: None,
   })
+}
+
+/// A short SHA-256 fingerprint of a token (16 hex): names one without revealing it, in files
+/// that must hold no secret (the handed-out ledger, the "store refused writes" note).
+pub fn fingerprint(token: &str) -> String {
+  Sha256::digest(token.as_bytes())
+    .iter()
+    .take(8)
+    .map(|b| format!("{b:02x}"))
+    .collect()
 }
 
 #[cfg(test)]

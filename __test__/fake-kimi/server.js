@@ -15,7 +15,7 @@
  *   requests, requestsTo(prefix|RegExp), waitForRequest(match, {timeoutMs}), reset({state}), stats(),
  *   approve/deny/expire(userCode?), deviceCodes(), issueTokens({accessTtl}), issuedTokens(), revokeAll(),
  *   expireAccessTokens(token?), setAccessTtl(s), refreshTokenInfo(rt), accessTokenInfo(at), isAccessTokenValid(t),
- *   refreshCount, invalidGrantCount, refreshLog, setReply(spec|fn), enqueueReply(spec), setModels(), setUsages(),
+ *   refreshCount, invalidGrantCount, lostRefreshAnswers, refreshLog, setReply(spec|fn), enqueueReply(spec), setModels(), setUsages(),
  *   setIdentityGate(gate, {gateModelsAndUsages}), setSuspended(kind), inject(rule), clearInjections(); events 'request', 'device', 'login', 'refresh'.
  *   files (Map id -> uploaded file), dataSources (override of the /tools data sources); parseMultipart() is exported.
  *   Each recorded request also has a non-enumerable `raw` Buffer of its body (multipart uploads are binary).
@@ -36,7 +36,10 @@
  *   POST /__control/approve   {"userCode"?}               -> approve (latest code when omitted)
  *   POST /__control/deny      {"userCode"?}
  *   POST /__control/expire    {"userCode"?}
- *   POST /__control/inject    {rule}  (rule as inject(); "pathRegex":"<source>" instead of a RegExp)
+ *   POST /__control/inject    {rule}  (rule as inject(); "pathRegex":"<source>" instead of a RegExp; "error":"<ERRORS
+ *                                      key>" for a canned answer, e.g. {"path":"/api/oauth/token","error":
+ *                                      "proxyForbidden403Html","times":1e9})
+ *   POST /__control/clear-injections                     -> clearInjections()
  *   POST /__control/suspend   {"kind"?}                   -> setSuspended(kind) (null lifts it)
  *   POST /__control/identity-gate {"gate"?, "gateModelsAndUsages"?} -> setIdentityGate()
  *   POST /__control/reply     {spec}  -> setReply(spec)
@@ -148,6 +151,13 @@ const ERRORS = Object.freeze({
   server500: Object.freeze({
     status: 500,
     body: { error: { message: 'Internal server error, please try again later', type: 'server_error' } },
+  }),
+  // Not Kimi's answer at all: a corporate proxy or WAF refusing the request with its own HTML page (the request never
+  // reached the OAuth server, so a refresh token sent with it is not spent).
+  proxyForbidden403Html: Object.freeze({
+    status: 403,
+    body: '<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body><h1>Access denied</h1><p>Blocked by corporate policy.</p></body></html>',
+    headers: { 'content-type': 'text/html; charset=utf-8' },
   }),
 });
 
@@ -437,6 +447,9 @@ class FakeKimi extends EventEmitter {
   _resetCounters() {
     this.refreshCount = 0;
     this.invalidGrantCount = 0;
+    // Refreshes that rotated here but whose answer the client never received (it went away first): each one is a
+    // login lost, since the old refresh token is spent and the new one was never seen.
+    this.lostRefreshAnswers = 0;
     this.deviceAuthorizationCount = 0;
     this.tokenIssueCount = 0;
     this.refreshLog = [];
@@ -731,6 +744,7 @@ class FakeKimi extends EventEmitter {
       tokenIssueCount: this.tokenIssueCount,
       refreshCount: this.refreshCount,
       invalidGrantCount: this.invalidGrantCount,
+      lostRefreshAnswers: this.lostRefreshAnswers,
       activeRefreshTokens: active,
       accessTtl: this.accessTtl,
       pendingInjections: this.injections.length,
@@ -1006,8 +1020,14 @@ class FakeKimi extends EventEmitter {
     const tokens = this._mint(this.accessTtl);
     info.replacedBy = tokens.refresh_token;
     this.refreshCount += 1;
-    this.refreshLog.push({ refresh_token: rt, ok: true, newRefreshToken: tokens.refresh_token, time: now });
+    const entry = { refresh_token: rt, ok: true, newRefreshToken: tokens.refresh_token, time: now, delivered: false };
+    this.refreshLog.push(entry);
     this.emit('refresh', { old: rt, ...tokens });
+    // Delivered once the whole answer was handed to the client's connection; a close before that loses it.
+    res.on('close', () => {
+      if (!res.writableFinished) this.lostRefreshAnswers += 1;
+      else entry.delivered = true;
+    });
     if (this.refreshDelayMs) await sleep(this.refreshDelayMs);
     return this._json(res, 200, tokens, { 'cache-control': 'no-store' });
   }
@@ -1607,9 +1627,15 @@ class FakeKimi extends EventEmitter {
         case 'expire':
           return this._json(res, 200, this.expire(args.userCode));
         case 'inject': {
-          const rule = this.inject(args);
+          // `"error": "<ERRORS key>"` takes a canned answer (e.g. proxyForbidden403Html); the rule's own fields win.
+          const canned = args.error ? ERRORS[args.error] : {};
+          if (args.error && !canned) return this._json(res, 400, { error: `unknown canned error ${args.error}` });
+          const rule = this.inject({ ...canned, ...args });
           return this._json(res, 200, { ok: true, path: String(rule.path), times: rule.times });
         }
+        case 'clear-injections':
+          this.clearInjections();
+          return this._json(res, 200, { ok: true });
         case 'suspend':
           this.setSuspended(args.kind === undefined ? 'accountSuspended403' : args.kind);
           return this._json(res, 200, { ok: true, suspended: this.suspended });

@@ -51,6 +51,21 @@ function pointFakeEnv(t, server, { home, extra = {} } = {}) {
   return env
 }
 
+/**
+ * The user's opt-in for servers that a test names only through options (baseUrl / oauthHost): the core sends a
+ * credential to a server that is not Kimi's only when the environment names it (docs/security.md). Set for one
+ * node:test test, restored when it ends. `servers` are fake servers (their `url`) or URLs.
+ */
+function trustOrigins(t, ...servers) {
+  const name = 'KIMI_NATIVE_TRUSTED_ORIGINS'
+  const saved = process.env[name]
+  process.env[name] = servers.map((s) => (typeof s === 'string' ? s : s.url)).join(',')
+  t.after(() => {
+    if (saved === undefined) delete process.env[name]
+    else process.env[name] = saved
+  })
+}
+
 /** Asserts that none of the secrets appears in the text. */
 function assertNoSecrets(assert, text, secrets) {
   for (const s of secrets) {
@@ -58,4 +73,4 @@ function assertNoSecrets(assert, text, secrets) {
   }
 }
 
-module.exports = { tempHome, pointAt, pointFakeEnv, assertNoSecrets }
+module.exports = { tempHome, pointAt, pointFakeEnv, trustOrigins, assertNoSecrets }

@@ -66,6 +66,9 @@ function filesUnder(dir) {
  * ('pi/<version>'), the one the adapter passes to the core.
  */
 function piChecks({ core, fake }) {
+  // This test process stands for the user, whose environment names the fake server: the core sends a credential to
+  // a server given only as an option when the environment names it (docs/security.md).
+  process.env.KIMI_NATIVE_TRUSTED_ORIGINS = fake.url
   const coreOpts = (sb) => ({ home: sb.kimiHome, store: 'file', oauthHost: fake.oauthHost, baseUrl: fake.baseUrl })
   const piEnv = (sb, extra = {}) => ({ KIMI_CODE_BASE_URL: fake.baseUrl, KIMI_CODE_OAUTH_HOST: fake.oauthHost, ...extra })
   const chatsSince = (since) => fake.requests.slice(since).filter((q) => q.path.startsWith(CHAT))

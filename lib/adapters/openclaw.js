@@ -285,7 +285,7 @@ function register(api) {
               show: (code) => {
                 const url = code.verificationUriComplete || code.verificationUri
                 ctx.prompter.note(
-                  [`Open this URL in your browser and confirm the code.`, `URL: <${url}>`, `Code: ${code.userCode}`].join('\n'),
+                  [...(code.notice ? [code.notice] : []), `Open this URL in your browser and confirm the code.`, `URL: <${url}>`, `Code: ${code.userCode}`].join('\n'),
                   'Kimi For Coding',
                 )
                 if (!ctx.isRemote && ctx.openUrl) ctx.openUrl(url).catch(() => {})
@@ -305,7 +305,7 @@ function register(api) {
           if (!st || !st.loggedIn) {
             await deviceLogin({
               show: (code) =>
-                log(`Kimi device login: open ${code.verificationUriComplete || code.verificationUri} and confirm code ${code.userCode}`),
+                log(`${code.notice ? `${code.notice} ` : ''}Kimi device login: open ${code.verificationUriComplete || code.verificationUri} and confirm code ${code.userCode}`),
             })
           } else log(`Using the existing kimi-native login (${st.store} store).`)
           const sdk = await importSdk('provider-auth')

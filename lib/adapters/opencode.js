@@ -42,7 +42,7 @@ const OPENCODE_UA = /^opencode\/[^\s/]+/
 const IDENTITY_ERRORS = new Set(['KIMI_CLIENT_NOT_ALLOWED', 'KIMI_ACCOUNT_SUSPENDED'])
 // Core errors that mean "log in again": shown to opencode as a 401 so the run stops with the message instead of
 // being retried like a network failure.
-const AUTH_ERRORS = new Set(['KIMI_NOT_LOGGED_IN', 'KIMI_RELOGIN_REQUIRED', 'KIMI_LOGIN_DENIED', 'KIMI_LOGIN_EXPIRED'])
+const AUTH_ERRORS = new Set(['KIMI_NOT_LOGGED_IN', 'KIMI_RELOGIN_REQUIRED', 'KIMI_LOGIN_DENIED', 'KIMI_LOGIN_EXPIRED', 'KIMI_UNTRUSTED_ORIGIN'])
 const STARTUP_TIMEOUT_MS = 5000
 const LOGIN_HINT = `In opencode: \`opencode auth login -p ${ID}\`.`
 
@@ -103,7 +103,8 @@ function hostFetch(opts, { anthropic = false } = {}) {
       return await identityError(await fetchFor(host)(input, init), host ? { ...opts, host } : opts, anthropic)
     } catch (err) {
       if (!err || !AUTH_ERRORS.has(err.code)) throw err
-      const message = `kimi-native: ${err.message} ${LOGIN_HINT}`
+      // A server the user did not name gets no credential; logging in again would not change that.
+      const message = `kimi-native: ${err.message}${err.code === 'KIMI_UNTRUSTED_ORIGIN' ? '' : ` ${LOGIN_HINT}`}`
       return new Response(errorBody(message, 'invalid_authentication_error', err.code, anthropic), {
         status: 401,
         headers: { 'content-type': 'application/json' },
@@ -207,7 +208,7 @@ async function server(input, pluginOptions) {
             const c = await code
             return {
               url: c.verificationUriComplete || c.verificationUri,
-              instructions: `Enter code: ${c.userCode}`,
+              instructions: `${c.notice ? `${c.notice} ` : ''}Enter code: ${c.userCode}`,
               method: 'auto',
               async callback() {
                 try {

@@ -368,14 +368,16 @@ function registerNative(pi, ai, st, infos, host, protocol) {
             const result = await core.login({
               host,
               signal: interaction.signal,
-              onDeviceCode: (code) =>
+              onDeviceCode: (code) => {
+                if (code.notice) interaction.notify({ type: 'progress', message: code.notice })
                 interaction.notify({
                   type: 'device_code',
                   userCode: code.userCode,
                   verificationUri: code.verificationUriComplete,
                   intervalSeconds: code.interval,
                   expiresInSeconds: code.expiresIn,
-                }),
+                })
+              },
               onEvent: (event) => interaction.notify({ type: 'progress', message: `login: ${event.kind}` }),
             })
             if (result.models && result.models.length) pi.registerProvider(build(result.models))
@@ -411,7 +413,7 @@ function registerLegacy(pi, ai, st, infos, host) {
           host,
           signal: callbacks.signal,
           onDeviceCode: (code) =>
-            callbacks.onAuth({ url: code.verificationUriComplete, instructions: `Your code: ${code.userCode}` }),
+            callbacks.onAuth({ url: code.verificationUriComplete, instructions: `${code.notice ? `${code.notice} ` : ''}Your code: ${code.userCode}` }),
           onEvent: (event) => callbacks.onProgress && callbacks.onProgress(`login: ${event.kind}`),
         })
         if (result.models && result.models.length) pi.registerProvider(ID, config(result.models))

@@ -17,8 +17,7 @@ use crate::config::{EnvSource, Settings};
 use crate::constants::{self as c, env};
 use crate::error::{Code, KimiError, Result};
 use crate::lock::FileLock;
-use crate::token::{needs_refresh, now_secs};
-use sha2::{Digest, Sha256};
+use crate::token::{fingerprint, needs_refresh, now_secs};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -177,14 +176,6 @@ async fn refused(settings: &Settings, token: &str) -> bool {
   };
   let req = crate::identity::api_request(settings, &http, crate::identity::Endpoint::Models, token);
   matches!(req.timeout(PROBE_TIMEOUT).send().await, Ok(resp) if resp.status().as_u16() == 401)
-}
-
-fn fingerprint(token: &str) -> String {
-  Sha256::digest(token.as_bytes())
-    .iter()
-    .take(8)
-    .map(|b| format!("{b:02x}"))
-    .collect()
 }
 
 fn ledger_path(settings: &Settings) -> PathBuf {

@@ -19,7 +19,9 @@ use std::time::Duration;
 const LOGOUT_LOCK_WAIT: Duration = Duration::from_secs(35);
 
 pub trait LoginEvents: Send + Sync {
-  fn device_code(&self, code: &DeviceAuthorization);
+  /// `notice` is set when the OAuth host is not Kimi's: shown with the code, so the user knows
+  /// which server they are signing in to.
+  fn device_code(&self, code: &DeviceAuthorization, oauth_host: &str, notice: Option<&str>);
   /// `slow_down` (new interval), `restart` (new code), `retry` (a network or server error
   /// while polling; polling goes on at the next interval).
   fn event(&self, kind: &str, interval: Option<u64>);
@@ -31,6 +33,8 @@ pub struct LoginOutcome {
   pub expires_at: f64,
   pub models: Vec<ModelInfo>,
   pub warning: Option<String>,
+  /// As for `LoginEvents::device_code`: the OAuth host is not Kimi's.
+  pub notice: Option<String>,
 }
 
 /// Stores a new login for these settings: under the cross-process lock, then this process's
@@ -46,9 +50,16 @@ pub async fn adopt_login(settings: &Settings, login: StoredLogin) -> Result<()> 
 pub async fn store_login_locked(settings: &Settings, login: StoredLogin) -> Result<()> {
   let sess = session(settings);
   let _writes = sess.writes.lock().await;
-  sess.new_epoch();
+  sess.new_epoch(settings).await;
   sess.set_cache(Some(login.clone()));
-  sess.persist(settings, &login).await
+  // What the store holds now, should this write be refused (then memory keeps the new login).
+  let holds = sess
+    .read_store(settings)
+    .await
+    .ok()
+    .flatten()
+    .map(|(l, _)| l.refresh_token);
+  sess.persist(settings, &login, holds).await
 }
 
 /// Device login: poll at once, then every `interval`; `slow_down` adds 5 s for good;
@@ -56,9 +67,10 @@ pub async fn store_login_locked(settings: &Settings, login: StoredLogin) -> Resu
 /// network or server failure while polling is retried at the next interval on a fresh
 /// connection until the budget runs out. The token is stored, then models are discovered.
 pub async fn login(settings: &Settings, events: &dyn LoginEvents, cancel: &Cancel) -> Result<LoginOutcome> {
+  let oauth = OAuthClient::new(settings)?;
   let sess = session(settings);
   let store = sess.store(settings).await?;
-  let oauth = OAuthClient::new(settings)?;
+  let notice = settings.foreign_login_notice();
   let budget = settings.login_budget;
   let deadline = tokio::time::Instant::now() + budget;
   let expired = || {
@@ -75,7 +87,7 @@ pub async fn login(settings: &Settings, events: &dyn LoginEvents, cancel: &Cance
       return Err(expired());
     }
     let code = cancel.run(oauth.device_authorization()).await?;
-    events.device_code(&code);
+    events.device_code(&code, &settings.oauth_host, notice.as_deref());
     let code_deadline = code
       .expires_in
       .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s))
@@ -132,6 +144,7 @@ pub async fn login(settings: &Settings, events: &dyn LoginEvents, cancel: &Cance
     expires_at: login.expires_at,
     models,
     warning,
+    notice,
   })
 }
 
@@ -155,12 +168,12 @@ pub async fn logout(settings: &Settings) -> Result<bool> {
   let sess = session(settings);
   let removed = {
     let _writes = sess.writes.lock().await;
-    sess.new_epoch();
+    sess.new_epoch(settings).await;
     delete_login(settings, &sess).await?
   };
   if let Ok(_lock) = FileLock::acquire(&settings.lock_path(), LOGOUT_LOCK_WAIT).await {
     let _writes = sess.writes.lock().await;
-    sess.new_epoch();
+    sess.new_epoch(settings).await;
     delete_login(settings, &sess).await?;
   }
   Ok(removed)

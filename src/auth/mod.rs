@@ -7,21 +7,24 @@
 //! a 401 names the token the server rejected, so N concurrent 401s cost one refresh.
 
 mod api;
+mod exit;
 mod handout;
 mod login;
 mod refresh;
 mod session;
 mod sources;
 mod status;
+mod unsaved;
 
 pub use api::{discover_models, list_models, usage};
+pub use exit::{exit_bound, wait_before_exit};
 pub use handout::{caller_cache_secs, caller_id, hand_out, valid_for, HandOutRequest};
 pub use login::{adopt_login, login, logout, store_login_locked, LoginEvents, LoginOutcome};
 pub use session::{blocking, refreshes_pending, refreshes_settled};
 pub use sources::{official_logins, Grant, TokenSource};
 pub use status::{status, StatusReport};
 
-use crate::config::Settings;
+use crate::config::{is_kimi_origin, Role, Settings};
 use crate::error::{Code, KimiError, Result};
 use crate::token::{blocking_margin, needs_refresh, now_secs, StoredLogin};
 use session::{session, Session};
@@ -50,6 +53,11 @@ pub async fn forced_token(settings: &Settings) -> Result<Grant> {
 }
 
 async fn token(settings: &Settings, rejected: Option<String>) -> Result<Grant> {
+  // The one rule for every source (docs/security.md): a server a host's options name, that is
+  // not Kimi's and that the user's environment does not name, gets no credential at all.
+  if let Some(refusal) = settings.origin_refusal() {
+    return Err(refusal);
+  }
   let sess = session(settings);
   let mut relogin: Option<String> = None;
   if let Some(login) = sess.current(settings).await? {
@@ -66,8 +74,24 @@ async fn token(settings: &Settings, rejected: Option<String>) -> Result<Grant> {
   }
   Err(match relogin {
     Some(reason) => KimiError::relogin(&reason),
-    None => KimiError::not_logged_in(),
+    None => not_logged_in(settings),
   })
+}
+
+/// "Not logged in", naming the servers when they are not the default pair, and a login on
+/// this machine that exists but belongs to another pair.
+fn not_logged_in(settings: &Settings) -> KimiError {
+  let mut err = KimiError::not_logged_in();
+  if !is_kimi_origin(&settings.oauth_host, Role::OAuth) || !is_kimi_origin(&settings.base_url, Role::Api) {
+    err.message = format!(
+      "Not logged in to Kimi For Coding at {} (API {}): logins are kept per server pair. Run `npx kimi-native login` with the same settings.",
+      settings.oauth_host, settings.base_url
+    );
+  }
+  if let Some(why) = sources::kimi_cli_elsewhere(settings) {
+    err.message = format!("{} ({why}.)", err.message);
+  }
+  err
 }
 
 async fn native_token(

@@ -2,10 +2,11 @@
 //! process may have rotated already), the OAuth call with kimi-wire §2's retries, and a write
 //! that neither drops the rotation nor resurrects a login that was signed out meanwhile.
 
-use super::session::Session;
+use super::session::{blocking, Session};
+use super::{exit, unsaved};
 use crate::config::Settings;
 use crate::constants as c;
-use crate::error::{KimiError, Result};
+use crate::error::{Code, KimiError, Result};
 use crate::lock::FileLock;
 use crate::oauth::{OAuthClient, RefreshFailure};
 use crate::token::{needs_refresh, now_secs, StoredLogin};
@@ -20,7 +21,10 @@ pub(crate) const LOCK_DEADLINE: Duration = Duration::from_secs(90);
 pub(crate) async fn run(settings: Settings, sess: Arc<Session>, rejected: Option<String>) -> Result<StoredLogin> {
   let epoch = sess.epoch();
   let _lock = FileLock::acquire(&settings.lock_path(), LOCK_DEADLINE).await?;
-  let current = sess.load(&settings).await?.ok_or_else(KimiError::not_logged_in)?;
+  let current = sess
+    .load_latest(&settings)
+    .await?
+    .ok_or_else(KimiError::not_logged_in)?;
   if let Some(reason) = &current.relogin_reason {
     return Err(KimiError::relogin(reason));
   }
@@ -35,22 +39,41 @@ pub(crate) async fn run(settings: Settings, sess: Arc<Session>, rejected: Option
   }
   let oauth = OAuthClient::new(&settings)?;
   let mut attempt = 0;
-  let outcome = loop {
+  // Held from the moment a request goes out until its answer is persisted: an exit waits for
+  // it (auth/exit.rs). Released before a retry's pause, which may be dropped at exit.
+  let (outcome, sent) = loop {
+    let sent = exit::begin_send().ok_or_else(exiting)?;
     match oauth.refresh(&current.refresh_token).await {
       Err(RefreshFailure::Transient(_)) if attempt + 1 < c::REFRESH_ATTEMPTS => {
+        drop(sent);
         tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
         attempt += 1;
       }
-      other => break other,
+      other => break (other, sent),
     }
   };
-  match outcome {
+  let committed = match outcome {
     Ok(mut fresh) => {
       fresh.oauth_host = Some(settings.oauth_host.clone());
       commit(&settings, &sess, &current, fresh, epoch).await
     }
     Err(RefreshFailure::Unauthorized(detail)) => {
-      let reason = format!("the server refused the refresh token: {detail}");
+      let (s, spent) = (settings.clone(), current.refresh_token.clone());
+      let explained = blocking(move || Ok(unsaved::explain_spent(&s, &spent)))
+        .await
+        .ok()
+        .flatten();
+      if let Some((why, true)) = &explained {
+        // The login lives on in the process that could not save it: no tombstone.
+        return Err(KimiError::new(
+          Code::Store,
+          format!("This process's copy of the Kimi login is out of date: {why}."),
+        ));
+      }
+      let reason = match explained {
+        Some((why, _)) => why,
+        None => format!("the server refused the refresh token: {detail}"),
+      };
       let mut marked = current.clone();
       marked.relogin_reason = Some(reason.clone());
       // Kept, not deleted, so status() can explain; a newer login found instead is adopted.
@@ -61,7 +84,16 @@ pub(crate) async fn run(settings: Settings, sess: Arc<Session>, rejected: Option
       }
     }
     Err(RefreshFailure::Transient(e)) | Err(RefreshFailure::Fatal(e)) => Err(e),
-  }
+  };
+  drop(sent);
+  committed
+}
+
+fn exiting() -> KimiError {
+  KimiError::new(
+    Code::Cancelled,
+    "The process is exiting: the token refresh was not started (nothing was lost).",
+  )
 }
 
 /// Writes the outcome of refreshing `previous`, unless the login moved on meanwhile: a logout
@@ -69,7 +101,7 @@ pub(crate) async fn run(settings: Settings, sess: Arc<Session>, rejected: Option
 /// `previous`). Returns the login now in force.
 async fn commit(
   settings: &Settings,
-  sess: &Session,
+  sess: &Arc<Session>,
   previous: &StoredLogin,
   outcome: StoredLogin,
   epoch: u64,
@@ -78,21 +110,22 @@ async fn commit(
   if sess.epoch() != epoch {
     return Err(KimiError::not_logged_in());
   }
-  match sess.read_store(settings).await {
-    Ok(Some((stored, _))) if stored.refresh_token != previous.refresh_token => {
-      sess.set_cache(Some(stored.clone()));
-      return Ok(stored);
+  // Unreadable: losing a rotation is worse than overwriting it, so the outcome is written.
+  if let Ok(stored) = sess.read_store(settings).await {
+    let stored = stored.map(|(l, _)| l);
+    if sess.store_moved_on(stored.as_ref(), previous) {
+      sess.forget_unsaved(settings).await;
+      sess.set_cache(stored.clone());
+      return stored.ok_or_else(KimiError::not_logged_in);
     }
-    Ok(None) => {
-      sess.set_cache(None);
-      return Err(KimiError::not_logged_in());
-    }
-    // Still ours; or unreadable, and losing a rotation is worse than overwriting it.
-    Ok(Some(_)) | Err(_) => {}
   }
+  // The pair the store holds, should this write be refused: the one this process moved past.
+  let holds = sess
+    .unsaved()
+    .map_or_else(|| Some(previous.refresh_token.clone()), |u| u.store_had);
   sess.set_cache(Some(outcome.clone()));
-  // A failed write is noted for status() and the login stays in memory: the rotation already
-  // happened on the server, so this request must still get its token.
-  let _ = sess.persist(settings, &outcome).await;
+  // A failed write keeps the login in memory (auth/unsaved.rs): the rotation already happened
+  // on the server, so this request must still get its token.
+  let _ = sess.persist(settings, &outcome, holds).await;
   Ok(outcome)
 }

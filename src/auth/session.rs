@@ -2,8 +2,10 @@
 //! in memory, the one refresh in flight, and the ordering of writes (refresh, login, logout).
 
 use super::refresh;
+use super::unsaved::{self, Unsaved};
 use crate::config::Settings;
 use crate::error::{KimiError, Result};
+use crate::lock::FileLock;
 use crate::store::{self, Origin, ResolvedStore};
 use crate::token::StoredLogin;
 use futures_util::future::{BoxFuture, FutureExt, Shared};
@@ -42,6 +44,10 @@ struct State {
   last_failure: Option<(Instant, KimiError)>,
   /// Why the last write did not land where the store says it should (keychain refused…).
   store_note: Option<String>,
+  /// A rotation the store refused: then the login in memory is the login (auth/unsaved.rs).
+  unsaved: Option<Unsaved>,
+  /// Whether the background write of `unsaved` is running.
+  retrying: bool,
 }
 
 pub(crate) struct Session {
@@ -115,12 +121,60 @@ impl Session {
     self.state().epoch
   }
 
-  /// Login and logout call this under `writes`: earlier refreshes lose the right to write.
-  pub(crate) fn new_epoch(&self) {
-    let mut st = self.state();
-    st.epoch += 1;
-    st.failures = 0;
-    st.last_failure = None;
+  /// Login and logout call this under `writes`: earlier refreshes lose the right to write, and
+  /// a login held only in memory is replaced.
+  pub(crate) async fn new_epoch(&self, settings: &Settings) {
+    {
+      let mut st = self.state();
+      st.epoch += 1;
+      st.failures = 0;
+      st.last_failure = None;
+    }
+    self.forget_unsaved(settings).await;
+  }
+
+  pub(crate) fn unsaved(&self) -> Option<Unsaved> {
+    self.state().unsaved.clone()
+  }
+
+  /// Drops the memory-only login (it was written, or another login replaced it) and its note.
+  pub(crate) async fn forget_unsaved(&self, settings: &Settings) {
+    if self.state().unsaved.take().is_some() {
+      let s = settings.clone();
+      let _ = blocking(move || {
+        unsaved::clear_note(&s);
+        Ok(())
+      })
+      .await;
+    }
+  }
+
+  /// The login a refresh starts from: the store's, unless this process holds a newer pair the
+  /// store refused, and the store still holds the pair it moved past (otherwise another
+  /// process logged in or out since, and that wins).
+  pub(crate) async fn load_latest(&self, settings: &Settings) -> Result<Option<StoredLogin>> {
+    let Some(held) = self.unsaved() else {
+      return self.load(settings).await;
+    };
+    match self.read_store(settings).await {
+      Ok(stored) if !held.store_unchanged(stored.as_ref().map(|(l, _)| l)) => {
+        self.forget_unsaved(settings).await;
+        let stored = stored.map(|(l, _)| l);
+        self.set_cache(stored.clone());
+        Ok(stored)
+      }
+      // The store still holds the spent pair, or cannot be read: memory is the login.
+      _ => Ok(Some(held.login)),
+    }
+  }
+
+  /// Whether the store moved on from `previous` (the pair a refresh started from): a login or
+  /// logout elsewhere, whose result then wins over the refresh's.
+  pub(crate) fn store_moved_on(&self, stored: Option<&StoredLogin>, previous: &StoredLogin) -> bool {
+    match self.unsaved() {
+      Some(held) => !held.store_unchanged(stored),
+      None => stored.is_none_or(|s| s.refresh_token != previous.refresh_token),
+    }
   }
 
   pub(crate) fn store_note(&self) -> Option<String> {
@@ -160,11 +214,33 @@ impl Session {
 
   /// Writes a login so that it is never lost: a few attempts, then (in `auto`) the 0600 file
   /// with the reason kept for `status()`. Call with the new login already in memory.
-  pub(crate) async fn persist(&self, settings: &Settings, login: &StoredLogin) -> Result<()> {
+  /// `store_holds` is the refresh token of the pair the store holds now (`None`: no login):
+  /// when nothing can be written, memory keeps the login, a note tells other processes, and
+  /// the write is retried in the background (auth/unsaved.rs).
+  pub(crate) async fn persist(
+    self: &Arc<Self>,
+    settings: &Settings,
+    login: &StoredLogin,
+    store_holds: Option<String>,
+  ) -> Result<()> {
+    match self.write(settings, login, &WRITE_RETRY_PAUSES_MS).await {
+      Ok(()) => {
+        self.forget_unsaved(settings).await;
+        Ok(())
+      }
+      Err(failure) => {
+        self.keep_unsaved(settings, login, store_holds, &failure).await;
+        Err(failure)
+      }
+    }
+  }
+
+  /// The store's primary backend (one attempt after each pause), then its fallback file.
+  async fn write(&self, settings: &Settings, login: &StoredLogin, pauses: &[u64]) -> Result<()> {
     let st = self.store(settings).await?;
     let mut failure = None;
-    for pause in WRITE_RETRY_PAUSES_MS {
-      tokio::time::sleep(Duration::from_millis(pause)).await;
+    for pause in pauses {
+      tokio::time::sleep(Duration::from_millis(*pause)).await;
       let (s, l) = (st.clone(), login.clone());
       match blocking(move || s.save(&l)).await {
         Ok(()) => {
@@ -187,11 +263,89 @@ impl Session {
         return Ok(());
       }
     }
-    self.state().store_note = Some(format!(
-      "the latest login could not be saved ({}); only this process holds it, other processes will ask you to log in again",
-      failure.message
-    ));
     Err(failure)
+  }
+
+  async fn keep_unsaved(
+    self: &Arc<Self>,
+    settings: &Settings,
+    login: &StoredLogin,
+    store_holds: Option<String>,
+    failure: &KimiError,
+  ) {
+    if login.relogin_reason.is_some() {
+      // A login marked dead is not worth keeping: nothing to retry.
+      return self.forget_unsaved(settings).await;
+    }
+    let (held, start_retry) = {
+      let mut st = self.state();
+      let previous = st.unsaved.take();
+      let held = Unsaved {
+        login: login.clone(),
+        store_had: previous.as_ref().map_or(store_holds, |p| p.store_had.clone()),
+        since: previous.as_ref().map_or_else(Instant::now, |p| p.since),
+        reason: failure.message.clone(),
+      };
+      st.unsaved = Some(held.clone());
+      st.store_note = Some(format!(
+        "the latest login could not be saved ({}); this process holds it in memory, goes on using it and retries \
+         the write in the background; other processes are told why their copy no longer works",
+        failure.message
+      ));
+      (held, !std::mem::replace(&mut st.retrying, true))
+    };
+    if let Some(spent) = held.store_had.clone() {
+      let (s, reason) = (settings.clone(), held.reason.clone());
+      let _ = blocking(move || {
+        unsaved::write_note(&s, &spent, &reason);
+        Ok(())
+      })
+      .await;
+    }
+    if start_retry {
+      tokio::spawn(self.clone().retry_unsaved(settings.clone()));
+    }
+  }
+
+  /// Writes the memory-only login once the store accepts writes again (or stops when another
+  /// login replaced it), under the same locks as a refresh.
+  async fn retry_unsaved(self: Arc<Self>, settings: Settings) {
+    let _running = super::exit::begin_retry();
+    let mut pause = unsaved::RETRY_FIRST;
+    loop {
+      // An exit cuts the pause short: one last attempt before the process ends.
+      let exit = super::exit::exit_started().notified();
+      tokio::pin!(exit);
+      exit.as_mut().enable();
+      if !super::exit::exiting() {
+        tokio::select! {
+          _ = tokio::time::sleep(pause) => {}
+          _ = exit => {}
+        }
+      }
+      pause = (pause * 2).min(unsaved::RETRY_MAX);
+      if let Ok(_lock) = FileLock::acquire(&settings.lock_path(), Duration::from_secs(2)).await {
+        let _writes = self.writes.lock().await;
+        if let Some(held) = self.unsaved() {
+          match self.read_store(&settings).await {
+            Ok(stored) if !held.store_unchanged(stored.as_ref().map(|(l, _)| l)) => {
+              self.forget_unsaved(&settings).await;
+              self.set_cache(stored.map(|(l, _)| l));
+            }
+            _ => {
+              if self.write(&settings, &held.login, &[0]).await.is_ok() {
+                self.forget_unsaved(&settings).await;
+              }
+            }
+          }
+        }
+      }
+      let mut st = self.state();
+      if st.unsaved.is_none() || super::exit::exiting() {
+        st.retrying = false;
+        return;
+      }
+    }
   }
 
   /// The refresh in flight, or a new one. It runs on its own task: a caller that is cancelled
@@ -341,7 +495,7 @@ mod tests {
     });
     let rotated = login("rotated");
     sess.set_cache(Some(rotated.clone()));
-    sess.persist(&settings, &rotated).await.unwrap();
+    sess.persist(&settings, &rotated, None).await.unwrap();
     assert_eq!(file.load().unwrap().unwrap().refresh_token, "rotated-refresh");
     let (stored, origin) = sess.read_store(&settings).await.unwrap().unwrap();
     assert_eq!((stored.access_token.as_str(), origin), ("rotated", Origin::Fallback));
@@ -368,8 +522,9 @@ mod tests {
     });
     let rotated = login("rotated");
     sess.set_cache(Some(rotated.clone()));
-    assert!(sess.persist(&settings, &rotated).await.is_err());
+    assert!(sess.persist(&settings, &rotated, None).await.is_err());
     assert_eq!(sess.cached().unwrap().access_token, "rotated");
-    assert!(sess.store_note().unwrap().contains("only this process holds it"));
+    assert!(sess.store_note().unwrap().contains("holds it in memory"));
+    assert!(sess.unsaved().is_some());
   }
 }

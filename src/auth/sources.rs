@@ -1,8 +1,13 @@
 //! Where a token can come from besides kimi-native's own login: `KIMI_API_KEY`, and the
 //! official clients' credential files, reused read-only while valid (rotating their refresh
 //! chain would log the official client out).
+//!
+//! Each goes only where it was issued for (docs/security.md): every source first needs
+//! `Settings::origin_refusal()` to be clear; then `KIMI_API_KEY` may go to any base that passes
+//! it, kimi-code's login to the pair its file is named after, kimi-cli's to the one pair
+//! kimi-cli uses in this environment.
 
-use crate::config::Settings;
+use crate::config::{Role, Settings};
 use crate::constants as c;
 use crate::token::{now_secs, parse_official, StoredLogin};
 use std::path::PathBuf;
@@ -58,7 +63,12 @@ impl Grant {
   }
 }
 
+/// `KIMI_API_KEY`, when the API base may receive it: Kimi's API, or a base the user's
+/// environment names.
 pub fn api_key(settings: &Settings) -> Option<Grant> {
+  if !settings.may_receive_credentials(&settings.base_url, Role::Api) {
+    return None;
+  }
   settings.api_key.as_ref().map(|k| Grant {
     token: k.expose().to_string(),
     source: TokenSource::ApiKey,
@@ -68,7 +78,7 @@ pub fn api_key(settings: &Settings) -> Option<Grant> {
 
 /// The official clients' credential files that exist and parse, in preference order.
 pub fn official_logins(settings: &Settings) -> Vec<(TokenSource, StoredLogin)> {
-  if !settings.official_credentials {
+  if !settings.official_credentials || settings.origin_refusal().is_some() {
     return vec![];
   }
   let mut candidates: Vec<(TokenSource, PathBuf)> = vec![];
@@ -79,7 +89,8 @@ pub fn official_logins(settings: &Settings) -> Vec<(TokenSource, StoredLogin)> {
       h.join("credentials").join(format!("{}.json", settings.slot())),
     ));
   }
-  if let Some(h) = &settings.kimi_share_dir {
+  // kimi-cli writes the same file whatever pair it logged in to: only its own pair may use it.
+  if let Some(h) = settings.kimi_share_dir.as_ref().filter(|_| settings.is_kimi_cli_pair()) {
     candidates.push((TokenSource::KimiCli, h.join(c::OFFICIAL_CREDENTIALS_FILE)));
   }
   candidates
@@ -91,6 +102,24 @@ pub fn official_logins(settings: &Settings) -> Vec<(TokenSource, StoredLogin)> {
         .map(|l| (src, l))
     })
     .collect()
+}
+
+/// Why kimi-cli's login, present on this machine, is not used for these settings (for the
+/// "not logged in" message), if that is the case.
+pub fn kimi_cli_elsewhere(settings: &Settings) -> Option<String> {
+  let dir = settings.kimi_share_dir.as_ref()?;
+  if !settings.official_credentials || settings.is_kimi_cli_pair() {
+    return None;
+  }
+  let path = dir.join(c::OFFICIAL_CREDENTIALS_FILE);
+  path.exists().then(|| {
+    format!(
+      "kimi-cli's login ({}) belongs to {} and {}, not to this OAuth host and base URL",
+      path.display(),
+      settings.kimi_cli_pair.0,
+      settings.kimi_cli_pair.1
+    )
+  })
 }
 
 pub fn usable_official(settings: &Settings) -> Option<Grant> {

@@ -16,14 +16,24 @@ pub struct StatusReport {
   pub relogin_required: bool,
   pub relogin_reason: Option<String>,
   pub model: Option<ModelInfo>,
+  /// Why no credential may be used with these settings (the origin rule), when that is so.
+  pub untrusted_origin: Option<String>,
+  /// The login in force is held only in this process's memory: the store refused its write
+  /// (`store_reason` says why; the write is being retried).
+  pub unsaved: bool,
 }
 
 pub async fn status(settings: &Settings) -> Result<StatusReport> {
   let sess = session(settings);
   let st = sess.store(settings).await?;
   let stored = sess.read_store(settings).await?;
-  // A login that only this process holds (its write failed) is still this process's login.
+  // A login that only this process holds (the store refused its write) is this process's login,
+  // newer than the store's.
+  let unsaved = sess
+    .unsaved()
+    .filter(|u| u.store_unchanged(stored.as_ref().map(|(l, _)| l)));
   let stored = match (stored, sess.cached()) {
+    (_, Some(cached)) if unsaved.is_some() => Some((cached, None)),
     (Some((l, origin)), _) => Some((l, Some(origin))),
     (None, Some(cached)) => Some((cached, None)),
     (None, None) => None,
@@ -54,7 +64,12 @@ pub async fn status(settings: &Settings) -> Result<StatusReport> {
     relogin_required: false,
     relogin_reason: None,
     model,
+    untrusted_origin: settings.origin_refusal().map(|e| e.message),
+    unsaved: unsaved.is_some(),
   };
+  if report.untrusted_origin.is_some() {
+    return Ok(report);
+  }
   if let Some((l, _)) = &stored {
     report.expires_at = Some(l.expires_at);
     if let Some(r) = &l.relogin_reason {

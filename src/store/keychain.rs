@@ -3,6 +3,13 @@
 //! or hung keychain cannot stall a host. Large values are split into chunks because Windows
 //! limits a credential blob to 2560 bytes; the same layout is used everywhere so it is tested
 //! everywhere.
+//!
+//! A write that times out is left to finish on its thread (a keychain call cannot be
+//! interrupted). So that it can never land after a later write and roll the keychain back to a
+//! spent refresh token, every write (and delete) holds an OS file lock beside the refresh lock
+//! while it runs, in any process: a later write waits for it, or times out and leaves the
+//! login to the fallback file; a write that could not take the lock before its caller gave up
+//! does not write at all.
 
 use super::Backend;
 use crate::config::Settings;
@@ -11,7 +18,10 @@ use crate::error::{Code, KimiError, Result};
 use crate::token::StoredLogin;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[cfg(target_os = "macos")]
 pub const NAME: &str = "macOS Keychain";
@@ -72,10 +82,51 @@ struct ChunkHead {
   sha256: String,
 }
 
+/// Takes the write lock at `path` before `deadline`, unless the caller gave up meanwhile.
+/// `Ok(None)`: no lock file can be had here (no home); the write goes ahead unordered, as a
+/// store without a lock directory always did.
+fn hold_write_lock(
+  path: &std::path::Path,
+  deadline: Instant,
+  gave_up: &AtomicBool,
+) -> std::result::Result<Option<std::fs::File>, String> {
+  let opened = path
+    .parent()
+    .map_or(Ok(()), |dir| crate::store::file::create_dir(dir, true))
+    .and_then(|_| {
+      std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+    });
+  let Ok(file) = opened else { return Ok(None) };
+  loop {
+    match file.try_lock() {
+      Ok(()) => {
+        // Checked with the lock held: from here on a later write waits for this one.
+        if gave_up.load(Ordering::SeqCst) {
+          return Err("gave up".into());
+        }
+        return Ok(Some(file));
+      }
+      Err(std::fs::TryLockError::WouldBlock) => {}
+      Err(std::fs::TryLockError::Error(_)) => return Ok(None),
+    }
+    if Instant::now() >= deadline || gave_up.load(Ordering::SeqCst) {
+      return Err("an earlier write of this login to the keychain has not finished".into());
+    }
+    std::thread::sleep(Duration::from_millis(5));
+  }
+}
+
 pub struct KeychainStore {
   raw: std::sync::Arc<dyn RawKeychain>,
   account: String,
   timeout: Duration,
+  /// The file every write of this login holds while it runs (see the module comment).
+  write_lock: Option<PathBuf>,
 }
 
 fn sha_hex(s: &str) -> String {
@@ -93,6 +144,7 @@ impl KeychainStore {
       }),
       account: settings.keychain_account(),
       timeout: settings.keychain_timeout,
+      write_lock: Some(settings.keychain_write_lock_path()),
     }
   }
 
@@ -101,7 +153,14 @@ impl KeychainStore {
       raw,
       account: account.into(),
       timeout,
+      write_lock: None,
     }
+  }
+
+  /// Orders this store's writes through the lock file `path` (as `new` does).
+  pub fn with_write_lock(mut self, path: PathBuf) -> Self {
+    self.write_lock = Some(path);
+    self
   }
 
   /// Runs `op` on its own thread; gives up after the timeout (the thread is left to finish).
@@ -110,9 +169,39 @@ impl KeychainStore {
     what: &str,
     op: impl FnOnce(&dyn RawKeychain) -> std::result::Result<T, String> + Send + 'static,
   ) -> Result<T> {
+    self.timed_with(what, None, op)
+  }
+
+  /// As `timed`, holding the write lock (when there is one) around `op`.
+  fn timed_write<T: Send + 'static>(
+    &self,
+    what: &str,
+    op: impl FnOnce(&dyn RawKeychain) -> std::result::Result<T, String> + Send + 'static,
+  ) -> Result<T> {
+    self.timed_with(what, self.write_lock.clone(), op)
+  }
+
+  fn timed_with<T: Send + 'static>(
+    &self,
+    what: &str,
+    write_lock: Option<PathBuf>,
+    op: impl FnOnce(&dyn RawKeychain) -> std::result::Result<T, String> + Send + 'static,
+  ) -> Result<T> {
     let raw = self.raw.clone();
     let (tx, rx) = std::sync::mpsc::channel();
+    let deadline = Instant::now() + self.timeout;
+    // Set when this call gives up: a write that has not taken the lock by then must not run.
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let gave_up = abandoned.clone();
     let spawned = std::thread::Builder::new().name("kimi-keychain".into()).spawn(move || {
+      let _held = match write_lock.map(|p| hold_write_lock(&p, deadline, &gave_up)) {
+        Some(Err(msg)) => {
+          let _ = tx.send(Err(msg));
+          return;
+        }
+        Some(Ok(held)) => held,
+        None => None,
+      };
       let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op(raw.as_ref())))
         .unwrap_or_else(|_| Err("the keychain library panicked".into()));
       let _ = tx.send(out);
@@ -123,7 +212,11 @@ impl KeychainStore {
         "cannot start a keychain thread",
       ));
     }
-    match rx.recv_timeout(self.timeout) {
+    let answer = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+    if answer.is_err() {
+      abandoned.store(true, Ordering::SeqCst);
+    }
+    match answer {
       Ok(Ok(v)) => Ok(v),
       Ok(Err(msg)) => Err(KimiError::new(
         Code::KeychainUnavailable,
@@ -187,7 +280,7 @@ impl Backend for KeychainStore {
     let text = serde_json::to_string(login).map_err(|e| KimiError::internal(e.to_string()))?;
     let account = self.account.clone();
     let chunk_names: Vec<String> = (1..=64).map(|i| self.chunk_account(i)).collect();
-    self.timed("write", move |raw| {
+    self.timed_write("write", move |raw| {
       if text.chars().count() <= c::KEYCHAIN_CHUNK_CHARS {
         raw.set(&account, &text)?;
         for name in &chunk_names {
@@ -222,7 +315,7 @@ impl Backend for KeychainStore {
   fn delete(&self) -> Result<bool> {
     let account = self.account.clone();
     let chunk_names: Vec<String> = (1..=64).map(|i| self.chunk_account(i)).collect();
-    self.timed("delete", move |raw| {
+    self.timed_write("delete", move |raw| {
       let removed = raw.remove(&account)?;
       for name in &chunk_names {
         if !raw.remove(name)? {
@@ -273,6 +366,81 @@ mod tests {
     fn remove(&self, _: &str) -> std::result::Result<bool, String> {
       Ok(false)
     }
+  }
+
+  /// A keychain whose first write takes `first_write` (a keychain that hangs, then answers).
+  struct SlowFirstWrite {
+    inner: MemKeychain,
+    first_write: Duration,
+    writes: std::sync::atomic::AtomicUsize,
+  }
+  impl RawKeychain for SlowFirstWrite {
+    fn get(&self, a: &str) -> std::result::Result<Option<String>, String> {
+      self.inner.get(a)
+    }
+    fn set(&self, a: &str, v: &str) -> std::result::Result<(), String> {
+      if self.writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+        std::thread::sleep(self.first_write);
+      }
+      self.inner.set(a, v)
+    }
+    fn remove(&self, a: &str) -> std::result::Result<bool, String> {
+      self.inner.remove(a)
+    }
+  }
+
+  fn login_with(refresh: &str) -> StoredLogin {
+    StoredLogin {
+      access_token: format!("{refresh}-access"),
+      refresh_token: refresh.into(),
+      ..Default::default()
+    }
+  }
+
+  /// A write that timed out and completes later never overwrites a later write: the later
+  /// one waits for it (two stores over one keychain stand for two processes).
+  #[test]
+  fn a_timed_out_write_that_completes_late_never_overwrites_a_later_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("locks/slot.keychain.lock");
+    let raw = Arc::new(SlowFirstWrite {
+      inner: MemKeychain {
+        max_len: 4096,
+        ..Default::default()
+      },
+      first_write: Duration::from_millis(700),
+      writes: Default::default(),
+    });
+    let store = |raw: Arc<SlowFirstWrite>| {
+      KeychainStore::with_raw(raw, "oauth/t", Duration::from_millis(500)).with_write_lock(lock.clone())
+    };
+    let (first, second) = (store(raw.clone()), store(raw.clone()));
+    let err = first.save(&login_with("RT-spent")).unwrap_err();
+    assert!(err.message.contains("did not answer"), "{}", err.message);
+    // Issued after the first gave up, while it still runs: lands after it.
+    second.save(&login_with("RT-latest")).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(first.load().unwrap().unwrap().refresh_token, "RT-latest");
+
+    // A write that cannot take the lock before its caller gives up does not write at all.
+    let raw = Arc::new(SlowFirstWrite {
+      inner: MemKeychain {
+        max_len: 4096,
+        ..Default::default()
+      },
+      first_write: Duration::from_millis(1500),
+      writes: Default::default(),
+    });
+    let (first, second) = (store(raw.clone()), store(raw.clone()));
+    assert!(first.save(&login_with("RT-1")).is_err());
+    assert!(second.save(&login_with("RT-2")).is_err());
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(first.load().unwrap().unwrap().refresh_token, "RT-1");
+    assert_eq!(
+      raw.writes.load(std::sync::atomic::Ordering::SeqCst),
+      1,
+      "the abandoned write never ran"
+    );
   }
 
   fn big_login() -> StoredLogin {
