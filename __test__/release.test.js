@@ -668,6 +668,9 @@ const TOOL_PACKAGES = {
   git: { debian: 'git', alpine: 'git' },
   script: { debian: null /* bsdutils, Essential */, alpine: 'util-linux-misc' },
   flock: { debian: 'util-linux', alpine: 'flock' },
+  // refresh.test.js as root; docker's default capabilities lack CAP_LINUX_IMMUTABLE, so in the containers
+  // `chattr +i` is refused and those tests skip, saying so. Alpine: busybox's applet, if any.
+  chattr: { debian: 'e2fsprogs', alpine: null },
   openssl: { debian: 'openssl', alpine: 'openssl' },
   'secret-tool': { debian: 'libsecret-tools', alpine: 'libsecret' },
   'dbus-run-session': { debian: 'dbus', alpine: 'dbus' },
