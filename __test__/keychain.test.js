@@ -139,11 +139,13 @@ async function runChild(scenario) {
         return r.status === 0
       }
       if (process.platform === 'win32') {
-        // keyring's Windows target name is `<user>.<service>`. cmdkey echoes the filter in its header line
-        // and lists a found credential again (whatever the display language): two mentions = present.
+        // keyring 3.6's Windows target name is `<user>.<service>`. `cmdkey /list:<target>` may not match a
+        // generic credential, which cmdkey lists as `LegacyGeneric:target=<target>`, so the whole listing
+        // is read: a line ending in `=<target>` (or `: <target>` after a localised label) is the entry.
         const target = `${name}.${SERVICE}`
-        r = spawnSync('cmdkey', [`/list:${target}`], { encoding: 'utf8', timeout: 10000 })
-        return r.status === 0 && (r.stdout || '').split(target).length - 1 >= 2
+        r = spawnSync('cmdkey', ['/list'], { encoding: 'utf8', timeout: 10000 })
+        const lines = (r.stdout || '').split(/\r?\n/).map((l) => l.trim())
+        return r.status === 0 && lines.some((l) => l.endsWith(`=${target}`) || l.endsWith(`: ${target}`))
       }
       r = spawnSync('secret-tool', ['lookup', 'service', SERVICE, 'username', name], { encoding: 'utf8', timeout: 10000 })
       return r.status === 0 && Boolean(r.stdout)

@@ -213,6 +213,16 @@ function stageCheckout(dir) {
     fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true })
     fs.copyFileSync(path.join(REPO, f), path.join(dir, f))
   }
+  // openclaw blocks a plugin whose files belong to another user ("suspicious ownership"). Node 24's
+  // copyFileSync keeps the source's owner when run as root, and CI's containers run as root on a checkout
+  // owned by the runner's user: so the staged copy is handed to the user running openclaw.
+  if (process.getuid) {
+    const own = (p) => {
+      fs.lchownSync(p, process.getuid(), process.getgid())
+      if (fs.lstatSync(p).isDirectory()) for (const e of fs.readdirSync(p)) own(path.join(p, e))
+    }
+    own(dir)
+  }
   return dir
 }
 

@@ -554,3 +554,262 @@ test('golden bytes the tests compare with are vendored in __test__/golden (nothi
   assert.ok(wanted.size >= 3, `golden references found: ${[...wanted]}`)
   for (const w of wanted) assert.ok(fs.existsSync(path.join(GOLDEN, w)), `__test__/golden/${w} is missing`)
 })
+
+// ---------------------------------------------------------------------------------------------------
+// First-run traps: what breaks a GitHub-hosted leg (macOS, Windows, slim/alpine containers) although every
+// test passes on the Linux machine this suite usually runs on.
+
+/** The shell a step runs under: its own `shell:`, else the job's, else the workflow's `defaults.run.shell`. */
+function shellOf(w, job, step) {
+  const dflt = (o) => o && o.defaults && o.defaults.run && o.defaults.run.shell
+  return step.shell || dflt(job) || dflt(w.data) || null
+}
+
+test('no pipeline into `head` where bash runs with pipefail (an explicit `shell: bash` is `bash -eo pipefail`)', () => {
+  // `big | head` under pipefail: head exits, the producer dies of SIGPIPE and the step fails with 141.
+  const problems = []
+  for (const w of workflows) {
+    for (const [name, job] of jobsOf(w)) {
+      for (const step of job.steps) {
+        if (typeof step.run !== 'string') continue
+        const pipefail = shellOf(w, job, step) === 'bash' || /\bset\s+-\w*o\s+pipefail\b|-o\s+pipefail\b/.test(step.run)
+        if (pipefail && /\|\s*head\b/.test(step.run)) problems.push(`${w.file} job ${name}, step "${step.name || step.run.trim()}"`)
+      }
+    }
+  }
+  assert.deepEqual(problems, [], 'use a command that reads all its input (sed -n 1p, a glob, ls -l ./*.node)')
+})
+
+test('steps passing `npm run <script> -- <args>` on Windows run under bash (npm.ps1 before npm 11.4 drops the `--`)', () => {
+  const problems = []
+  let checked = 0
+  for (const w of workflows) {
+    for (const [name, job] of jobsOf(w)) {
+      if (!hostsOf(job).some((h) => OS_OF_HOST(h) === 'win32')) continue
+      for (const step of job.steps) {
+        if (typeof step.run !== 'string' || !/\bnpm run(?:-script)? \S+ -- /.test(step.run)) continue
+        checked++
+        if (shellOf(w, job, step) !== 'bash') problems.push(`${w.file} job ${name}, step "${step.name || step.run.trim()}"`)
+      }
+    }
+  }
+  assert.ok(checked > 0, 'no Windows job passes arguments to an npm script: the scanner is broken')
+  assert.deepEqual(problems, [])
+})
+
+test('the Rust toolchain is pinned to one exact version for every job, at or above Cargo.toml rust-version', () => {
+  const pin = String((ci.data.env || {}).RUST_TOOLCHAIN || '')
+  assert.match(pin, /^\d+\.\d+\.\d+$/, 'CI.yml env.RUST_TOOLCHAIN must be an exact x.y.z (a newer stable can add clippy lints)')
+  const cargo = fs.readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8')
+  const msrv = (/^rust-version\s*=\s*"([\d.]+)"/m.exec(cargo) || [])[1]
+  assert.ok(msrv, 'Cargo.toml has no rust-version')
+  const num = (v) => v.split('.').map(Number).concat(0, 0).slice(0, 3)
+  const [a, b] = [num(pin), num(msrv)]
+  assert.ok(a[0] > b[0] || (a[0] === b[0] && (a[1] > b[1] || (a[1] === b[1] && a[2] >= b[2]))), `RUST_TOOLCHAIN ${pin} < rust-version ${msrv}`)
+  let steps = 0
+  for (const [name, job] of jobsOf(ci)) {
+    for (const step of usesStep(job, 'dtolnay/rust-toolchain')) {
+      steps++
+      assert.equal(step.uses, 'dtolnay/rust-toolchain@master', `${name}: @master takes an explicit toolchain; @stable moves`)
+      assert.equal(step.with && step.with.toolchain, '${{ env.RUST_TOOLCHAIN }}', `${name}: toolchain must be env.RUST_TOOLCHAIN`)
+    }
+    if (commandsOf(job).some((c) => /\bcargo (test|clippy|build)\b|npm run (lint|build)\b/.test(c))) {
+      assert.ok(usesStep(job, 'dtolnay/rust-toolchain').length, `${name} runs cargo without installing the pinned toolchain`)
+    }
+  }
+  assert.ok(steps >= 3, `dtolnay/rust-toolchain steps: ${steps}`)
+})
+
+test('one failed build leg does not silently skip the other test legs; one job sums up every result', () => {
+  const jobs = ci.data.jobs
+  const needsOf = (j) => [].concat(j.needs || [])
+  const legs = Object.entries(jobs).filter(([, j]) => needsOf(j).includes('build') && usesStep(j, 'actions/download-artifact').length)
+  assert.ok(legs.length >= 2, 'test legs not found')
+  for (const [name, j] of legs) {
+    if (name === 'publish') continue
+    assert.match(String(j.if || ''), /!cancelled\(\)|always\(\)/, `${name}: without if: !cancelled() one failed build leg skips it`)
+  }
+  const summaries = Object.entries(jobs).filter(([, j]) => /always\(\)/.test(String(j.if || '')) && !usesStep(j, 'actions/download-artifact').length)
+  assert.equal(summaries.length, 1, 'expected one `if: always()` job that sums up the results')
+  const [sumName, sum] = summaries[0]
+  const expected = Object.keys(jobs).filter((n) => n !== sumName && n !== 'publish').sort()
+  assert.deepEqual(needsOf(sum).sort(), expected, `${sumName} must need every job but publish`)
+  assert.match(commandsOf(sum).join('\n'), /success/, `${sumName} must fail unless every result is success`)
+  const publishNeeds = needsOf(jobs.publish)
+  for (const n of expected) assert.ok(publishNeeds.includes(n), `publish must need ${n}`)
+  assert.doesNotMatch(String(jobs.publish.if || ''), /always\(\)|!cancelled\(\)|failure\(\)/, 'publish must run only when everything passed')
+  // Every matrix job keeps its other legs running when one fails.
+  for (const [name, j] of Object.entries(jobs)) {
+    if (j.strategy && j.strategy.matrix) assert.equal(j.strategy['fail-fast'], false, `${name}: fail-fast: false`)
+  }
+})
+
+test('TLS backend: ring (no aws-lc), and the Windows on Arm build puts clang on PATH for it', () => {
+  const lock = fs.readFileSync(path.join(ROOT, 'Cargo.lock'), 'utf8')
+  assert.match(lock, /^name = "ring"$/m, 'rustls uses the ring provider')
+  assert.doesNotMatch(lock, /^name = "aws-lc-(rs|sys)"$/m, 'aws-lc fails with --use-napi-cross on aarch64 (docs/release.md)')
+  if (!targets.includes('aarch64-pc-windows-msvc')) return
+  const build = ci.data.jobs.build
+  const clang = build.steps.filter((s) => /aarch64-pc-windows-msvc/.test(String(s.if || '')) && /\bclang\b/.test(String(s.run || '')))
+  assert.equal(clang.length, 1, "ring's build.rs compiles with `clang` for aarch64-pc-windows-msvc: the build job must make sure it is there")
+  const i = build.steps.indexOf(clang[0])
+  const b = build.steps.findIndex((s) => s.name === 'Build')
+  assert.ok(i >= 0 && i < b, 'the clang step must come before the build')
+})
+
+// Commands the tests run (directly, or through a scripts/*.sh they run) and the package that provides each in
+// the Linux leg images: null = already in that base image. A new command fails the scan below until it is
+// added here (and to the workflow's install line).
+const TOOL_PACKAGES = {
+  objdump: { debian: 'binutils', alpine: 'binutils' },
+  readelf: { debian: 'binutils', alpine: 'binutils' },
+  strip: { debian: 'binutils', alpine: 'binutils' },
+  ps: { debian: 'procps', alpine: 'procps-ng' },
+  git: { debian: 'git', alpine: 'git' },
+  script: { debian: null /* bsdutils, Essential */, alpine: 'util-linux-misc' },
+  flock: { debian: 'util-linux', alpine: 'flock' },
+  // refresh.test.js as root; docker's default capabilities lack CAP_LINUX_IMMUTABLE, so in the containers
+  // `chattr +i` is refused and those tests skip, saying so. Alpine: busybox's applet, if any.
+  chattr: { debian: 'e2fsprogs', alpine: null },
+  openssl: { debian: 'openssl', alpine: 'openssl' },
+  'secret-tool': { debian: 'libsecret-tools', alpine: 'libsecret' },
+  'dbus-run-session': { debian: 'dbus', alpine: 'dbus' },
+  'gnome-keyring-daemon': { debian: 'gnome-keyring', alpine: 'gnome-keyring' },
+  bash: { debian: null, alpine: 'bash' },
+  tar: { debian: null, alpine: null },
+  cp: { debian: null, alpine: null },
+  node: { debian: null, alpine: null },
+  npm: { debian: null, alpine: null },
+  npx: { debian: null, alpine: null },
+}
+// Not needed in the workflow: the OS ships them (keychain.test.js: macOS `security`, Windows `cmdkey`), or only
+// the parity tests use them (helpers/real-clients.js, with KIMI_REAL_CLIENTS=1, which .ci/run sets and CI.yml
+// does not: it finds a Python for the official kimi-cli).
+const NOT_IN_LEGS = new Set(['security', 'cmdkey', 'pyenv', 'uv', 'ldd'])
+
+/** The commands a test file runs, following its local require()s and the scripts it runs via path.join. */
+function commandsCalledBy(file, seen = new Set()) {
+  const out = new Set()
+  if (seen.has(file) || !fs.existsSync(file)) return out
+  seen.add(file)
+  let text = fs.readFileSync(file, 'utf8')
+  // This file names every tool in the tables above: only what it runs counts.
+  if (file === __filename) text = text.replace(/\/\/ Commands the tests run \(directly[\s\S]*?\nfunction commandsCalledBy/, '')
+  // spawn(<command>, [<args>]) and the like, and execSync(<command line>).
+  for (const m of text.matchAll(/\b(?:spawn|spawnSync|execFile|execFileSync|run|runTree)\(\s*['"`]([\w.-]+)['"`]\s*,\s*\[/g)) out.add(m[1])
+  for (const m of text.matchAll(/\bexecSync\(\s*['"`]([\w.-]+)\s/g)) out.add(m[1])
+  for (const tool of Object.keys(TOOL_PACKAGES)) {
+    const t = tool.replace(/[.-]/g, '\\$&')
+    // A quoted command name, or a command inside a shell string (`… | gnome-keyring-daemon --unlock`).
+    if (new RegExp(`['"\`]${t}['"\`]|\\|\\s*${t}\\s`).test(text)) out.add(tool)
+  }
+  for (const m of text.matchAll(/path\.join\(ROOT, 'scripts', '([\w.-]+\.sh)'\)/g)) {
+    const sh = fs.readFileSync(path.join(ROOT, 'scripts', m[1]), 'utf8')
+    out.add('bash')
+    for (const tool of Object.keys(TOOL_PACKAGES)) if (new RegExp(`(^|[\\s|;&($])${tool}(\\s|$)`, 'm').test(sh)) out.add(tool)
+  }
+  for (const m of text.matchAll(/require\('(\.{1,2}\/[^']+)'\)/g)) {
+    let dep = path.resolve(path.dirname(file), m[1])
+    if (!dep.endsWith('.js')) dep += '.js'
+    for (const c of commandsCalledBy(dep, seen)) out.add(c)
+  }
+  return out
+}
+
+test('every command a test runs is installed in its Linux container leg, and the CA roots the native client needs', () => {
+  const list = (...a) => spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'run-tests.js'), '--list', ...a], { encoding: 'utf8' }).stdout.trim().split('\n')
+  const called = (files) => {
+    const all = new Set()
+    for (const f of files) for (const c of commandsCalledBy(path.join(ROOT, f))) all.add(c)
+    return all
+  }
+  const unknown = [...called(list())].filter((c) => !(c in TOOL_PACKAGES) && !NOT_IN_LEGS.has(c))
+  assert.deepEqual(unknown, [], 'tests run commands release.test.js TOOL_PACKAGES does not know: add them (and install them in CI.yml)')
+  const legs = []
+  for (const [name, job] of jobsOf(ci)) {
+    for (const c of commandsOf(job).filter((x) => /\bdocker run\b/.test(x) && /npm run test:js/.test(x))) {
+      const image = /node:\$\{\{ matrix\.node \}\}-(slim|alpine)\b/.exec(c)
+      assert.ok(image, `${name}: unknown container image in ${c}`)
+      const family = image[1] === 'slim' ? 'debian' : 'alpine'
+      const install = /(?:apt-get install|apk add)\s([^;>]*)/.exec(c)
+      const packages = new Set(install ? tokens(install[1]).filter((x) => !x.startsWith('-')) : [])
+      const noE2e = /npm run test:js -- --no-e2e\b/.test(c)
+      const problems = []
+      for (const cmd of called(noE2e ? list('--no-e2e') : list())) {
+        const pkgName = TOOL_PACKAGES[cmd] && TOOL_PACKAGES[cmd][family]
+        if (pkgName && !packages.has(pkgName)) problems.push(`${cmd} (${pkgName})`)
+      }
+      // rustls-platform-verifier loads the system roots when the HTTP client is built: with none, every
+      // call fails with KIMI_NETWORK "No CA certificates were loaded from the system", even to 127.0.0.1.
+      if (!packages.has('ca-certificates')) problems.push('CA roots (ca-certificates)')
+      assert.deepEqual(problems, [], `${name} (${image[0]}) does not install what its tests call`)
+      legs.push(`${name}:${family}`)
+    }
+  }
+  assert.deepEqual([...new Set(legs)].sort(), ['test-linux-binding:alpine', 'test-linux-binding:debian'])
+})
+
+test('.gitattributes keeps every byte-compared file LF in every checkout (Windows runners use core.autocrlf=true)', (t) => {
+  const git = (args) => spawnSync('git', ['-c', 'safe.directory=*', ...args], { cwd: ROOT, encoding: 'utf8' })
+  if (git(['rev-parse', '--is-inside-work-tree']).stdout.trim() !== 'true') {
+    if (process.env.CI) assert.fail('git (and a git checkout) is needed for this check: install git in the job image')
+    return t.skip('not a git checkout, or git is not installed')
+  }
+  const walk = (dir) => fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? walk(`${dir}/${e.name}`) : [`${dir}/${e.name}`]))
+  const files = ['README.md', 'package.json', 'index.js', 'index.d.ts', ...walk('npm').filter((f) => !f.endsWith('.node')), ...walk('__test__/golden')]
+  const r = git(['check-attr', 'text', 'eol', '--', ...files])
+  assert.equal(r.status, 0, r.stderr)
+  const attrs = {}
+  for (const line of r.stdout.trim().split('\n')) {
+    const m = /^(.*): (text|eol): (.*)$/.exec(line)
+    if (m) (attrs[m[1]] = attrs[m[1]] || {})[m[2]] = m[3]
+  }
+  const loose = files.filter((f) => !(attrs[f] && (attrs[f].eol === 'lf' || attrs[f].text === 'unset')))
+  assert.deepEqual(loose, [], 'these would be checked out with CRLF on Windows: set eol=lf (or -text) in .gitattributes')
+})
+
+test('no unconditional POSIX-mode assertion in any test file (Windows reports 0o666): gate by platform', () => {
+  const problems = []
+  const files = fs.readdirSync(__dirname, { recursive: true }).filter((f) => f.endsWith('.js') && !f.includes('node_modules')).map(String)
+  const ASSERTS_MODE = /\bassert(?:\.\w+)?\([^;]*\bmodes?\b[^;]*0o[0-7]{3}/
+  const POSIX_GATE = /process\.platform\s*!==\s*'win32'|process\.platform\s*===\s*'(linux|darwin)'/
+  const SKIPS_WINDOWS = /process\.platform\s*===\s*'win32'[^\n]*(return|skip)|process\.platform\s*!==\s*'(linux|darwin)'[^\n]*(return|skip)|gate\(t, \{ platforms: (LINUX|\[[^\]]*\])/
+  for (const f of files) {
+    if (path.join(__dirname, f) === __filename) continue
+    const lines = fs.readFileSync(path.join(__dirname, f), 'utf8').split('\n')
+    lines.forEach((line, i) => {
+      if (!ASSERTS_MODE.test(line) || POSIX_GATE.test(line)) return
+      // Else the test (or subtest) around it must skip off POSIX before it gets there.
+      let start = i
+      while (start > 0 && !/^\s*(?:await\s+)?(?:t\.)?test\(|^\s*(?:async\s+)?function\s/.test(lines[start])) start--
+      const body = lines.slice(start, i).join('\n')
+      const gate = SKIPS_WINDOWS.exec(body)
+      if (!gate || /win32/.test(gate[0].replace(/process\.platform\s*===\s*'win32'/, ''))) problems.push(`__test__/${f}:${i + 1}: ${line.trim()}`)
+    })
+  }
+  assert.deepEqual(problems, [], "wrap in `if (process.platform !== 'win32')` as platform.test.js does")
+})
+
+test('every published manifest names the repository (npm refuses a provenance publish without it), and publish checks it', () => {
+  const repo = pkg.repository
+  const url = repo && (typeof repo === 'string' ? repo : repo.url)
+  assert.match(String(url), /^git\+https:\/\/github\.com\/[\w.-]+\/[\w.-]+\.git$/, 'package.json repository.url')
+  for (const t2 of targets) {
+    const dir = TARGET_TABLE[t2].dir
+    const p = JSON.parse(fs.readFileSync(path.join(ROOT, 'npm', dir, 'package.json'), 'utf8'))
+    assert.deepEqual(p.repository, pkg.repository, `npm/${dir}/package.json repository (napi create-npm-dirs copies it)`)
+  }
+  const run = commandsOf(ci.data.jobs.publish).join('\n')
+  assert.match(run, /repository/, 'the publish job must compare repository.url with the repository it runs in')
+  assert.match(run, /GITHUB_REPOSITORY/, 'the publish job must compare repository.url with GITHUB_REPOSITORY')
+})
+
+test('actionlint (with shellcheck when installed) finds nothing in the workflows', (t) => {
+  const bin = process.env.ACTIONLINT || 'actionlint'
+  const probe = spawnSync(bin, ['--version'], { encoding: 'utf8' })
+  if (probe.error || probe.status !== 0) return t.skip(`actionlint not found (set ACTIONLINT=<path> or put it on PATH; docs/release.md says how to get it)`)
+  const files = workflows.map((w) => path.join(WORKFLOW_DIR, w.file))
+  const r = spawnSync(bin, ['-no-color', ...files], { cwd: ROOT, encoding: 'utf8' })
+  assert.equal(r.status, 0, `${r.stdout}${r.stderr}`)
+})

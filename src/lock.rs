@@ -2,18 +2,25 @@
 //! `<home>/locks/<slot>.lock`. Taken without blocking a thread (try-lock + async sleep) and
 //! under a deadline, so a stuck peer cannot hang a host forever. Fail-closed like kimi-code:
 //! refreshing without the lock could burn a rotated refresh token another process holds.
-//! The OS releases the lock when its holder exits, however it exits; the holder writes its
-//! pid into the file so a waiter can say which process it is waiting for.
+//! The OS releases the lock when its holder exits, however it exits. The holder writes its pid
+//! into a separate `<slot>.pid` file so a waiter can say which process it is waiting for: on
+//! Windows the lock is mandatory (LockFileEx), so nobody but the holder's handle can read the
+//! locked file itself.
 
 use crate::error::{Code, KimiError, Result};
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub struct FileLock {
   file: File,
   path: PathBuf,
+  pid_path: PathBuf,
+}
+
+/// Where the holder of the lock at `lock` writes its pid: next to it, never inside it.
+fn pid_path(lock: &Path) -> PathBuf {
+  lock.with_extension("pid")
 }
 
 impl FileLock {
@@ -34,13 +41,13 @@ impl FileLock {
     loop {
       match file.try_lock() {
         Ok(()) => {
-          let mut file = file;
+          let pid_path = pid_path(path);
           // Best effort: the pid only improves a waiter's message.
-          let _ = file.set_len(0).and_then(|_| file.rewind());
-          let _ = write!(file, "{}", std::process::id());
+          let _ = std::fs::write(&pid_path, std::process::id().to_string());
           return Ok(FileLock {
             file,
             path: path.to_path_buf(),
+            pid_path,
           });
         }
         Err(TryLockError::WouldBlock) => {}
@@ -49,7 +56,7 @@ impl FileLock {
         }
       }
       if start.elapsed() >= deadline {
-        let holder = std::fs::read_to_string(path)
+        let holder = std::fs::read_to_string(pid_path(path))
           .ok()
           .and_then(|t| t.trim().parse::<u32>().ok())
           .map(|pid| format!("process {pid}"))
@@ -77,6 +84,8 @@ impl FileLock {
 
 impl Drop for FileLock {
   fn drop(&mut self) {
+    // Removed while still held, so a waiter never names a process that has already let go.
+    let _ = std::fs::remove_file(&self.pid_path);
     let _ = self.file.unlock();
   }
 }
@@ -90,6 +99,11 @@ mod tests {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("locks/x.lock");
     let first = FileLock::acquire(&path, Duration::from_secs(1)).await.unwrap();
+    let pid = std::process::id().to_string();
+    // The pid lives beside the lock: Windows' mandatory lock would refuse a waiter's read of the
+    // locked file itself, so nothing is written into it.
+    assert_eq!(std::fs::read_to_string(path.with_extension("pid")).unwrap(), pid);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
     let t = Instant::now();
     let err = FileLock::acquire(&path, Duration::from_millis(150))
       .await
@@ -97,13 +111,10 @@ mod tests {
       .unwrap();
     assert!(t.elapsed() >= Duration::from_millis(150));
     assert!(err.message.contains("refresh lock"));
-    assert!(
-      err.message.contains(&format!("process {}", std::process::id())),
-      "{}",
-      err.message
-    );
+    assert!(err.message.contains(&format!("process {pid}")), "{}", err.message);
     assert!(err.message.contains("Do not delete"));
     drop(first);
+    assert!(!path.with_extension("pid").exists(), "the pid file goes with the lock");
     FileLock::acquire(&path, Duration::from_millis(150)).await.unwrap();
   }
 }
