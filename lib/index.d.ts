@@ -183,6 +183,12 @@ export interface KimiError extends Error {
     | 'KIMI_NOT_FOUND'
     /** The host's options name a server that is not Kimi's: no credential is sent there (docs/security.md). */
     | 'KIMI_UNTRUSTED_ORIGIN'
+    /** The CLI: a change to another program's files needs `--yes` off a terminal. */
+    | 'KIMI_CONFIRMATION_REQUIRED'
+    /** The pi extension: the running pi lacks its pi-ai. */
+    | 'KIMI_PI_HOST'
+    /** The openclaw plugin: the host's provider failed without a kimi-native code. */
+    | 'KIMI_PROVIDER_ERROR'
   /** Seconds, for KIMI_RATE_LIMITED when the server sent Retry-After. */
   retryAfter?: number
   status?: number
@@ -351,6 +357,8 @@ export const HINT_HEADERS: { effort: string; sessionId: string }
 export const PROVIDER: { opencodeId: string; piId: string; openclawId: string; defaultModel: string }
 /** Response header that carries the kimi-native error code of a non-2xx response from createKimiFetch. */
 export const ERROR_HEADER: string
+/** Every stable `err.code` (and the official-profile warning's code), keyed without the `KIMI_` prefix. */
+export const ERROR_CODES: Readonly<Record<string, string>>
 /** What a host's auth store holds for kimi-native instead of a token. */
 export const AUTH_MARKERS: { opencode: Record<string, unknown>; pi: Record<string, unknown> }
 /** Response header (may repeat) carrying a warning from the request path, e.g. an image upload that fell back to inline. */

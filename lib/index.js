@@ -20,6 +20,8 @@ const DEFAULT_MODEL_INFO = Object.freeze({
   supportsToolUse: true,
 })
 const ERROR_HEADER = facts.errorHeader
+/** Every stable `err.code`, keyed without the `KIMI_` prefix: `ERROR_CODES.NOT_LOGGED_IN === 'KIMI_NOT_LOGGED_IN'`. */
+const ERROR_CODES = Object.freeze({ ...facts.errorCodes })
 const AUTH_MARKERS = Object.freeze({ opencode: Object.freeze({ ...facts.authMarkers.opencode }), pi: Object.freeze({ ...facts.authMarkers.pi }) })
 // The core's option keys (src/config.rs Options) and createKimiFetch's own (binding.rs FetchOpts).
 const CORE_KEYS = Object.freeze([...facts.optionKeys])
@@ -415,6 +417,7 @@ module.exports = {
   HINT_HEADERS,
   PROVIDER,
   ERROR_HEADER,
+  ERROR_CODES,
   AUTH_MARKERS,
   WARNING_HEADER: facts.warningHeader,
   CONFIG_FILES: Object.freeze({ ...facts.configFiles }),

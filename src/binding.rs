@@ -234,6 +234,7 @@ pub fn constants() -> Value {
     },
     "limits": {"context": c::DEFAULT_CONTEXT_LENGTH, "output": c::DEFAULT_MAX_OUTPUT_TOKENS},
     "loginBudgetSecs": c::DEVICE_LOGIN_BUDGET_SECS,
+    "errorCodes": crate::error::Code::ALL.iter().map(|c| (c.key().to_string(), Value::from(c.as_str()))).collect::<serde_json::Map<_, _>>(),
   })
 }
 

@@ -33,6 +33,15 @@ pub enum Code {
   /// A host-chosen server that is not Kimi's and that the user's environment does not name:
   /// no credential goes there (docs/security.md).
   UntrustedOrigin,
+  /// A change to another program's files (import, setup) was not confirmed: off a terminal it
+  /// needs `--yes`. Raised by the CLI.
+  ConfirmationRequired,
+  /// The running pi lacks what the extension needs (its pi-ai). Raised by the pi adapter.
+  PiHost,
+  /// A host's own provider failed without a kimi-native code. Raised by the openclaw adapter.
+  ProviderError,
+  /// The code of the official-profile process warning (not an error).
+  OfficialProfile,
 }
 
 impl Code {
@@ -60,7 +69,46 @@ impl Code {
       Code::Refused => "KIMI_REFUSED",
       Code::NotFound => "KIMI_NOT_FOUND",
       Code::UntrustedOrigin => "KIMI_UNTRUSTED_ORIGIN",
+      Code::ConfirmationRequired => "KIMI_CONFIRMATION_REQUIRED",
+      Code::PiHost => "KIMI_PI_HOST",
+      Code::ProviderError => "KIMI_PROVIDER_ERROR",
+      Code::OfficialProfile => "KIMI_OFFICIAL_PROFILE",
     }
+  }
+
+  /// Every code, for `constants().errorCodes` (JS reads the codes from there, never restates them).
+  pub const ALL: [Code; 26] = [
+    Code::NotLoggedIn,
+    Code::ReloginRequired,
+    Code::AccessTerminated,
+    Code::ClientNotAllowed,
+    Code::AccountSuspended,
+    Code::Membership,
+    Code::QuotaExceeded,
+    Code::RateLimited,
+    Code::Network,
+    Code::LoginDenied,
+    Code::LoginExpired,
+    Code::Cancelled,
+    Code::OAuth,
+    Code::Server,
+    Code::Store,
+    Code::KeychainUnavailable,
+    Code::BadInput,
+    Code::Internal,
+    Code::Timeout,
+    Code::Refused,
+    Code::NotFound,
+    Code::UntrustedOrigin,
+    Code::ConfirmationRequired,
+    Code::PiHost,
+    Code::ProviderError,
+    Code::OfficialProfile,
+  ];
+
+  /// The JS key of a code: its string without the `KIMI_` prefix (`NOT_LOGGED_IN`).
+  pub fn key(self) -> &'static str {
+    &self.as_str()["KIMI_".len()..]
   }
 }
 
@@ -175,6 +223,25 @@ pub fn redact(text: &str) -> String {
 #[cfg(test)]
 mod tests {
   use super::*;
+
+  #[test]
+  fn every_code_is_listed_once_with_its_key() {
+    let mut seen = std::collections::HashSet::new();
+    for c in Code::ALL {
+      assert!(seen.insert(c.as_str()), "{} twice", c.as_str());
+      assert_eq!(format!("KIMI_{}", c.key()), c.as_str());
+    }
+    // A variant missing from ALL would not be caught above: match exhaustively once.
+    let listed = |c: Code| match c {
+      Code::NotLoggedIn | Code::ReloginRequired | Code::AccessTerminated | Code::ClientNotAllowed => true,
+      Code::AccountSuspended | Code::Membership | Code::QuotaExceeded | Code::RateLimited => true,
+      Code::Network | Code::LoginDenied | Code::LoginExpired | Code::Cancelled | Code::OAuth => true,
+      Code::Server | Code::Store | Code::KeychainUnavailable | Code::BadInput | Code::Internal => true,
+      Code::Timeout | Code::Refused | Code::NotFound | Code::UntrustedOrigin => true,
+      Code::ConfirmationRequired | Code::PiHost | Code::ProviderError | Code::OfficialProfile => true,
+    };
+    assert_eq!(Code::ALL.iter().filter(|c| listed(**c)).count(), 26);
+  }
 
   #[test]
   fn redacts_token_like_words() {
