@@ -6,7 +6,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { startFakeKimi } = require('./fake-kimi/server')
-const { pointAt, tempHome, assertNoSecrets } = require('./helpers/env')
+const { pointAt, tempHome, assertNoSecrets, credentialsFile } = require('./helpers/env')
 const kimi = require('..')
 
 async function withServer(opts, fn, envOpts) {
@@ -37,8 +37,7 @@ test('device login: immediate first poll, interval, stores the login, discovers 
     assert.ok(polls[0].time - auth.time < 500, 'first poll is immediate')
     assert.ok(polls[1].time - polls[0].time >= 950, 'then every interval')
     assert.equal(auth.body, 'client_id=17e5f671-d194-4dfb-9706-5516cb48c098')
-    const file = fs.readdirSync(path.join(env.home, 'credentials'))[0]
-    const st = fs.statSync(path.join(env.home, 'credentials', file))
+    const st = fs.statSync(credentialsFile(env.home))
     if (process.platform !== 'win32') assert.equal(st.mode & 0o777, 0o600)
     if (process.platform !== 'win32') assert.equal(fs.statSync(path.join(env.home, 'credentials')).mode & 0o777, 0o700)
     const status = await kimi.status()
@@ -129,7 +128,7 @@ test('refresh rotates the refresh token ahead of expiry; transient failures are 
       const second = await kimi.getAccessToken()
       assert.notEqual(second, first)
       assert.equal(server.refreshCount, 1)
-      const stored = JSON.parse(fs.readFileSync(path.join(env.home, 'credentials', fs.readdirSync(path.join(env.home, 'credentials'))[0])))
+      const stored = JSON.parse(fs.readFileSync(credentialsFile(env.home)))
       assert.equal(stored.refresh_token, server.refreshLog[0].newRefreshToken, 'the rotated refresh token was persisted')
       // 503 twice, then success: 3 attempts with 1 s and 2 s pauses.
       server.inject({ path: '/api/oauth/token', status: 503, body: 'x', times: 2 })
@@ -212,8 +211,7 @@ test('bad input: corrupt store and wrong option types give clear errors and lose
   withServer({ autoApprove: 0 }, async (server, env) => {
     await assert.rejects(kimi.getAccessToken(), (e) => e.code === 'KIMI_NOT_LOGGED_IN' && /npx kimi-native login/.test(e.message))
     await kimi.login({})
-    const dir = path.join(env.home, 'credentials')
-    const file = path.join(dir, fs.readdirSync(dir)[0])
+    const file = credentialsFile(env.home)
     const truncated = fs.readFileSync(file, 'utf8').slice(0, 40)
     fs.writeFileSync(file, truncated)
     // A fresh home key forces a re-read; same slot, same file.

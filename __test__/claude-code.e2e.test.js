@@ -14,6 +14,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { CLAUDE, ensureClaude, createSandbox, isX64Glibc } = require('./helpers/claude-sandbox')
 const { spawnCollect } = require('./helpers/spawn')
+const { credentialsFile } = require('./helpers/env')
 
 const CLI = path.join(__dirname, '..', 'lib', 'cli.js')
 const MESSAGES = '/coding/v1/messages'
@@ -56,10 +57,7 @@ after(async () => {
 
 const header = (rec, name) => (rec.headers.find(([k]) => k.toLowerCase() === name) || [])[1]
 const messages = () => fake.requests.filter((r) => r.path.startsWith(MESSAGES))
-const storedLogin = () => {
-  const dir = path.join(sb.kimiHome, 'credentials')
-  return JSON.parse(fs.readFileSync(path.join(dir, fs.readdirSync(dir)[0]), 'utf8'))
-}
+const storedLogin = () => JSON.parse(fs.readFileSync(credentialsFile(sb.kimiHome), 'utf8'))
 
 async function kn(args) {
   const r = await spawnCollect(process.execPath, [CLI, ...args], { cwd: sb.project, env: sb.env(), timeoutMs: 30000 })
@@ -157,7 +155,7 @@ test('S2: the server refuses the token mid-session: exactly one refresh, the ret
 test('S3: a stored token near expiry is never handed out below the minimum validity', { timeout: 240000 }, async (t) => {
   if (setupSkip) return t.skip(setupSkip)
   // Valid for 100 s more (and on the server for its full life): under the 7-minute minimum.
-  const file = path.join(sb.kimiHome, 'credentials', fs.readdirSync(path.join(sb.kimiHome, 'credentials'))[0])
+  const file = credentialsFile(sb.kimiHome)
   const login = JSON.parse(fs.readFileSync(file, 'utf8'))
   login.expires_at = Date.now() / 1000 + 100
   fs.writeFileSync(file, JSON.stringify(login))

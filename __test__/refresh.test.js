@@ -8,7 +8,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { startFakeKimi, ERRORS } = require('./fake-kimi/server')
-const { pointAt, trustOrigins, assertNoSecrets } = require('./helpers/env')
+const { pointAt, trustOrigins, assertNoSecrets, credentialsFile } = require('./helpers/env')
 const { spawnCollect } = require('./helpers/spawn')
 const { exitRace } = require('./helpers/exit-race')
 const { spawnSync } = require('node:child_process')
@@ -50,11 +50,6 @@ function chat(f, server, signal) {
     body: JSON.stringify({ model: 'kimi-for-coding', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
     signal,
   })
-}
-
-function credentialsFile(home) {
-  const dir = path.join(home, 'credentials')
-  return path.join(dir, fs.readdirSync(dir)[0])
 }
 
 /** Ages the stored login: `left` seconds of validity remain. Call it before this process

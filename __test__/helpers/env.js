@@ -73,4 +73,13 @@ function assertNoSecrets(assert, text, secrets) {
   }
 }
 
-module.exports = { tempHome, pointAt, pointFakeEnv, trustOrigins, assertNoSecrets }
+/** The store's file `<home>/credentials/<slot>.json` itself: never a writer's `.<name>.tmp.*` beside it,
+ * which holds the next pair before its rename (reading that one made a test see a write that had not landed). */
+function credentialsFile(home) {
+  const dir = path.join(home, 'credentials')
+  const files = fs.readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.'))
+  if (files.length !== 1) throw new Error(`expected one credentials file in ${dir}, found: ${files.join(', ') || 'none'}`)
+  return path.join(dir, files[0])
+}
+
+module.exports = { tempHome, pointAt, pointFakeEnv, trustOrigins, assertNoSecrets, credentialsFile }
