@@ -1,7 +1,9 @@
 //! Shared reqwest clients (one connection pool per timeout pair): rustls with the `ring`
 //! provider (cross-compiles cleanly), the OS trust store plus `SSL_CERT_FILE`, and the
 //! standard proxy variables (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`), read
-//! when the client is first built — the way curl users expect.
+//! when the client is first built — the way curl users expect. A system with no CA
+//! certificates at all (a bare container) gets Mozilla's roots, as Node's bundled store does,
+//! instead of a client that cannot even be built.
 
 use crate::error::{KimiError, Result};
 use std::collections::HashMap;
@@ -33,6 +35,27 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
   })
 }
 
+/// Builds a client from `configure` with the system's trust store; when that cannot be built
+/// (the platform verifier refuses to start without a single system CA certificate), with
+/// Mozilla's roots instead. Verification stays on either way; the system's error is the one
+/// reported when neither works.
+fn build(configure: impl Fn() -> reqwest::ClientBuilder) -> Result<reqwest::Client> {
+  install_crypto_provider();
+  let system = configure().referer(false).build();
+  system
+    .or_else(|first| {
+      let mozilla = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .filter_map(|der| reqwest::Certificate::from_der(der).ok());
+      configure()
+        .referer(false)
+        .tls_certs_only(mozilla)
+        .build()
+        .map_err(|_| first)
+    })
+    .map_err(|e| KimiError::network("Setting up HTTPS", &e))
+}
+
 pub fn client(connect_ms: u64, read_ms: u64) -> Result<reqwest::Client> {
   cached(connect_ms, read_ms, true)
 }
@@ -52,19 +75,17 @@ fn cached(connect_ms: u64, read_ms: u64, follow: bool) -> Result<reqwest::Client
   if let Some(c) = map.get(&(connect_ms, read_ms, follow)) {
     return Ok(c.clone());
   }
-  install_crypto_provider();
-  let built = reqwest::Client::builder()
-    .connect_timeout(Duration::from_millis(connect_ms.max(1)))
-    .read_timeout(Duration::from_millis(read_ms.max(1)))
-    .pool_idle_timeout(Duration::from_secs(90))
-    .redirect(if follow {
-      same_origin_redirects()
-    } else {
-      reqwest::redirect::Policy::none()
-    })
-    .referer(false)
-    .build()
-    .map_err(|e| KimiError::network("Setting up HTTPS", &e))?;
+  let built = build(|| {
+    reqwest::Client::builder()
+      .connect_timeout(Duration::from_millis(connect_ms.max(1)))
+      .read_timeout(Duration::from_millis(read_ms.max(1)))
+      .pool_idle_timeout(Duration::from_secs(90))
+      .redirect(if follow {
+        same_origin_redirects()
+      } else {
+        reqwest::redirect::Policy::none()
+      })
+  })?;
   map.insert((connect_ms, read_ms, follow), built.clone());
   Ok(built)
 }
@@ -82,15 +103,13 @@ pub fn oauth_client() -> Result<reqwest::Client> {
   if let Some(c) = CLIENT.get() {
     return Ok(c.clone());
   }
-  install_crypto_provider();
-  let built = reqwest::Client::builder()
-    .connect_timeout(Duration::from_millis(DEFAULT_CONNECT_TIMEOUT_MS))
-    .read_timeout(Duration::from_millis(DEFAULT_READ_TIMEOUT_MS))
-    .pool_max_idle_per_host(0)
-    .redirect(same_origin_redirects())
-    .referer(false)
-    .build()
-    .map_err(|e| KimiError::network("Setting up HTTPS", &e))?;
+  let built = build(|| {
+    reqwest::Client::builder()
+      .connect_timeout(Duration::from_millis(DEFAULT_CONNECT_TIMEOUT_MS))
+      .read_timeout(Duration::from_millis(DEFAULT_READ_TIMEOUT_MS))
+      .pool_max_idle_per_host(0)
+      .redirect(same_origin_redirects())
+  })?;
   Ok(CLIENT.get_or_init(|| built).clone())
 }
 
