@@ -23,6 +23,7 @@ pub mod pool;
 pub mod qr;
 pub mod shaping;
 pub mod store;
+pub mod task;
 pub mod token;
 pub mod usage;
 

@@ -1,10 +1,10 @@
 //! The account's own endpoints that the core calls itself: `/models` (cached per account) and
 //! `/usages`, each with one forced refresh and one retry on 401 as both official clients do.
 
-use super::session::blocking;
 use crate::config::Settings;
 use crate::error::{Code, KimiError, Result};
 use crate::models::{self, ModelInfo};
+use crate::task::blocking;
 use std::time::Duration;
 
 const API_TIMEOUT: Duration = Duration::from_secs(30);

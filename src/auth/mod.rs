@@ -20,9 +20,11 @@ pub use api::{discover_models, list_models, usage};
 pub use exit::{exit_bound, wait_before_exit};
 pub use handout::{caller_cache_secs, caller_id, hand_out, valid_for, HandOutRequest};
 pub use login::{adopt_login, login, logout, store_login_locked, LoginEvents, LoginOutcome};
-pub use session::{blocking, refreshes_pending, refreshes_settled};
+pub use refresh::{refreshes_pending, refreshes_settled};
 pub use sources::{official_logins, Grant, TokenSource};
 pub use status::{status, StatusReport};
+// re-export for the binding, import and platform/files (lead removes after merge)
+pub use crate::task::blocking;
 
 use crate::config::{is_kimi_origin, Role, Settings};
 use crate::error::{Code, KimiError, Result};
@@ -105,16 +107,18 @@ async fn native_token(
     if bad != login.access_token && login.expires_at > now {
       return Ok(Grant::native(&login));
     }
-    return sess.refreshed(settings, Some(bad)).await.map(|l| Grant::native(&l));
+    return refresh::refreshed(sess, settings, Some(bad))
+      .await
+      .map(|l| Grant::native(&l));
   }
   if !needs_refresh(&login, now, settings.refresh_floor_secs) {
     return Ok(Grant::native(&login));
   }
   if login.expires_at - now > blocking_margin(&login) {
-    sess.refresh_in_background(settings);
+    refresh::refresh_in_background(sess, settings);
     return Ok(Grant::native(&login));
   }
-  match sess.refreshed(settings, None).await {
+  match refresh::refreshed(sess, settings, None).await {
     Ok(l) => Ok(Grant::native(&l)),
     // A refresh that failed for a passing reason must not break requests while the token works.
     Err(e) if !matches!(e.code, Code::ReloginRequired | Code::NotLoggedIn) && login.expires_at - now_secs() > 5.0 => {
