@@ -655,25 +655,21 @@ pub async fn fetch(
     }
     _ => (body, vec![]),
   };
-  let mut grant = cancel.run(auth::access_token(settings)).await?;
-  let mut retried = false;
-  let resp = loop {
-    let resp = send_following(&http, settings, &req, &body, json_body, &grant.token, cancel).await?;
-    // One forced refresh and one retry on 401, never more (the body is always replayable here).
-    if resp.0.status().as_u16() == 401 && !retried && grant.source != auth::TokenSource::ApiKey {
-      retried = true;
-      match cancel.run(auth::token_after_rejection(settings, &grant.token)).await {
-        Ok(g) if g.token != grant.token => {
-          grant = g;
-          continue;
-        }
-        Ok(_) => break (resp, None),
-        Err(e) => break (resp, Some(e)),
-      }
-    }
-    break (resp, None);
-  };
-  let ((mut resp, redirected), refresh_error) = resp;
+  let grant = cancel.run(auth::access_token(settings)).await?;
+  // The body is always replayable here, so a 401 gets its one forced refresh and retry; a
+  // refresh that fails leaves the 401 to the host, coded with the refresh's error.
+  let (http, sent, body) = (&http, &req, &body);
+  let send = |token: String| async move { send_following(http, settings, sent, body, json_body, &token, cancel).await };
+  let retried = cancel
+    .run(auth::with_retry(
+      settings,
+      grant,
+      |(r, _): &(reqwest::Response, bool)| r.status().as_u16(),
+      send,
+    ))
+    .await?;
+  let (mut resp, redirected) = retried.answer;
+  let refresh_error = retried.refresh_error;
   let status = resp.status().as_u16();
   let status_text = resp.status().canonical_reason().unwrap_or("").to_string();
   let url = resp.url().to_string();

@@ -1,6 +1,7 @@
 //! Token lifecycle, one concept per file: where a token comes from (`sources`), the per-login
-//! state of this process (`session`), one refresh start to finish (`refresh`), creating and
-//! ending a login (`login`), the account endpoints the core calls itself (`api`), `status`.
+//! state of this process (`session`), the shared refresh flight and one refresh start to finish (`refresh`), creating and
+//! ending a login (`login`), the retry after a 401 (`retry`), the account endpoints the core
+//! calls itself (`api`), `status`.
 //!
 //! The rules: a refresh is one detached, shared operation that always persists its result;
 //! a token that still works is never held back by a refresh it does not need; a refresh after
@@ -11,6 +12,7 @@ mod exit;
 mod handout;
 mod login;
 mod refresh;
+mod retry;
 mod session;
 mod sources;
 mod status;
@@ -21,6 +23,7 @@ pub use exit::{exit_bound, wait_before_exit};
 pub use handout::{caller_cache_secs, caller_id, hand_out, valid_for, HandOutRequest};
 pub use login::{adopt_login, login, logout, store_login_locked, LoginEvents, LoginOutcome};
 pub use refresh::{refreshes_pending, refreshes_settled};
+pub use retry::{with_retry, Retried};
 pub use sources::{official_logins, Grant, TokenSource};
 pub use status::{status, StatusReport};
 // re-export for the binding, import and platform/files (lead removes after merge)
