@@ -783,7 +783,7 @@ mod timing {
       String::new()
     };
     let files = [
-      include_str!("fetch.rs"),
+      include_str!("fetch/mod.rs"),
       include_str!("binding.rs"),
       include_str!("../README.md"),
       include_str!("../lib/index.js"),
