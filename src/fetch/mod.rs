@@ -14,7 +14,7 @@ use crate::cancel::Cancel;
 use crate::config::Settings;
 use crate::constants as c;
 use crate::error::{KimiError, Result};
-use crate::shaping::{self, ShapeOptions};
+use crate::shaping::{self, anthropic, ShapeOptions};
 use body::read_error_body;
 use bytes::Bytes;
 use redirect::send_following;
@@ -51,7 +51,7 @@ fn shaped_body(
   let Some(body) = req.body.as_ref() else {
     return Shaped::unchanged(None);
   };
-  let messages_route = crate::anthropic::is_messages(&req.url);
+  let messages_route = anthropic::is_messages(&req.url);
   if !config.shape || !req.method.eq_ignore_ascii_case("POST") || !(is_chat(&req.url) || messages_route) {
     return Shaped::unchanged(Some(body));
   }
@@ -73,8 +73,8 @@ fn shaped_body(
   let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(body) else {
     return Shaped::unchanged(Some(body));
   };
-  crate::anthropic::shape(&mut json, &opts);
-  let beta = crate::anthropic::beta_header(hint(&req.headers, "anthropic-beta").as_deref(), &json);
+  anthropic::shape(&mut json, &opts);
+  let beta = anthropic::beta_header(hint(&req.headers, "anthropic-beta").as_deref(), &json);
   match serde_json::to_vec(&json) {
     Ok(v) => Shaped::json(v, beta),
     Err(_) => Shaped::unchanged(Some(body)),
@@ -119,8 +119,8 @@ pub async fn fetch(
     req.body = Some(Bytes::new());
   }
   // The Anthropic route as kimi-code sends it: `?beta=true` and the beta flags the body needs.
-  if shaped.json && crate::anthropic::is_messages(&req.url) {
-    req.url = crate::anthropic::with_beta_query(&req.url);
+  if shaped.json && anthropic::is_messages(&req.url) {
+    req.url = anthropic::with_beta_query(&req.url);
     req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("anthropic-beta"));
     if let Some(v) = shaped.anthropic_beta.take() {
       req.headers.push(("anthropic-beta".into(), v));

@@ -1,6 +1,6 @@
 //! Request shaping for `/chat/completions` bodies (kimi-wire §6.1, §6.2, §7): a pure function
 //! of the body and the options. Hosts that swap `fetch` get it applied by the fetch; others
-//! call `shapeRequest` themselves.
+//! call `shapeRequest` themselves. The Anthropic route's dialect is in `anthropic`.
 
 use crate::config::Profile;
 use crate::constants as c;
@@ -237,6 +237,7 @@ pub fn shape_full(body: &[u8], opts: &ShapeOptions) -> Option<Vec<u8>> {
   serde_json::to_vec(&v).ok()
 }
 
+pub mod anthropic;
 mod lazy;
 mod scan;
 
@@ -783,10 +784,10 @@ mod timing {
       String::new()
     };
     let files = [
-      include_str!("fetch/mod.rs"),
-      include_str!("binding.rs"),
-      include_str!("../README.md"),
-      include_str!("../lib/index.js"),
+      include_str!("../fetch/mod.rs"),
+      include_str!("scan.rs"),
+      include_str!("../../README.md"),
+      include_str!("../../lib/index.js"),
     ];
     let mut messages = vec![json!({"role":"system","content":files[2]})];
     let mut t = 0;

@@ -4,9 +4,9 @@
 //! `output_config.effort`, kept thinking is `context_management` with its beta header, and the
 //! body keys go in kimi-code's order. Authentication (`x-api-key`) is set by the fetch.
 
+use super::{map_effort, ShapeOptions};
 use crate::config::Profile;
 use crate::constants as c;
-use crate::shaping::{map_effort, ShapeOptions};
 use serde_json::{json, Map, Value};
 
 /// Beta flag that `context_management` needs (kimi-wire §8).
@@ -83,7 +83,7 @@ pub fn shape(body: &mut Value, opts: &ShapeOptions) {
   let Some(obj) = body.as_object_mut() else { return };
   let profile = opts.profile.unwrap_or(Profile::KimiCode);
 
-  let model_id = crate::shaping::model_id(obj.get("model").and_then(|m| m.as_str()), opts);
+  let model_id = super::model_id(obj.get("model").and_then(|m| m.as_str()), opts);
   obj.insert("model".into(), json!(model_id));
   let info = opts.models.iter().find(|m| m.id == model_id);
 
