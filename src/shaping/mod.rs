@@ -165,14 +165,7 @@ pub fn shape(body: &mut Value, opts: &ShapeOptions) {
     None => {}
   }
 
-  if let Some(sid) = opts.session_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-    // `session_<id>` is kimi-code's convention; the others send the host's id as it is.
-    let key = match profile {
-      Profile::KimiCode if !sid.starts_with(c::KIMI_CODE_CACHE_KEY_PREFIX) => {
-        format!("{}{sid}", c::KIMI_CODE_CACHE_KEY_PREFIX)
-      }
-      _ => sid.to_string(),
-    };
+  if let Some(key) = session_key(profile, opts) {
     obj.insert("prompt_cache_key".into(), json!(key));
   }
 
@@ -184,34 +177,61 @@ pub fn shape(body: &mut Value, opts: &ShapeOptions) {
   }
 }
 
+/// The session key to send, in both dialects: `session_<id>` is kimi-code's convention; the
+/// others send the host's id as it is.
+pub(crate) fn session_key(profile: Profile, opts: &ShapeOptions) -> Option<String> {
+  let sid = opts.session_id.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
+  Some(match profile {
+    Profile::KimiCode if !sid.starts_with(c::KIMI_CODE_CACHE_KEY_PREFIX) => {
+      format!("{}{sid}", c::KIMI_CODE_CACHE_KEY_PREFIX)
+    }
+    _ => sid.to_string(),
+  })
+}
+
+/// What a host's effort level asks of thinking on a model; each dialect writes it its own way.
+pub(crate) enum Thinking {
+  /// `auto`: the server's default.
+  ServerDefault,
+  /// The model cannot do as asked (thinking always on, or never): send no `thinking`.
+  Omit,
+  Disabled,
+  /// On, with the model's effort level for the host's when the model has levels.
+  Enabled(Option<String>),
+}
+
 /// `effort` `None`: thinking on with no effort level (the official clients' default).
-fn apply_thinking(obj: &mut Map<String, Value>, effort: Option<&str>, info: Option<&ModelInfo>, keep: Option<&str>) {
+pub(crate) fn thinking(effort: Option<&str>, info: Option<&ModelInfo>) -> Thinking {
   let thinking_type = info.and_then(|m| m.thinking_type.as_deref());
   match effort.unwrap_or("") {
-    "auto" => {}
-    "off" | "none" | "disabled" => {
-      if thinking_type == Some("only") {
-        // Cannot be switched off for this model; leave the server default.
-        obj.shift_remove("thinking");
-      } else {
-        obj.insert("thinking".into(), json!({"type": "disabled"}));
-      }
+    "auto" => Thinking::ServerDefault,
+    // Cannot be switched off for this model; leave the server default.
+    "off" | "none" | "disabled" if thinking_type == Some("only") => Thinking::Omit,
+    "off" | "none" | "disabled" => Thinking::Disabled,
+    _ if thinking_type == Some("no") || info.is_some_and(|m| !m.supports_reasoning) => Thinking::Omit,
+    level => Thinking::Enabled(effort.and(info).and_then(|m| {
+      m.think_efforts
+        .as_deref()
+        .and_then(|v| map_effort(level, v, m.default_effort.as_deref()))
+    })),
+  }
+}
+
+/// `effort` `None`: thinking on with no effort level (the official clients' default).
+fn apply_thinking(obj: &mut Map<String, Value>, effort: Option<&str>, info: Option<&ModelInfo>, keep: Option<&str>) {
+  match thinking(effort, info) {
+    Thinking::ServerDefault => {}
+    Thinking::Omit => {
+      obj.shift_remove("thinking");
     }
-    level => {
-      if thinking_type == Some("no") || info.map(|m| !m.supports_reasoning).unwrap_or(false) {
-        obj.shift_remove("thinking");
-        return;
-      }
+    Thinking::Disabled => {
+      obj.insert("thinking".into(), json!({"type": "disabled"}));
+    }
+    Thinking::Enabled(level) => {
       let mut t = Map::new();
       t.insert("type".into(), json!("enabled"));
-      if let (Some(m), Some(_)) = (info, effort) {
-        if let Some(e) = m
-          .think_efforts
-          .as_deref()
-          .and_then(|v| map_effort(level, v, m.default_effort.as_deref()))
-        {
-          t.insert("effort".into(), json!(e));
-        }
+      if let Some(e) = level {
+        t.insert("effort".into(), json!(e));
       }
       if let Some(k) = keep {
         t.insert("keep".into(), json!(k));
