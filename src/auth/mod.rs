@@ -1,7 +1,7 @@
 //! Token lifecycle, one concept per file: where a token comes from (`sources`), the per-login
-//! state of this process (`session`), the shared refresh flight and one refresh start to finish (`refresh`), creating and
-//! ending a login (`login`), the retry after a 401 (`retry`), the account endpoints the core
-//! calls itself (`api`), `status`.
+//! state of this process (`session`), the shared refresh flight and one refresh start to finish
+//! (`refresh`), the retry after a 401 (`retry`), creating and ending a login (`login`), the
+//! account endpoints the core calls itself (`api`), `status`.
 //!
 //! The rules: a refresh is one detached, shared operation that always persists its result;
 //! a token that still works is never held back by a refresh it does not need; a refresh after
