@@ -61,3 +61,95 @@ where
     }),
   }
 }
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::config::Options;
+  use crate::constants::env;
+  use crate::store::file::FileStore;
+  use crate::store::Backend;
+  use crate::token::StoredLogin;
+  use std::sync::Mutex;
+
+  fn settings(home: &std::path::Path) -> Settings {
+    let opts = Options {
+      home: Some(home.to_string_lossy().into_owned()),
+      store: Some("file".into()),
+      ..Default::default()
+    };
+    // The official clients' homes too: no login of this machine's user takes part.
+    let inside = home.to_string_lossy().into_owned();
+    let env = |k: &str| {
+      [env::KIMI_CODE_HOME, env::KIMI_SHARE_DIR]
+        .contains(&k)
+        .then(|| inside.clone())
+    };
+    Settings::resolve_with(&opts, &env).unwrap()
+  }
+
+  fn grant(token: &str, source: TokenSource) -> Grant {
+    Grant {
+      token: token.into(),
+      source,
+      expires_at: None,
+    }
+  }
+
+  /// Sends answer `statuses` in turn and records the token of each call.
+  async fn run(settings: &Settings, grant: Grant, statuses: &[u16]) -> (Result<Retried<u16>>, Vec<String>) {
+    let sent = Mutex::new(Vec::new());
+    let out = with_retry(
+      settings,
+      grant,
+      |s: &u16| *s,
+      |token: String| {
+        let mut sent = sent.lock().unwrap();
+        sent.push(token);
+        let status = statuses[sent.len() - 1];
+        async move { Ok(status) }
+      },
+    )
+    .await;
+    (out, sent.into_inner().unwrap())
+  }
+
+  #[tokio::test]
+  async fn a_401_is_retried_once_with_the_token_that_replaced_the_rejected_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    // Another caller already replaced the rejected token: it is adopted, no refresh is sent.
+    let newer = StoredLogin {
+      access_token: "newer".into(),
+      refresh_token: "newer-refresh".into(),
+      expires_at: crate::token::now_secs() + 900.0,
+      expires_in: 900.0,
+      ..Default::default()
+    };
+    FileStore::new(&s).save(&newer).unwrap();
+    let (out, sent) = run(&s, grant("rejected", TokenSource::Native), &[401, 401]).await;
+    let out = out.unwrap();
+    assert_eq!((out.answer, out.refresh_error.is_none()), (401, true));
+    assert_eq!(sent, ["rejected", "newer"], "one retry, never more");
+  }
+
+  #[tokio::test]
+  async fn a_static_api_key_is_never_refreshed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, sent) = run(&settings(dir.path()), grant("sk-key", TokenSource::ApiKey), &[401]).await;
+    let out = out.unwrap();
+    assert_eq!((out.answer, out.refresh_error.is_none()), (401, true));
+    assert_eq!(sent, ["sk-key"]);
+  }
+
+  #[tokio::test]
+  async fn a_failed_refresh_leaves_the_401_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, sent) = run(&settings(dir.path()), grant("rejected", TokenSource::Native), &[401]).await;
+    let out = out.unwrap();
+    assert_eq!(out.answer, 401);
+    assert_eq!(sent, ["rejected"]);
+    let e = out.or_refresh_error().unwrap_err();
+    assert_eq!(e.code, crate::error::Code::NotLoggedIn);
+  }
+}
