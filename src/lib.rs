@@ -1,7 +1,6 @@
 //! kimi-native: the domain lives in plain modules (unit-tested with `cargo test`, no Node);
 //! `binding` is the only place that knows about napi.
 
-pub mod anthropic;
 pub mod api_error;
 pub mod auth;
 pub mod browser;
@@ -22,7 +21,10 @@ pub mod platform;
 pub mod pool;
 pub mod qr;
 pub mod shaping;
+// re-export for claude_code (lead removes after merge)
+pub use shaping::anthropic;
 pub mod store;
+pub mod task;
 pub mod token;
 pub mod usage;
 

@@ -12,6 +12,10 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// How long a writer of a login (a refresh, a login, an import) waits for another process
+/// holding the refresh lock (kimi-code: ~90 s).
+pub const REFRESH_LOCK_DEADLINE: Duration = Duration::from_secs(90);
+
 pub struct FileLock {
   file: File,
   path: PathBuf,

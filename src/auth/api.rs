@@ -1,10 +1,11 @@
 //! The account's own endpoints that the core calls itself: `/models` (cached per account) and
 //! `/usages`, each with one forced refresh and one retry on 401 as both official clients do.
 
-use super::session::blocking;
+use super::retry::with_retry;
 use crate::config::Settings;
 use crate::error::{Code, KimiError, Result};
 use crate::models::{self, ModelInfo};
+use crate::task::blocking;
 use std::time::Duration;
 
 const API_TIMEOUT: Duration = Duration::from_secs(30);
@@ -14,9 +15,12 @@ fn models_request(settings: &Settings, http: &reqwest::Client, token: &str) -> r
   crate::identity::api_request(settings, http, crate::identity::Endpoint::Models, token)
 }
 
+/// One answer: status, `Retry-After`, body text.
+type Answer = (u16, Option<f64>, String);
+
 /// GETs an API endpoint. Without a given token it takes the current one and, on 401, names it
-/// as rejected for one refresh and one retry. A given token (right after login) is used as is:
-/// such calls never start a refresh.
+/// as rejected for one refresh and one retry ([`with_retry`]). A given token (right after login)
+/// is used as is: such calls never start a refresh.
 async fn get_json(
   settings: &Settings,
   token: Option<String>,
@@ -24,38 +28,34 @@ async fn get_json(
   what: &str,
 ) -> Result<serde_json::Value> {
   let http = crate::http::default_client()?;
-  let may_refresh = token.is_none();
-  let mut grant_token = match token {
-    Some(t) => t,
-    None => super::access_token(settings).await?.token,
+  let send = |token: String| {
+    let rb = build(&http, &token).timeout(API_TIMEOUT);
+    async move {
+      let resp = rb.send().await.map_err(|e| KimiError::network(what, &e))?;
+      let status = resp.status().as_u16();
+      let retry = crate::http::retry_after(resp.headers());
+      let text = resp.text().await.map_err(|e| KimiError::network(what, &e))?;
+      Ok::<Answer, KimiError>((status, retry, text))
+    }
   };
-  for attempt in 0..2 {
-    let resp = build(&http, &grant_token)
-      .timeout(API_TIMEOUT)
-      .send()
-      .await
-      .map_err(|e| KimiError::network(what, &e))?;
-    let status = resp.status().as_u16();
-    let retry = crate::http::retry_after(resp.headers());
-    let text = resp.text().await.map_err(|e| KimiError::network(what, &e))?;
-    if status == 401 && attempt == 0 && may_refresh {
-      let g = super::token_after_rejection(settings, &grant_token).await?;
-      if g.token != grant_token {
-        grant_token = g.token;
-        continue;
-      }
+  let (status, retry, text) = match token {
+    Some(t) => send(t).await?,
+    None => {
+      let grant = super::access_token(settings).await?;
+      with_retry(settings, grant, |a: &Answer| a.0, send)
+        .await?
+        .or_refresh_error()?
     }
-    if let Some(e) = crate::api_error::classify(status, &text, retry, settings) {
-      return Err(e);
-    }
-    return serde_json::from_str(&text).map_err(|_| {
-      KimiError::new(
-        Code::Server,
-        format!("{what}: the server sent invalid JSON (HTTP {status})."),
-      )
-    });
+  };
+  if let Some(e) = crate::api_error::classify(status, &text, retry, settings) {
+    return Err(e);
   }
-  Err(KimiError::relogin("the API kept rejecting the token"))
+  serde_json::from_str(&text).map_err(|_| {
+    KimiError::new(
+      Code::Server,
+      format!("{what}: the server sent invalid JSON (HTTP {status})."),
+    )
+  })
 }
 
 pub async fn discover_models(settings: &Settings, token: Option<String>) -> Result<Vec<ModelInfo>> {

@@ -11,12 +11,14 @@
 //! cost no request at all. Only a fingerprint of a token is kept (a truncated SHA-256), with
 //! the time it was handed out, in `<home>/handed-out/<slot>.json`.
 
-use super::session::{blocking, session};
+use super::refresh;
+use super::session::session;
 use super::sources::{Grant, TokenSource};
 use crate::config::{EnvSource, Settings};
 use crate::constants::{self as c, env};
 use crate::error::{Code, KimiError, Result};
 use crate::lock::FileLock;
+use crate::task::blocking;
 use crate::token::{fingerprint, needs_refresh, now_secs};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -106,7 +108,7 @@ pub async fn valid_for(settings: &Settings, min_valid: f64) -> Result<Grant> {
   // Naming the token in hand makes this a forced refresh, unless a refresh is already in flight
   // (the due one `access_token` started) or another process has replaced the token: then that
   // result is taken.
-  let fresh = match sess.refreshed(settings, Some(login.access_token.clone())).await {
+  let fresh = match refresh::refreshed(&sess, settings, Some(login.access_token.clone())).await {
     Ok(l) => l,
     // A refresh that failed for a passing reason must not fail a token that still lasts.
     Err(e)

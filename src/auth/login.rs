@@ -2,15 +2,15 @@
 //! write under the same locks as a refresh, so a refresh finishing late can neither overwrite
 //! a new login nor bring back one that was signed out.
 
-use super::refresh::LOCK_DEADLINE;
-use super::session::{blocking, session, Session};
+use super::session::{session, Session};
 use crate::cancel::Cancel;
 use crate::config::Settings;
 use crate::constants as c;
 use crate::error::{Code, KimiError, Result};
-use crate::lock::FileLock;
+use crate::lock::{FileLock, REFRESH_LOCK_DEADLINE};
 use crate::models::{self, ModelInfo};
 use crate::oauth::{DeviceAuthorization, OAuthClient, PollOutcome};
+use crate::task::blocking;
 use crate::token::StoredLogin;
 use std::time::Duration;
 
@@ -40,7 +40,7 @@ pub struct LoginOutcome {
 /// Stores a new login for these settings: under the cross-process lock, then this process's
 /// write order, so refreshes of the previous login (here or elsewhere) cannot overwrite it.
 pub async fn adopt_login(settings: &Settings, login: StoredLogin) -> Result<()> {
-  let _lock = FileLock::acquire(&settings.lock_path(), LOCK_DEADLINE).await?;
+  let _lock = FileLock::acquire(&settings.lock_path(), REFRESH_LOCK_DEADLINE).await?;
   store_login_locked(settings, login).await
 }
 

@@ -1,6 +1,7 @@
 //! Token lifecycle, one concept per file: where a token comes from (`sources`), the per-login
-//! state of this process (`session`), one refresh start to finish (`refresh`), creating and
-//! ending a login (`login`), the account endpoints the core calls itself (`api`), `status`.
+//! state of this process (`session`), the shared refresh flight and one refresh start to finish
+//! (`refresh`), the retry after a 401 (`retry`), creating and ending a login (`login`), the
+//! account endpoints the core calls itself (`api`), `status`.
 //!
 //! The rules: a refresh is one detached, shared operation that always persists its result;
 //! a token that still works is never held back by a refresh it does not need; a refresh after
@@ -11,6 +12,7 @@ mod exit;
 mod handout;
 mod login;
 mod refresh;
+mod retry;
 mod session;
 mod sources;
 mod status;
@@ -20,9 +22,12 @@ pub use api::{discover_models, list_models, usage};
 pub use exit::{exit_bound, wait_before_exit};
 pub use handout::{caller_cache_secs, caller_id, hand_out, valid_for, HandOutRequest};
 pub use login::{adopt_login, login, logout, store_login_locked, LoginEvents, LoginOutcome};
-pub use session::{blocking, refreshes_pending, refreshes_settled};
+pub use refresh::{refreshes_pending, refreshes_settled};
+pub use retry::{with_retry, Retried};
 pub use sources::{official_logins, Grant, TokenSource};
 pub use status::{status, StatusReport};
+// re-export for the binding, import and platform/files (lead removes after merge)
+pub use crate::task::blocking;
 
 use crate::config::{is_kimi_origin, Role, Settings};
 use crate::error::{Code, KimiError, Result};
@@ -105,16 +110,18 @@ async fn native_token(
     if bad != login.access_token && login.expires_at > now {
       return Ok(Grant::native(&login));
     }
-    return sess.refreshed(settings, Some(bad)).await.map(|l| Grant::native(&l));
+    return refresh::refreshed(sess, settings, Some(bad))
+      .await
+      .map(|l| Grant::native(&l));
   }
   if !needs_refresh(&login, now, settings.refresh_floor_secs) {
     return Ok(Grant::native(&login));
   }
   if login.expires_at - now > blocking_margin(&login) {
-    sess.refresh_in_background(settings);
+    refresh::refresh_in_background(sess, settings);
     return Ok(Grant::native(&login));
   }
-  match sess.refreshed(settings, None).await {
+  match refresh::refreshed(sess, settings, None).await {
     Ok(l) => Ok(Grant::native(&l)),
     // A refresh that failed for a passing reason must not break requests while the token works.
     Err(e) if !matches!(e.code, Code::ReloginRequired | Code::NotLoggedIn) && login.expires_at - now_secs() > 5.0 => {

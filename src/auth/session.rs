@@ -1,14 +1,15 @@
 //! Per-login state shared by every caller in this process: the resolved store, the login held
-//! in memory, the one refresh in flight, and the ordering of writes (refresh, login, logout).
+//! in memory, the slot of the one refresh in flight (auth/refresh.rs drives it), and the
+//! ordering of writes (refresh, login, logout).
 
-use super::refresh;
 use super::unsaved::{self, Unsaved};
 use crate::config::Settings;
 use crate::error::{KimiError, Result};
 use crate::lock::FileLock;
 use crate::store::{self, Origin, ResolvedStore};
+use crate::task::blocking;
 use crate::token::StoredLogin;
-use futures_util::future::{BoxFuture, FutureExt, Shared};
+use futures_util::future::{BoxFuture, Shared};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -17,21 +18,19 @@ use std::time::{Duration, Instant};
 /// another process shows up within this time). Callers on `KIMI_API_KEY` or an official
 /// client's login would otherwise read the store (a keychain round trip) on every request.
 const ABSENT_RECHECK: Duration = Duration::from_secs(5);
-/// After a failed refresh, callers reuse its error instead of asking the auth server again for
-/// this long, doubling per consecutive failure up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_secs(5);
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Pauses between attempts to write a rotated login before falling back.
 const WRITE_RETRY_PAUSES_MS: [u64; 3] = [0, 100, 400];
 
-/// Runs blocking work (keychain, file system) off the async runtime.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-  tokio::task::spawn_blocking(f)
-    .await
-    .map_err(|_| KimiError::internal("a background task failed"))?
-}
-
+/// A refresh shared by every caller that waits for it.
 pub(crate) type Flight = Shared<BoxFuture<'static, Result<StoredLogin>>>;
+
+/// The refresh in flight for this login and the failures before it (auth/refresh.rs).
+#[derive(Default)]
+pub(crate) struct Flights {
+  pub(crate) current: Option<Flight>,
+  pub(crate) failures: u32,
+  pub(crate) last_failure: Option<(Instant, KimiError)>,
+}
 
 #[derive(Default)]
 struct State {
@@ -39,9 +38,6 @@ struct State {
   absent_since: Option<Instant>,
   /// Bumped by login and logout: a refresh that started before must not write its result.
   epoch: u64,
-  flight: Option<Flight>,
-  failures: u32,
-  last_failure: Option<(Instant, KimiError)>,
   /// Why the last write did not land where the store says it should (keychain refused…).
   store_note: Option<String>,
   /// A rotation the store refused: then the login in memory is the login (auth/unsaved.rs).
@@ -53,6 +49,7 @@ struct State {
 pub(crate) struct Session {
   store: tokio::sync::OnceCell<ResolvedStore>,
   state: Mutex<State>,
+  flights: Mutex<Flights>,
   /// Orders every write of this login within the process. Taken after the cross-process
   /// file lock, never before it.
   pub(crate) writes: tokio::sync::Mutex<()>,
@@ -70,32 +67,20 @@ pub(crate) fn session(settings: &Settings) -> Arc<Session> {
       Arc::new(Session {
         store: tokio::sync::OnceCell::new(),
         state: Mutex::new(State::default()),
+        flights: Mutex::new(Flights::default()),
         writes: tokio::sync::Mutex::new(()),
       })
     })
     .clone()
 }
 
-/// Refreshes in flight in this process (any login). A host keeps its process alive while
-/// this is above zero, so a rotation the server already made is persisted before exit.
-fn pending() -> &'static tokio::sync::watch::Sender<usize> {
-  static PENDING: OnceLock<tokio::sync::watch::Sender<usize>> = OnceLock::new();
-  PENDING.get_or_init(|| tokio::sync::watch::channel(0).0)
-}
-
-pub fn refreshes_pending() -> usize {
-  *pending().borrow()
-}
-
-/// Resolves once no refresh is in flight in this process.
-pub async fn refreshes_settled() {
-  let mut rx = pending().subscribe();
-  let _ = rx.wait_for(|n| *n == 0).await;
-}
-
 impl Session {
   fn state(&self) -> MutexGuard<'_, State> {
     self.state.lock().unwrap_or_else(|e| e.into_inner())
+  }
+
+  pub(crate) fn flights(&self) -> MutexGuard<'_, Flights> {
+    self.flights.lock().unwrap_or_else(|e| e.into_inner())
   }
 
   pub(crate) async fn store(&self, settings: &Settings) -> Result<ResolvedStore> {
@@ -124,11 +109,11 @@ impl Session {
   /// Login and logout call this under `writes`: earlier refreshes lose the right to write, and
   /// a login held only in memory is replaced.
   pub(crate) async fn new_epoch(&self, settings: &Settings) {
+    self.state().epoch += 1;
     {
-      let mut st = self.state();
-      st.epoch += 1;
-      st.failures = 0;
-      st.last_failure = None;
+      let mut f = self.flights();
+      f.failures = 0;
+      f.last_failure = None;
     }
     self.forget_unsaved(settings).await;
   }
@@ -347,88 +332,6 @@ impl Session {
       }
     }
   }
-
-  /// The refresh in flight, or a new one. It runs on its own task: a caller that is cancelled
-  /// or times out only stops waiting; the refresh still completes and is persisted.
-  pub(crate) fn flight(self: &Arc<Self>, settings: &Settings, rejected: Option<String>) -> Flight {
-    let mut st = self.state();
-    if let Some(f) = &st.flight {
-      return f.clone();
-    }
-    let (sess, s) = (self.clone(), settings.clone());
-    pending().send_modify(|n| *n += 1);
-    let handle = tokio::spawn(async move {
-      let out = std::panic::AssertUnwindSafe(refresh::run(s, sess.clone(), rejected))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|_| Err(KimiError::internal("the token refresh hit an internal error (a bug)")));
-      sess.finish_flight(&out);
-      pending().send_modify(|n| *n = n.saturating_sub(1));
-      out
-    });
-    let flight = async move {
-      handle
-        .await
-        .unwrap_or_else(|_| Err(KimiError::internal("the token refresh task stopped")))
-    }
-    .boxed()
-    .shared();
-    st.flight = Some(flight.clone());
-    flight
-  }
-
-  fn finish_flight(&self, out: &Result<StoredLogin>) {
-    let mut st = self.state();
-    st.flight = None;
-    match out {
-      Ok(_) => {
-        st.failures = 0;
-        st.last_failure = None;
-      }
-      Err(e) => {
-        st.failures = st.failures.saturating_add(1);
-        st.last_failure = Some((Instant::now(), e.clone()));
-      }
-    }
-  }
-
-  /// The last refresh's error while its backoff lasts and nothing is in flight: a dead auth
-  /// server is not asked again by every request.
-  pub(crate) fn backing_off(&self) -> Option<KimiError> {
-    let st = self.state();
-    if st.flight.is_some() {
-      return None;
-    }
-    let (at, err) = st.last_failure.as_ref()?;
-    let wait = FIRST_BACKOFF
-      .saturating_mul(1 << st.failures.saturating_sub(1).min(6))
-      .min(MAX_BACKOFF);
-    (at.elapsed() < wait).then(|| err.clone())
-  }
-
-  /// Starts the due refresh without waiting for it (refresh-ahead while the token works).
-  pub(crate) fn refresh_in_background(self: &Arc<Self>, settings: &Settings) {
-    if self.backing_off().is_none() {
-      drop(self.flight(settings, None));
-    }
-  }
-
-  /// Waits for a refresh. With `rejected`, the result is never that token: a refresh that
-  /// was already in flight for another reason and kept it is followed by a forced one.
-  pub(crate) async fn refreshed(
-    self: &Arc<Self>,
-    settings: &Settings,
-    rejected: Option<String>,
-  ) -> Result<StoredLogin> {
-    if let Some(e) = self.backing_off() {
-      return Err(e);
-    }
-    let login = self.flight(settings, rejected.clone()).await?;
-    match rejected {
-      Some(bad) if login.access_token == bad => self.flight(settings, Some(bad)).await,
-      _ => Ok(login),
-    }
-  }
 }
 
 #[cfg(test)]
@@ -440,6 +343,7 @@ impl Session {
     Arc::new(Session {
       store: cell,
       state: Mutex::new(State::default()),
+      flights: Mutex::new(Flights::default()),
       writes: tokio::sync::Mutex::new(()),
     })
   }

@@ -1,11 +1,12 @@
 //! What `status()` reports: which login is in force, where it is stored, and why not when not.
 
-use super::session::{blocking, session};
+use super::session::session;
 use super::sources::{self, TokenSource};
 use crate::config::Settings;
 use crate::error::Result;
 use crate::models::{self, ModelInfo};
 use crate::store::Origin;
+use crate::task::blocking;
 
 pub struct StatusReport {
   pub logged_in: bool,

@@ -66,39 +66,43 @@ pub struct Reply {
   pub body: bytes::Bytes,
 }
 
-/// Sends `build(http, token)` with identity headers and the bearer; on 401 it names the token
-/// as rejected for one refresh and one retry (a static API key is never refreshed). Non-2xx
-/// answers become coded errors (see [`classify`]).
+/// Sends `build(http)` with identity headers and the bearer; on 401 it names the token as
+/// rejected for one refresh and one retry ([`auth::with_retry`]). Non-2xx answers become coded
+/// errors (see [`classify`]).
 pub async fn send(
   settings: &Settings,
   what: &str,
   build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
 ) -> Result<Reply> {
   let http = crate::http::default_client()?;
-  let mut grant = auth::access_token(settings).await?;
-  for attempt in 0..2 {
+  let grant = auth::access_token(settings).await?;
+  let send = |token: String| {
     let mut rb = build(&http);
     for (k, v) in request_headers(settings) {
       rb = rb.header(k, v);
     }
-    rb = rb.header("Authorization", format!("Bearer {}", grant.token));
-    let resp = rb.send().await.map_err(|e| KimiError::network(what, &e))?;
-    let status = resp.status().as_u16();
-    let retry = crate::http::retry_after(resp.headers());
-    let body = resp.bytes().await.map_err(|e| KimiError::network(what, &e))?;
-    if status == 401 && attempt == 0 && grant.source != auth::TokenSource::ApiKey {
-      let next = auth::token_after_rejection(settings, &grant.token).await?;
-      if next.token != grant.token {
-        grant = next;
-        continue;
-      }
+    let rb = rb.header("Authorization", format!("Bearer {token}"));
+    async move {
+      let resp = rb.send().await.map_err(|e| KimiError::network(what, &e))?;
+      let status = resp.status().as_u16();
+      let retry = crate::http::retry_after(resp.headers());
+      let body = resp.bytes().await.map_err(|e| KimiError::network(what, &e))?;
+      Ok((Reply { status, body }, retry))
     }
-    if status >= 400 {
-      return Err(classify(settings, what, status, &String::from_utf8_lossy(&body), retry));
-    }
-    return Ok(Reply { status, body });
+  };
+  let (reply, retry) = auth::with_retry(settings, grant, |(r, _): &(Reply, _)| r.status, send)
+    .await?
+    .or_refresh_error()?;
+  if reply.status >= 400 {
+    return Err(classify(
+      settings,
+      what,
+      reply.status,
+      &String::from_utf8_lossy(&reply.body),
+      retry,
+    ));
   }
-  Err(KimiError::relogin("the API kept rejecting the token"))
+  Ok(reply)
 }
 
 /// POSTs a JSON `body` to `path` under the API base (see [`send`]); `accept` when the service

@@ -4,9 +4,8 @@
 //! `output_config.effort`, kept thinking is `context_management` with its beta header, and the
 //! body keys go in kimi-code's order. Authentication (`x-api-key`) is set by the fetch.
 
+use super::{session_key, thinking, ShapeOptions, Thinking};
 use crate::config::Profile;
-use crate::constants as c;
-use crate::shaping::{map_effort, ShapeOptions};
 use serde_json::{json, Map, Value};
 
 /// Beta flag that `context_management` needs (kimi-wire §8).
@@ -83,7 +82,7 @@ pub fn shape(body: &mut Value, opts: &ShapeOptions) {
   let Some(obj) = body.as_object_mut() else { return };
   let profile = opts.profile.unwrap_or(Profile::KimiCode);
 
-  let model_id = crate::shaping::model_id(obj.get("model").and_then(|m| m.as_str()), opts);
+  let model_id = super::model_id(obj.get("model").and_then(|m| m.as_str()), opts);
   obj.insert("model".into(), json!(model_id));
   let info = opts.models.iter().find(|m| m.id == model_id);
 
@@ -93,48 +92,34 @@ pub fn shape(body: &mut Value, opts: &ShapeOptions) {
     .map(|e| e.trim().to_ascii_lowercase())
     .filter(|e| !e.is_empty() && e != "auto");
   if let Some(effort) = effort {
-    let thinking_type = info.and_then(|m| m.thinking_type.as_deref());
     obj.remove("output_config");
     obj.remove("context_management");
-    match effort.as_str() {
-      "off" | "none" | "disabled" => {
-        if thinking_type == Some("only") {
-          obj.remove("thinking");
-        } else {
-          obj.insert("thinking".into(), json!({"type": "disabled"}));
-        }
+    match thinking(Some(&effort), info) {
+      // `auto` was taken out above: the host's body stands.
+      Thinking::ServerDefault => {}
+      Thinking::Omit => {
+        obj.remove("thinking");
       }
-      level => {
-        if thinking_type == Some("no") || info.map(|m| !m.supports_reasoning).unwrap_or(false) {
-          obj.remove("thinking");
-        } else {
-          // Kimi takes no `budget_tokens`: the effort goes in `output_config`.
-          obj.insert("thinking".into(), json!({"type": "enabled"}));
-          if let Some(e) = info.and_then(|m| {
-            m.think_efforts
-              .as_deref()
-              .and_then(|v| map_effort(level, v, m.default_effort.as_deref()))
-          }) {
-            obj.insert("output_config".into(), json!({"effort": e}));
-          }
-          if let Some(k) = opts.keep.as_deref() {
-            obj.insert(
-              "context_management".into(),
-              json!({"edits": [{"type": "clear_thinking_20251015", "keep": k}]}),
-            );
-          }
+      Thinking::Disabled => {
+        obj.insert("thinking".into(), json!({"type": "disabled"}));
+      }
+      Thinking::Enabled(level) => {
+        // Kimi takes no `budget_tokens`: the effort goes in `output_config`.
+        obj.insert("thinking".into(), json!({"type": "enabled"}));
+        if let Some(e) = level {
+          obj.insert("output_config".into(), json!({"effort": e}));
+        }
+        if let Some(k) = opts.keep.as_deref() {
+          obj.insert(
+            "context_management".into(),
+            json!({"edits": [{"type": "clear_thinking_20251015", "keep": k}]}),
+          );
         }
       }
     }
   }
 
-  if let Some(sid) = opts.session_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-    let key = match profile {
-      Profile::KimiCode if !sid.starts_with(c::KIMI_CODE_CACHE_KEY_PREFIX) => {
-        format!("{}{sid}", c::KIMI_CODE_CACHE_KEY_PREFIX)
-      }
-      _ => sid.to_string(),
-    };
+  if let Some(key) = session_key(profile, opts) {
     let meta = obj.entry("metadata").or_insert_with(|| json!({}));
     if let Some(m) = meta.as_object_mut() {
       m.insert("user_id".into(), json!(key));

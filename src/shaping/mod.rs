@@ -1,6 +1,6 @@
 //! Request shaping for `/chat/completions` bodies (kimi-wire §6.1, §6.2, §7): a pure function
 //! of the body and the options. Hosts that swap `fetch` get it applied by the fetch; others
-//! call `shapeRequest` themselves.
+//! call `shapeRequest` themselves. The Anthropic route's dialect is in `anthropic`.
 
 use crate::config::Profile;
 use crate::constants as c;
@@ -165,14 +165,7 @@ pub fn shape(body: &mut Value, opts: &ShapeOptions) {
     None => {}
   }
 
-  if let Some(sid) = opts.session_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-    // `session_<id>` is kimi-code's convention; the others send the host's id as it is.
-    let key = match profile {
-      Profile::KimiCode if !sid.starts_with(c::KIMI_CODE_CACHE_KEY_PREFIX) => {
-        format!("{}{sid}", c::KIMI_CODE_CACHE_KEY_PREFIX)
-      }
-      _ => sid.to_string(),
-    };
+  if let Some(key) = session_key(profile, opts) {
     obj.insert("prompt_cache_key".into(), json!(key));
   }
 
@@ -184,34 +177,61 @@ pub fn shape(body: &mut Value, opts: &ShapeOptions) {
   }
 }
 
+/// The session key to send, in both dialects: `session_<id>` is kimi-code's convention; the
+/// others send the host's id as it is.
+pub(crate) fn session_key(profile: Profile, opts: &ShapeOptions) -> Option<String> {
+  let sid = opts.session_id.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
+  Some(match profile {
+    Profile::KimiCode if !sid.starts_with(c::KIMI_CODE_CACHE_KEY_PREFIX) => {
+      format!("{}{sid}", c::KIMI_CODE_CACHE_KEY_PREFIX)
+    }
+    _ => sid.to_string(),
+  })
+}
+
+/// What a host's effort level asks of thinking on a model; each dialect writes it its own way.
+pub(crate) enum Thinking {
+  /// `auto`: the server's default.
+  ServerDefault,
+  /// The model cannot do as asked (thinking always on, or never): send no `thinking`.
+  Omit,
+  Disabled,
+  /// On, with the model's effort level for the host's when the model has levels.
+  Enabled(Option<String>),
+}
+
 /// `effort` `None`: thinking on with no effort level (the official clients' default).
-fn apply_thinking(obj: &mut Map<String, Value>, effort: Option<&str>, info: Option<&ModelInfo>, keep: Option<&str>) {
+pub(crate) fn thinking(effort: Option<&str>, info: Option<&ModelInfo>) -> Thinking {
   let thinking_type = info.and_then(|m| m.thinking_type.as_deref());
   match effort.unwrap_or("") {
-    "auto" => {}
-    "off" | "none" | "disabled" => {
-      if thinking_type == Some("only") {
-        // Cannot be switched off for this model; leave the server default.
-        obj.shift_remove("thinking");
-      } else {
-        obj.insert("thinking".into(), json!({"type": "disabled"}));
-      }
+    "auto" => Thinking::ServerDefault,
+    // Cannot be switched off for this model; leave the server default.
+    "off" | "none" | "disabled" if thinking_type == Some("only") => Thinking::Omit,
+    "off" | "none" | "disabled" => Thinking::Disabled,
+    _ if thinking_type == Some("no") || info.is_some_and(|m| !m.supports_reasoning) => Thinking::Omit,
+    level => Thinking::Enabled(effort.and(info).and_then(|m| {
+      m.think_efforts
+        .as_deref()
+        .and_then(|v| map_effort(level, v, m.default_effort.as_deref()))
+    })),
+  }
+}
+
+/// `effort` `None`: thinking on with no effort level (the official clients' default).
+fn apply_thinking(obj: &mut Map<String, Value>, effort: Option<&str>, info: Option<&ModelInfo>, keep: Option<&str>) {
+  match thinking(effort, info) {
+    Thinking::ServerDefault => {}
+    Thinking::Omit => {
+      obj.shift_remove("thinking");
     }
-    level => {
-      if thinking_type == Some("no") || info.map(|m| !m.supports_reasoning).unwrap_or(false) {
-        obj.shift_remove("thinking");
-        return;
-      }
+    Thinking::Disabled => {
+      obj.insert("thinking".into(), json!({"type": "disabled"}));
+    }
+    Thinking::Enabled(level) => {
       let mut t = Map::new();
       t.insert("type".into(), json!("enabled"));
-      if let (Some(m), Some(_)) = (info, effort) {
-        if let Some(e) = m
-          .think_efforts
-          .as_deref()
-          .and_then(|v| map_effort(level, v, m.default_effort.as_deref()))
-        {
-          t.insert("effort".into(), json!(e));
-        }
+      if let Some(e) = level {
+        t.insert("effort".into(), json!(e));
       }
       if let Some(k) = keep {
         t.insert("keep".into(), json!(k));
@@ -237,6 +257,7 @@ pub fn shape_full(body: &[u8], opts: &ShapeOptions) -> Option<Vec<u8>> {
   serde_json::to_vec(&v).ok()
 }
 
+pub mod anthropic;
 mod lazy;
 mod scan;
 
@@ -783,10 +804,10 @@ mod timing {
       String::new()
     };
     let files = [
-      include_str!("fetch.rs"),
-      include_str!("binding.rs"),
-      include_str!("../README.md"),
-      include_str!("../lib/index.js"),
+      include_str!("../fetch/mod.rs"),
+      include_str!("scan.rs"),
+      include_str!("../../README.md"),
+      include_str!("../../lib/index.js"),
     ];
     let mut messages = vec![json!({"role":"system","content":files[2]})];
     let mut t = 0;
