@@ -176,7 +176,6 @@ pub mod env {
   pub const API_KEY: &str = "KIMI_API_KEY";
   pub const KIMI_CODE_HOME: &str = "KIMI_CODE_HOME";
   pub const KIMI_SHARE_DIR: &str = "KIMI_SHARE_DIR";
-  pub const CUSTOM_HEADERS: &str = "KIMI_CODE_CUSTOM_HEADERS";
   pub const PROFILE: &str = "KIMI_NATIVE_PROFILE";
   pub const CLIENT_VERSION: &str = "KIMI_NATIVE_CLIENT_VERSION";
   pub const REGION: &str = "KIMI_NATIVE_REGION";

@@ -16,7 +16,6 @@ pub mod import;
 pub mod lock;
 pub mod models;
 pub mod oauth;
-pub mod os_version;
 pub mod platform;
 pub mod pool;
 pub mod qr;

@@ -111,7 +111,7 @@ fn load(path: &PathBuf) -> CacheFile {
     .unwrap_or_default()
 }
 
-fn store(path: &PathBuf, mut file: CacheFile, entry: Entry) {
+fn store(path: &std::path::Path, mut file: CacheFile, entry: Entry) {
   file.version = 1;
   file
     .entries
@@ -120,11 +120,8 @@ fn store(path: &PathBuf, mut file: CacheFile, entry: Entry) {
   file.entries.sort_by(|a, b| b.at.total_cmp(&a.at));
   file.entries.truncate(c::UPLOAD_CACHE_MAX_ENTRIES);
   if let Ok(text) = serde_json::to_vec_pretty(&file) {
-    // Written beside and renamed over, so a concurrent reader never sees half a file.
-    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-    if crate::identity::write_private(&tmp, &text, true).is_ok() && std::fs::rename(&tmp, path).is_err() {
-      let _ = std::fs::remove_file(&tmp);
-    }
+    // Atomic, so a concurrent reader never sees half a file.
+    let _ = crate::store::file::write_atomic(path, &text);
   }
 }
 

@@ -20,21 +20,9 @@ pub struct ShapeOptions {
   pub keep: Option<String>,
 }
 
-/// `keep` as kimi-code resolves it: env `KIMI_MODEL_THINKING_KEEP`, else "all"; off-values drop it.
+/// `keep` as kimi-code resolves it (see `config::thinking_keep`; `Settings::thinking_keep` holds it).
 pub fn keep_from_env() -> Option<String> {
-  match std::env::var(c::env::THINKING_KEEP) {
-    Ok(v) => {
-      let t = v.trim().to_ascii_lowercase();
-      if ["0", "false", "no", "off", "none", "null"].contains(&t.as_str()) {
-        None
-      } else if t.is_empty() {
-        Some(c::THINKING_KEEP.into())
-      } else {
-        Some(v.trim().to_string())
-      }
-    }
-    Err(_) => Some(c::THINKING_KEEP.into()),
-  }
+  crate::config::thinking_keep(&crate::config::ProcessEnv)
 }
 
 /// Maps a host level onto the model's valid efforts: exact match first; then low/minimal →

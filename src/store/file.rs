@@ -26,10 +26,17 @@ pub fn create_dir(dir: &Path, private: bool) -> std::io::Result<()> {
   Ok(())
 }
 
-/// Atomic 0600 write: temp file next to the target, fsync, rename over it.
+/// Atomic 0600 write of one of kimi-native's own files: the directory is made 0700.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+  write_private(path, data, true)
+}
+
+/// Atomic 0600 write: temp file next to the target, fsync, rename over it. The directory is
+/// created when missing and made 0700 only when `private_dir` (an official client's home keeps
+/// the mode that client gives it).
+pub fn write_private(path: &Path, data: &[u8], private_dir: bool) -> std::io::Result<()> {
   let dir = path.parent().unwrap_or_else(|| Path::new("."));
-  create_dir(dir, true)?;
+  create_dir(dir, private_dir)?;
   let tmp = dir.join(format!(
     ".{}.tmp.{}.{:08x}",
     path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
