@@ -20,8 +20,6 @@ pub mod platform;
 pub mod pool;
 pub mod qr;
 pub mod shaping;
-// re-export for claude_code (lead removes after merge)
-pub use shaping::anthropic;
 pub mod store;
 pub mod task;
 pub mod token;

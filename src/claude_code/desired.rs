@@ -40,7 +40,7 @@ pub fn desired(settings: &Settings, helper: &str, models: &[ModelInfo]) -> Vec<E
     },
     Entry {
       key: env_key(env::ANTHROPIC_BASE_URL),
-      value: crate::anthropic::sdk_base_url(&settings.base_url),
+      value: crate::shaping::anthropic::sdk_base_url(&settings.base_url),
     },
     Entry {
       key: env_key(env::ANTHROPIC_MODEL),

@@ -61,7 +61,7 @@ fn shaped_body(
     effort: hint(&req.headers, c::HINT_HEADER_EFFORT).or_else(|| config.effort.clone()),
     session_id: hint(&req.headers, c::HINT_HEADER_SESSION).or_else(|| config.session_id.clone()),
     models,
-    keep: shaping::keep_from_env(),
+    keep: settings.thinking_keep.clone(),
   };
   if !messages_route {
     // Chat bodies: the lazy path parses only what the rules touch (issue #17).

@@ -4,13 +4,13 @@
 
 use super::scan::{pick, scan, Candidate, Found, Kind};
 use super::{hostfile, opencode, pi, Locations};
-use crate::auth::blocking;
 use crate::config::Settings;
 use crate::constants as c;
 use crate::error::{Code, KimiError, Result};
-use crate::lock::FileLock;
+use crate::lock::{FileLock, REFRESH_LOCK_DEADLINE};
 use crate::oauth::{OAuthClient, RefreshFailure};
 use crate::store;
+use crate::task::blocking;
 use crate::token::StoredLogin;
 use serde::Serialize;
 use std::path::Path;
@@ -26,8 +26,6 @@ const PI_LOCK: hostfile::LockTiming = hostfile::LockTiming {
   stale: Duration::from_secs(30),
   update: Duration::from_secs(5),
 };
-/// Same deadline as a refresh waiting for another kimi-native process.
-const REFRESH_LOCK_DEADLINE: Duration = Duration::from_secs(90);
 
 /// The outcome of a takeover; `handed_over` lists every source that held the chain.
 #[derive(Debug, Clone, Serialize)]

@@ -7,10 +7,10 @@
 //! holding hashes and file ids only, bounded to the newest entries.
 
 use super::{endpoint, json_of, send, Call};
-use crate::auth::blocking;
 use crate::config::Settings;
 use crate::constants as c;
 use crate::error::{Code, KimiError, Result};
+use crate::task::blocking;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
