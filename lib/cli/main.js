@@ -43,6 +43,73 @@ function quickParse(args) {
   return { run: command(name), opts }
 }
 
+const JSON_FLAG = ['--json', 'print JSON']
+const TIMEOUT_FLAG = ['--timeout <ms>', 'give up after this many milliseconds']
+
+/** The commands commander knows, in the order its help lists them (`./<first word of name>.js` runs each). */
+const commands = () => [
+  {
+    name: 'login',
+    description: 'sign in with a device code (opens your browser)',
+    options: [
+      ['--no-browser', 'do not open a browser'],
+      ['--qr', 'show a QR code of the sign-in URL'],
+      ['--print-config', 'print the opencode.json and pi setup afterwards'],
+      ['--json', 'print the result as JSON'],
+      ['--no-import', 'do not offer to take over a Kimi login another plugin holds'],
+      ['-y, --yes', 'take over such a login without asking'],
+    ],
+  },
+  { name: 'status', description: 'show the login state (exit 0 logged in, 1 not, 2 relogin required)', options: [JSON_FLAG] },
+  { name: 'logout', description: 'remove the stored login', options: [] },
+  { name: 'models', description: 'list the models your plan offers', options: [JSON_FLAG] },
+  {
+    name: 'import [source]',
+    description: 'list Kimi logins other plugins hold, or take one over (no new sign-in)',
+    options: [JSON_FLAG, ['-y, --yes', 'take it over without asking (required when stdin is not a terminal)']],
+  },
+  { name: 'usage', description: 'show quota windows and reset times', options: [JSON_FLAG] },
+  {
+    name: 'token',
+    description: 'print a usable access token for other tools (exit 1 not logged in, 2 relogin required)',
+    options: [
+      ['--min-valid <duration>', `the token stays valid at least this long (default ${kimi.DEFAULTS.tokenMinValidSecs / 60}m)`],
+      ['--caller <id>', 'who asks (e.g. "$PPID"): the same caller asking again early gets a new token if the server refused its one'],
+      ['--json', 'print { token, expiresAt, source }'],
+    ],
+  },
+  {
+    name: 'setup',
+    argument: ['<host>', require('./setup.js').SETUP_HOSTS.join(' | ')],
+    description: 'set a host up to use this login (Claude Code: apiKeyHelper, base URL, models)',
+    options: [
+      ['--print', 'only show what would change'],
+      ['--project', "this project's .claude/settings.local.json instead of ~/.claude/settings.json"],
+      ['--remove', 'undo what setup changed'],
+      ['-y, --yes', 'without asking (required when stdin is not a terminal)'],
+      JSON_FLAG,
+    ],
+  },
+  {
+    name: 'search',
+    argument: ['<query>'],
+    description: "search the web with Kimi's search service",
+    options: [['--limit <n>', 'at most this many results'], TIMEOUT_FLAG, JSON_FLAG],
+  },
+  { name: 'fetch', argument: ['<url>'], description: "fetch a page as markdown with Kimi's fetch service", options: [TIMEOUT_FLAG, JSON_FLAG] },
+  {
+    name: 'upload',
+    argument: ['<file>'],
+    description: "upload a file to Kimi's Files API; prints its ms:// reference",
+    options: [
+      ['--mime <type>', 'mime type (guessed from the extension otherwise)'],
+      ['--purpose <purpose>', 'purpose (image / video by default)'],
+      TIMEOUT_FLAG,
+      JSON_FLAG,
+    ],
+  },
+]
+
 /** Runs the command `argv` names; resolves to the exit code. */
 function main(argv) {
   try {
@@ -71,52 +138,12 @@ function main(argv) {
       exit = fail(err)
     }
   }
-  const shared = addCoreOptions
-  shared(program.command('login').description('sign in with a device code (opens your browser)'))
-    .option('--no-browser', 'do not open a browser')
-    .option('--qr', 'show a QR code of the sign-in URL')
-    .option('--print-config', 'print the opencode.json and pi setup afterwards')
-    .option('--json', 'print the result as JSON')
-    .option('--no-import', 'do not offer to take over a Kimi login another plugin holds')
-    .option('-y, --yes', 'take over such a login without asking')
-    .action(run('login'))
-  shared(program.command('status').description('show the login state (exit 0 logged in, 1 not, 2 relogin required)'))
-    .option('--json', 'print JSON')
-    .action(run('status'))
-  shared(program.command('logout').description('remove the stored login')).action(run('logout'))
-  shared(program.command('models').description('list the models your plan offers')).option('--json', 'print JSON').action(run('models'))
-  shared(program.command('import [source]').description('list Kimi logins other plugins hold, or take one over (no new sign-in)'))
-    .option('--json', 'print JSON')
-    .option('-y, --yes', 'take it over without asking (required when stdin is not a terminal)')
-    .action(run('import'))
-  shared(program.command('usage').description('show quota windows and reset times')).option('--json', 'print JSON').action(run('usage'))
-  shared(program.command('token').description('print a usable access token for other tools (exit 1 not logged in, 2 relogin required)'))
-    .option('--min-valid <duration>', `the token stays valid at least this long (default ${kimi.DEFAULTS.tokenMinValidSecs / 60}m)`)
-    .option('--caller <id>', 'who asks (e.g. "$PPID"): the same caller asking again early gets a new token if the server refused its one')
-    .option('--json', 'print { token, expiresAt, source }')
-    .action(run('token'))
-  shared(program.command('setup').argument('<host>', require('./setup.js').SETUP_HOSTS.join(' | ')).description('set a host up to use this login (Claude Code: apiKeyHelper, base URL, models)'))
-    .option('--print', 'only show what would change')
-    .option('--project', "this project's .claude/settings.local.json instead of ~/.claude/settings.json")
-    .option('--remove', 'undo what setup changed')
-    .option('-y, --yes', 'without asking (required when stdin is not a terminal)')
-    .option('--json', 'print JSON')
-    .action(run('setup'))
-  shared(program.command('search').argument('<query>').description("search the web with Kimi's search service"))
-    .option('--limit <n>', 'at most this many results')
-    .option('--timeout <ms>', 'give up after this many milliseconds')
-    .option('--json', 'print JSON')
-    .action(run('search'))
-  shared(program.command('fetch').argument('<url>').description("fetch a page as markdown with Kimi's fetch service"))
-    .option('--timeout <ms>', 'give up after this many milliseconds')
-    .option('--json', 'print JSON')
-    .action(run('fetch'))
-  shared(program.command('upload').argument('<file>').description("upload a file to Kimi's Files API; prints its ms:// reference"))
-    .option('--mime <type>', 'mime type (guessed from the extension otherwise)')
-    .option('--purpose <purpose>', 'purpose (image / video by default)')
-    .option('--timeout <ms>', 'give up after this many milliseconds')
-    .option('--json', 'print JSON')
-    .action(run('upload'))
+  for (const c of commands()) {
+    const cmd = addCoreOptions(program.command(c.name).description(c.description))
+    if (c.argument) cmd.argument(...c.argument)
+    for (const o of c.options) cmd.option(...o)
+    cmd.action(run(c.name.split(' ')[0]))
+  }
   return program.parseAsync(argv).then(() => exit)
 }
 
