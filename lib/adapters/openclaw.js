@@ -15,7 +15,7 @@ const { createRequire } = require('node:module')
 const { pathToFileURL } = require('node:url')
 const { core, codes, loadCore } = require('../kit/core.js')
 const { withLoginHint, heldMarker, importableLogins, offerImport: offerEach } = require('../kit/login.js')
-const { COMPAT, piAiModel, FALLBACK, fallbackInfo, accountModels: listModels, shapingPayload, pump } = require('../kit/pi-ai-shapes.js')
+const { LABEL, CALL_TIMEOUT_MS, COMPAT, piAiModel, FALLBACK, fallbackInfo, accountModels: listModels, shapingPayload, pump } = require('../kit/pi-ai-host.js')
 const { withTimeout } = require('../timeout.js')
 
 const MANIFEST = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'openclaw.plugin.json'), 'utf8'))
@@ -24,8 +24,6 @@ const MANIFEST = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'op
 const ID = MANIFEST.providers[0]
 const MARKER = MANIFEST.nonSecretAuthMarkers[0]
 const METHOD = 'device'
-const LABEL = 'Kimi For Coding (kimi-native)'
-const CALL_TIMEOUT_MS = 10000
 const LOGIN_HINT = `In openclaw: \`openclaw models auth login --provider ${ID} --method ${METHOD}\`.`
 
 /** An Error openclaw shows as is: says what failed and what to do, never a token. */
@@ -111,7 +109,7 @@ function register(api) {
   async function accountModels() {
     try {
       const st = await withTimeout(core.status(opts), CALL_TIMEOUT_MS)
-      const infos = await listModels(st, opts, CALL_TIMEOUT_MS)
+      const infos = await listModels(st, opts)
       if (!infos[0][FALLBACK]) known = new Map(infos.map((i) => [i.id, i]))
       return { baseUrl: st.baseUrl, infos }
     } catch {

@@ -19,15 +19,15 @@
 
 const { withTimeout } = require('../timeout.js')
 const { coreError, codes, INTERNAL } = require('../kit/core.js')
-const { fallbackInfo, accountModels: listModels } = require('../kit/pi-ai-shapes.js')
-const { core, ID, API_ID, MARKER, LIMITS, STARTUP_TIMEOUT_MS, NAME, toPiModel, errorText, errorMessage } = require('./pi/provider.js')
+const { fallbackInfo, accountModels: listModels } = require('../kit/pi-ai-host.js')
+const { core, ID, API_ID, MARKER, LIMITS, CALL_TIMEOUT_MS, NAME, toPiModel, errorText, errorMessage } = require('./pi/provider.js')
 const { loadHost } = require('./pi/pi-ai.js')
 const { isV1, registerNative } = require('./pi/v1.js')
 const { registerLegacy } = require('./pi/v073.js')
 
 async function accountModels(st, host) {
   try {
-    return await listModels(st, { host }, STARTUP_TIMEOUT_MS)
+    return await listModels(st, { host })
   } catch {
     return [fallbackInfo()]
   }
@@ -72,7 +72,7 @@ async function register(pi) {
     err.code = codes.PI_HOST
     throw err
   }
-  const st = await withTimeout(core.status({ host: token }), STARTUP_TIMEOUT_MS).catch((err) => {
+  const st = await withTimeout(core.status({ host: token }), CALL_TIMEOUT_MS).catch((err) => {
     const hint = err && err.code ? '' : ' (a locked keychain waits for its unlock prompt; `npx kimi-native status` shows the store)'
     throw Object.assign(new Error(`reading the Kimi login failed: ${(err && err.message) || err}${hint}`), { code: (err && err.code) || codes.STORE })
   })
@@ -95,7 +95,7 @@ function registerCommands(pi, host) {
     description: 'Kimi For Coding quota windows (kimi-native)',
     handler: async (_args, ctx) => {
       try {
-        const u = await withTimeout(core.usage({ host }), STARTUP_TIMEOUT_MS)
+        const u = await withTimeout(core.usage({ host }), CALL_TIMEOUT_MS)
         const lines = u.windows.map(
           (w) => `${w.label}: ${w.used}/${w.limit} used, ${w.remaining} left${w.resetTime ? `, resets ${w.resetTime}` : ''}`,
         )
@@ -110,7 +110,7 @@ function registerCommands(pi, host) {
     description: 'Log out of Kimi For Coding everywhere kimi-native is used (CLI, opencode, pi)',
     handler: async (_args, ctx) => {
       try {
-        const r = await withTimeout(core.logout({ host }), STARTUP_TIMEOUT_MS)
+        const r = await withTimeout(core.logout({ host }), CALL_TIMEOUT_MS)
         show(ctx, r.removed ? 'Logged out of Kimi For Coding (kimi-native).' : 'kimi-native held no Kimi login.')
       } catch (err) {
         show(ctx, errorText(err), 'error')

@@ -5,7 +5,7 @@
 
 const { tryCore } = require('../../kit/core.js')
 const { withLoginHint, heldMarker } = require('../../kit/login.js')
-const { COMPAT: PI_AI_COMPAT, piAiModel, assistantError } = require('../../kit/pi-ai-shapes.js')
+const { LABEL, CALL_TIMEOUT_MS, COMPAT: PI_AI_COMPAT, piAiModel, assistantError } = require('../../kit/pi-ai-host.js')
 
 // null when the binding does not load: the facts below then fall back to literals.
 const core = tryCore()
@@ -19,9 +19,6 @@ const PI_MARKER = core ? core.AUTH_MARKERS.pi : { access: 'kimi-native-managed',
 const MARKER = PI_MARKER.access
 // Model limits from the core; the same values stand here only for when the binding cannot load.
 const LIMITS = core ? core.LIMITS : { context: 262144, output: 32768 }
-// pi waits for the factory before it starts: every core call made while loading is bounded.
-const STARTUP_TIMEOUT_MS = 10000
-const NAME = 'Kimi For Coding (kimi-native)'
 
 const COMPAT = {
   ...PI_AI_COMPAT,
@@ -56,4 +53,4 @@ function abortable(signal) {
   if (signal && signal.aborted) throw signal.reason || new Error('aborted')
 }
 
-module.exports = { core, ID, API_ID, MARKER, LIMITS, STARTUP_TIMEOUT_MS, NAME, toPiModel, errorText, errorMessage, marker, abortable }
+module.exports = { core, ID, API_ID, MARKER, LIMITS, CALL_TIMEOUT_MS, NAME: LABEL, toPiModel, errorText, errorMessage, marker, abortable }

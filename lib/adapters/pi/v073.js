@@ -3,7 +3,7 @@
 // its own `api` id whose streamSimple delegates with a fresh bearer, the core's headers and the core's body shaping
 // (onPayload), and retries once after a forced refresh on a 401.
 
-const { FALLBACK, shapingPayload, pump } = require('../../kit/pi-ai-shapes.js')
+const { FALLBACK, shapingPayload, pump } = require('../../kit/pi-ai-host.js')
 const { core, ID, API_ID, MARKER, NAME, toPiModel, errorText, marker, abortable } = require('./provider.js')
 
 function makeLegacyStream(ai, infoById, host) {

@@ -5,7 +5,7 @@
 // never sees a token.
 
 const { isCoreError, hasCode } = require('../../kit/core.js')
-const { pump } = require('../../kit/pi-ai-shapes.js')
+const { pump } = require('../../kit/pi-ai-host.js')
 const { core, ID, MARKER, NAME, toPiModel, errorText, marker, abortable } = require('./provider.js')
 
 // The opt-in Anthropic-compatible route (`"protocol": "anthropic"` in .kimi-native.json or the user's config.json;

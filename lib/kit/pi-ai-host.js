@@ -1,9 +1,15 @@
 'use strict'
-// pi-ai's shapes, which both pi and openclaw (built on pi-ai) use: the model a core ModelInfo becomes, the message of
-// a turn that failed, and the body shaping and failure handling around a stream.
+// What the two hosts built on pi-ai (pi, openclaw) share: the provider's name, how long a core call may keep the
+// host waiting, the model a core ModelInfo becomes, the message of a turn that failed, and the body
+// shaping and failure handling around a stream.
 
 const { core } = require('./core.js')
 const { withTimeout } = require('../timeout.js')
+
+const LABEL = 'Kimi For Coding (kimi-native)'
+// How long a host waits for one core call: it waits for the plugin before it starts, and a locked keychain or a slow
+// network must not hang it.
+const CALL_TIMEOUT_MS = 10000
 
 const ZERO_COST = Object.freeze({ input: 0, output: 0, cacheRead: 0, cacheWrite: 0 })
 
@@ -36,11 +42,11 @@ function fallbackInfo() {
   return { ...core.DEFAULT_MODEL_INFO, [FALLBACK]: true }
 }
 
-/** The account's models (`status` of the login `opts` select), or the fallback model when it has none or is not
- * logged in. Rejects when listing fails or takes longer than `ms`. */
-async function accountModels(st, opts, ms) {
+/** The account's models (`st`: the core's status of the login `opts` select), or the fallback model when it has
+ * none or is not logged in. Rejects when listing fails or takes longer than CALL_TIMEOUT_MS. */
+async function accountModels(st, opts) {
   if (!st.loggedIn) return [fallbackInfo()]
-  const list = await withTimeout(core.models(opts), ms)
+  const list = await withTimeout(core.models(opts), CALL_TIMEOUT_MS)
   return list && list.length ? list : [fallbackInfo()]
 }
 
@@ -80,4 +86,4 @@ function pump(out, model, run, text) {
   return out
 }
 
-module.exports = { ZERO_COST, COMPAT, piAiModel, FALLBACK, fallbackInfo, accountModels, assistantError, shapingPayload, pump }
+module.exports = { LABEL, CALL_TIMEOUT_MS, ZERO_COST, COMPAT, piAiModel, FALLBACK, fallbackInfo, accountModels, assistantError, shapingPayload, pump }
