@@ -89,34 +89,38 @@ function show(ctx, text, level = 'info') {
   else process.stdout.write(`${text}\n`)
 }
 
+/** A pi command that shows what `run()` answers, or the core's error. */
+const command = (description, run) => ({
+  description,
+  handler: async (_args, ctx) => {
+    try {
+      show(ctx, await run())
+    } catch (err) {
+      show(ctx, errorText(err), 'error')
+    }
+  },
+})
+
 function registerCommands(pi, host) {
   if (typeof pi.registerCommand !== 'function') return
-  pi.registerCommand('kimi-usage', {
-    description: 'Kimi For Coding quota windows (kimi-native)',
-    handler: async (_args, ctx) => {
-      try {
-        const u = await withTimeout(core.usage({ host }), CALL_TIMEOUT_MS)
-        const lines = u.windows.map(
-          (w) => `${w.label}: ${w.used}/${w.limit} used, ${w.remaining} left${w.resetTime ? `, resets ${w.resetTime}` : ''}`,
-        )
-        show(ctx, lines.length ? `Kimi For Coding usage\n${lines.join('\n')}` : 'Kimi For Coding reported no quota windows.')
-      } catch (err) {
-        show(ctx, errorText(err), 'error')
-      }
-    },
-  })
+  pi.registerCommand(
+    'kimi-usage',
+    command('Kimi For Coding quota windows (kimi-native)', async () => {
+      const u = await withTimeout(core.usage({ host }), CALL_TIMEOUT_MS)
+      const lines = u.windows.map(
+        (w) => `${w.label}: ${w.used}/${w.limit} used, ${w.remaining} left${w.resetTime ? `, resets ${w.resetTime}` : ''}`,
+      )
+      return lines.length ? `Kimi For Coding usage\n${lines.join('\n')}` : 'Kimi For Coding reported no quota windows.'
+    }),
+  )
   // pi's own /logout only drops its stored marker (providers get no logout hook); this ends the shared login.
-  pi.registerCommand('kimi-logout', {
-    description: 'Log out of Kimi For Coding everywhere kimi-native is used (CLI, opencode, pi)',
-    handler: async (_args, ctx) => {
-      try {
-        const r = await withTimeout(core.logout({ host }), CALL_TIMEOUT_MS)
-        show(ctx, r.removed ? 'Logged out of Kimi For Coding (kimi-native).' : 'kimi-native held no Kimi login.')
-      } catch (err) {
-        show(ctx, errorText(err), 'error')
-      }
-    },
-  })
+  pi.registerCommand(
+    'kimi-logout',
+    command('Log out of Kimi For Coding everywhere kimi-native is used (CLI, opencode, pi)', async () => {
+      const r = await withTimeout(core.logout({ host }), CALL_TIMEOUT_MS)
+      return r.removed ? 'Logged out of Kimi For Coding (kimi-native).' : 'kimi-native held no Kimi login.'
+    }),
+  )
 }
 
 // ---- opt-in agent tools (lib/tools.js) --------------------------------------------------------------

@@ -52,4 +52,4 @@ async function offerImport(sources, { ask, take, failed }) {
   return {}
 }
 
-module.exports = { NEEDS_LOGIN, needsLogin, withLoginHint, YEAR_MS, heldMarker, importableLogins, offerImport }
+module.exports = { needsLogin, withLoginHint, heldMarker, importableLogins, offerImport }
