@@ -40,7 +40,7 @@ function coded(code, message) {
 /** Only the options the core understands, so callbacks and signals never reach serde. */
 function coreOptions(options) {
   if (options == null) return { runtime: RUNTIME }
-  if (typeof options !== 'object') throw coded('KIMI_BAD_INPUT', 'Options must be an object.')
+  if (typeof options !== 'object') throw coded(ERROR_CODES.BAD_INPUT, 'Options must be an object.')
   const out = {}
   for (const k of CORE_KEYS) if (options[k] !== undefined && options[k] !== null) out[k] = options[k]
   out.runtime = RUNTIME
@@ -60,7 +60,7 @@ function notice(options) {
   }
   if (!warning) return
   if (options && typeof options.onWarning === 'function') safe(options.onWarning)(warning)
-  else process.emitWarning(warning, { code: 'KIMI_OFFICIAL_PROFILE' })
+  else process.emitWarning(warning, { code: ERROR_CODES.OFFICIAL_PROFILE })
 }
 
 /** A coded core error as WHATWG fetch reports it: a TypeError (a network error; the AI SDK
@@ -69,8 +69,8 @@ function notice(options) {
 function fetchError(err, phase) {
   if (!err || typeof err !== 'object') return err
   let message
-  if (err.code === 'KIMI_NETWORK') message = phase === 'body' ? 'terminated' : 'fetch failed'
-  else if (err.code === 'KIMI_BAD_INPUT') message = err.message
+  if (err.code === ERROR_CODES.NETWORK) message = phase === 'body' ? 'terminated' : 'fetch failed'
+  else if (err.code === ERROR_CODES.BAD_INPUT) message = err.message
   else return err
   const te = new TypeError(message, { cause: err })
   te.code = err.code
@@ -84,7 +84,7 @@ function abortError(signal) {
 }
 
 /** Runs `run(token)` with an AbortSignal mapped onto a native CancelToken. */
-async function withSignal(signal, run, onAbortError = () => coded('KIMI_CANCELLED', 'The operation was cancelled.')) {
+async function withSignal(signal, run, onAbortError = () => coded(ERROR_CODES.CANCELLED, 'The operation was cancelled.')) {
   if (signal && signal.aborted) throw onAbortError()
   const token = new native.CancelToken()
   const onAbort = () => token.cancel()
@@ -92,7 +92,7 @@ async function withSignal(signal, run, onAbortError = () => coded('KIMI_CANCELLE
   try {
     return await run(token, () => signal && signal.removeEventListener('abort', onAbort))
   } catch (err) {
-    if (signal && signal.aborted && err && err.code === 'KIMI_CANCELLED') throw onAbortError()
+    if (signal && signal.aborted && err && err.code === ERROR_CODES.CANCELLED) throw onAbortError()
     throw err
   }
 }
@@ -166,7 +166,7 @@ const buildHeaders = noticed((options) => native.buildHeaders(coreOptions(option
 const importSources = (options) => native.importSources(coreOptions(options))
 /** Takes over one of them: refreshed once, stored by kimi-native, the old entry handed over. */
 function importLogin(source, options) {
-  if (typeof source !== 'string' || !source) return Promise.reject(coded('KIMI_BAD_INPUT', 'importLogin needs a source id from importSources().'))
+  if (typeof source !== 'string' || !source) return Promise.reject(coded(ERROR_CODES.BAD_INPUT, 'importLogin needs a source id from importSources().'))
   return native.importLogin(source, coreOptions(options))
 }
 const getDeviceId = (options) => native.getDeviceId(coreOptions(options))
@@ -348,7 +348,7 @@ function toBuffer(data) {
   if (data instanceof ArrayBuffer) return Buffer.from(data)
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength)
   if (typeof data === 'string') return Buffer.from(data)
-  throw coded('KIMI_BAD_INPUT', 'uploadFile needs a Buffer, ArrayBuffer, typed array or string.')
+  throw coded(ERROR_CODES.BAD_INPUT, 'uploadFile needs a Buffer, ArrayBuffer, typed array or string.')
 }
 
 async function uploadFile(data, options = {}) {
@@ -359,7 +359,7 @@ async function uploadFile(data, options = {}) {
 }
 
 function search(query, options = {}) {
-  if (typeof query !== 'string') return Promise.reject(coded('KIMI_BAD_INPUT', 'search needs a query string.'))
+  if (typeof query !== 'string') return Promise.reject(coded(ERROR_CODES.BAD_INPUT, 'search needs a query string.'))
   return withSignal(options.signal, (token, done) =>
     holding(native.search(query, coreOptions(options), platformArgs(options, ['limit']), token)).finally(done),
   )
@@ -367,14 +367,14 @@ function search(query, options = {}) {
 
 function fetchUrl(url, options = {}) {
   const href = url instanceof URL ? url.href : url
-  if (typeof href !== 'string') return Promise.reject(coded('KIMI_BAD_INPUT', 'fetchUrl needs a URL string.'))
+  if (typeof href !== 'string') return Promise.reject(coded(ERROR_CODES.BAD_INPUT, 'fetchUrl needs a URL string.'))
   return withSignal(options.signal, (token, done) =>
     holding(native.fetchUrl(href, coreOptions(options), platformArgs(options, []), token)).finally(done),
   )
 }
 
 function datasource(name, options = {}) {
-  if (typeof name !== 'string') return Promise.reject(coded('KIMI_BAD_INPUT', 'datasource needs a data source name.'))
+  if (typeof name !== 'string') return Promise.reject(coded(ERROR_CODES.BAD_INPUT, 'datasource needs a data source name.'))
   return withSignal(options.signal, (token, done) =>
     holding(native.datasource(name, coreOptions(options), platformArgs(options, ['api', 'params']), token)).finally(
       done,

@@ -4,7 +4,8 @@
 // Hosts wrap them in their own tool API (pi: JSON-Schema parameters; opencode: zod args); the behaviour
 // and the text the model sees live here once. Off by default: a host exposes them only when its user opts in.
 
-const kimi = require('./index.js')
+// The core on first use: an adapter loading this file must load without the native binding.
+const { core: kimi } = require('./kit/core.js')
 
 /** Longest page text handed to the model; the rest is cut with a note (pages can be megabytes). */
 const MAX_FETCH_CHARS = 100_000

@@ -13,57 +13,30 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { createRequire } = require('node:module')
 const { pathToFileURL } = require('node:url')
-const core = require('../index.js')
+const { core, codes, loadCore } = require('../kit/core.js')
+const { withLoginHint, heldMarker, importableLogins, offerImport: offerEach } = require('../kit/login.js')
+const { LABEL, CALL_TIMEOUT_MS, COMPAT, piAiModel, FALLBACK, fallbackInfo, accountModels: listModels, shapingPayload, pump } = require('../kit/pi-ai-host.js')
 const { withTimeout } = require('../timeout.js')
 
-const ID = core.PROVIDER.openclawId
 const MANIFEST = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'openclaw.plugin.json'), 'utf8'))
-// The manifest declares the marker (authEvidence.credentialMarker, nonSecretAuthMarkers); read, never restated.
+// The manifest declares the provider id (the core's PROVIDER.openclawId; openclaw.e2e checks they agree) and the
+// marker (authEvidence.credentialMarker, nonSecretAuthMarkers): read, never restated, and known without the binding.
+const ID = MANIFEST.providers[0]
 const MARKER = MANIFEST.nonSecretAuthMarkers[0]
 const METHOD = 'device'
-const LABEL = 'Kimi For Coding (kimi-native)'
-const YEAR_MS = 365 * 24 * 3600 * 1000
-const CALL_TIMEOUT_MS = 10000
-const AUTH_ERRORS = new Set(['KIMI_NOT_LOGGED_IN', 'KIMI_RELOGIN_REQUIRED', 'KIMI_LOGIN_DENIED', 'KIMI_LOGIN_EXPIRED'])
-// The core's own messages already say `npx kimi-native login`; this adds the openclaw way.
 const LOGIN_HINT = `In openclaw: \`openclaw models auth login --provider ${ID} --method ${METHOD}\`.`
-
-const COMPAT = {
-  supportsStore: false,
-  supportsDeveloperRole: false,
-  supportsReasoningEffort: false, // thinking is set by the core's shapeRequest, never reasoning_effort
-  supportsStrictMode: false,
-  maxTokensField: 'max_completion_tokens',
-}
-const { ZERO_COST, assistantError } = require('./pi-ai-message.js')
 
 /** An Error openclaw shows as is: says what failed and what to do, never a token. */
 function providerError(err) {
-  const code = (err && err.code) || 'KIMI_PROVIDER_ERROR'
-  const hint = AUTH_ERRORS.has(code) ? ` ${LOGIN_HINT}` : ''
-  const out = new Error(`kimi-native: ${(err && err.message) || String(err)}${hint}`)
+  const code = (err && err.code) || codes.PROVIDER_ERROR
+  const out = new Error(withLoginHint(`kimi-native: ${(err && err.message) || String(err)}`, err, LOGIN_HINT))
   out.code = code
   return out
 }
 
 // ---- models ------------------------------------------------------------------------------------------
 function toModel(info) {
-  return {
-    id: info.id,
-    name: info.displayName || info.id,
-    api: 'openai-completions',
-    reasoning: !!info.supportsReasoning,
-    input: info.supportsImageIn ? ['text', 'image'] : ['text'],
-    cost: ZERO_COST,
-    contextWindow: info.contextLength,
-    maxTokens: Math.min(info.contextLength, core.LIMITS.output),
-    compat: COMPAT,
-  }
-}
-
-// Shown until the core can list the account's models (not logged in yet, offline). Not passed to shaping.
-function fallbackInfo() {
-  return { ...core.DEFAULT_MODEL_INFO, fallback: true }
+  return { ...piAiModel(info, core.LIMITS.output), api: 'openai-completions', compat: COMPAT }
 }
 
 // ---- openclaw's own SDK (for writing the marker profile in non-interactive setup) -----------------------
@@ -121,15 +94,14 @@ function eventStream() {
   }
 }
 
-function errorMessage(model, err) {
-  return assistantError(model, providerError(err).message)
-}
+const errorText = (err) => providerError(err).message
 
 const isUnauthorized = (event) =>
   event.type === 'error' && /(^|\D)401(\D|$)/.test(String((event.error && event.error.errorMessage) || ''))
 
 // ---- registration -------------------------------------------------------------------------------------------
 function register(api) {
+  loadCore() // without the native binding: the coded error saying so, and no provider that cannot work
   const version = (api && api.runtime && api.runtime.version) || 'unknown'
   const opts = { host: `openclaw/${version}` } // who we are on the wire: openclaw first, then kimi-native
   let known = new Map() // model id -> core ModelInfo from the account's live /models
@@ -137,14 +109,9 @@ function register(api) {
   async function accountModels() {
     try {
       const st = await withTimeout(core.status(opts), CALL_TIMEOUT_MS)
-      if (st.loggedIn) {
-        const list = await withTimeout(core.models(opts), CALL_TIMEOUT_MS)
-        if (list && list.length) {
-          known = new Map(list.map((i) => [i.id, i]))
-          return { baseUrl: st.baseUrl, infos: list }
-        }
-      }
-      return { baseUrl: st.baseUrl, infos: [fallbackInfo()] }
+      const infos = await listModels(st, opts)
+      if (!infos[0][FALLBACK]) known = new Map(infos.map((i) => [i.id, i]))
+      return { baseUrl: st.baseUrl, infos }
     } catch {
       return { baseUrl: undefined, infos: [fallbackInfo()] }
     }
@@ -164,7 +131,7 @@ function register(api) {
   }
 
   /** openclaw's store gets the marker, never a token; `expires` far ahead so it never asks us to refresh early. */
-  const markerCredential = () => ({ type: 'oauth', provider: ID, access: MARKER, refresh: MARKER, expires: Date.now() + YEAR_MS })
+  const markerCredential = () => ({ type: 'oauth', provider: ID, ...heldMarker(MARKER) })
 
   async function deviceLogin({ show, signal }) {
     try {
@@ -183,27 +150,21 @@ function register(api) {
    */
   async function offerImport(prompter) {
     if (!prompter || typeof prompter.confirm !== 'function') return false
-    let sources = []
-    try {
-      sources = await withTimeout(core.importSources(opts), CALL_TIMEOUT_MS)
-    } catch {
-      return false // finding other logins never blocks signing in
-    }
-    for (const s of sources.filter((x) => x.importable)) {
-      const take = await prompter.confirm({
-        message: `Found a Kimi login in ${s.plugin} (${s.file}). Take it over instead of signing in again? kimi-native refreshes it once and keeps it; ${s.plugin} stops using it.`,
-        initialValue: true,
-      })
-      if (!take) return false
-      try {
+    const sources = await importableLogins(() => withTimeout(core.importSources(opts), CALL_TIMEOUT_MS))
+    const offer = await offerEach(sources, {
+      ask: (s) =>
+        prompter.confirm({
+          message: `Found a Kimi login in ${s.plugin} (${s.file}). Take it over instead of signing in again? kimi-native refreshes it once and keeps it; ${s.plugin} stops using it.`,
+          initialValue: true,
+        }),
+      take: async (s) => {
         const r = await core.importLogin(s.id, opts)
         await prompter.note(`Took over the Kimi login from ${s.id}; no new sign-in needed.`, 'Kimi For Coding')
-        return Boolean(r)
-      } catch (err) {
-        await prompter.note(`${s.id} could not be taken over: ${err.message}`, 'Kimi For Coding')
-      }
-    }
-    return false
+        return r
+      },
+      failed: (s, err) => prompter.note(`${s.id} could not be taken over: ${err.message}`, 'Kimi For Coding'),
+    })
+    return Boolean(offer.result)
   }
 
   const defaultModelRef = () => `${ID}/${core.PROVIDER.defaultModel}`
@@ -222,11 +183,8 @@ function register(api) {
       const effort = options.reasoning || (hookCtx && hookCtx.thinkingLevel) || 'off'
       const shaping = { model: model.id, effort, sessionId: options.sessionId || options.promptCacheKey }
       if (known.has(model.id)) shaping.modelInfo = known.get(model.id)
-      const onPayload = async (payload, m) => {
-        const replaced = options.onPayload ? await options.onPayload(payload, m) : undefined
-        return core.shapeRequest(replaced === undefined ? payload : replaced, shaping)
-      }
-      ;(async () => {
+      const onPayload = shapingPayload(options, shaping)
+      return pump(out, model, async () => {
         for (let attempt = 0; ; attempt++) {
           const apiKey = await bearer(attempt > 0, model.baseUrl)
           // openclaw's transport takes the key from prepareRuntimeAuth, not options.apiKey: the bearer of a retry
@@ -256,12 +214,7 @@ function register(api) {
             break
           }
         }
-        out.end()
-      })().catch((err) => {
-        out.push({ type: 'error', reason: 'error', error: errorMessage(model, err) })
-        out.end()
-      })
-      return out
+      }, errorText)
     }
   }
 

@@ -15,36 +15,35 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const core = require('../index.js')
+const { core, lazy, loadCore, hasCode } = require('../kit/core.js')
+const { withLoginHint, needsLogin } = require('../kit/login.js')
 const { withTimeout } = require('../timeout.js')
 const { opencodeTools } = require('./opencode-tools.js')
-const { OPENCODE_ANTHROPIC_ID } = require('../host-config.js')
 
-const ID = core.PROVIDER.opencodeId
-// The opt-in Anthropic-compatible provider (`npm: @ai-sdk/anthropic`). opencode runs one auth loader per plugin,
-// and only for a provider with an auth.json entry, so this one gets the core's fetch another way: the `config`
-// hook receives opencode's live config object (the same one its provider state reads afterwards), and
-// `provider.<id>.options` set there reach the SDK factory as they are, functions included.
-const ANTHROPIC_ID = OPENCODE_ANTHROPIC_ID
-// What opencode stores instead of credentials. `expires` is read by nothing in opencode for a plugin provider
-// (only plugins refresh, and this one delegates to the core); a fixed far-future date keeps any reader from
-// treating it as expired while staying a valid Date.
-const MARKER = Object.freeze({ type: 'oauth', access: 'kimi-native', refresh: 'kimi-native', expires: 4102444800000 })
-// @ai-sdk/anthropic refuses to start without an api key; the core's fetch replaces it with the token (x-api-key).
-const ANTHROPIC_KEY = MARKER.access
+// The core's facts, read on first use (the binding may be missing when opencode loads the plugin).
+const ids = lazy(() => ({
+  ID: core.PROVIDER.opencodeId,
+  // The opt-in Anthropic-compatible provider (`npm: @ai-sdk/anthropic`). opencode runs one auth loader per plugin,
+  // and only for a provider with an auth.json entry, so this one gets the core's fetch another way: the `config`
+  // hook receives opencode's live config object (the same one its provider state reads afterwards), and
+  // `provider.<id>.options` set there reach the SDK factory as they are, functions included.
+  ANTHROPIC_ID: require('../host-config.js').OPENCODE_ANTHROPIC_ID,
+  // What opencode stores instead of credentials (the core's marker, which import writes too). `expires` is read by
+  // nothing in opencode for a plugin provider (only plugins refresh, and this one delegates to the core); a fixed
+  // far-future date keeps any reader from treating it as expired while staying a valid Date.
+  MARKER: core.AUTH_MARKERS.opencode,
+}))
 // opencode's product token at the start of the User-Agent it puts on its own requests
 // (`opencode/1.18.33 ai-sdk/provider-utils/4.0.23 runtime/bun/1.3.14`): the host identity, read from the running
 // opencode (a plugin is not told opencode's version otherwise). The core keeps that whole UA first, then adds
 // `kimi-native/<version> (...)`; opencode's other headers (x-session-affinity, x-session-id) pass as opencode sends
 // them, and only the opt-in official profiles drop them (the core's list).
 const OPENCODE_UA = /^opencode\/[^\s/]+/
-// Identity 403s: answered to opencode with the core's message, so the run ends saying what happened and what to do.
-const IDENTITY_ERRORS = new Set(['KIMI_CLIENT_NOT_ALLOWED', 'KIMI_ACCOUNT_SUSPENDED'])
-// Core errors that mean "log in again": shown to opencode as a 401 so the run stops with the message instead of
-// being retried like a network failure.
-const AUTH_ERRORS = new Set(['KIMI_NOT_LOGGED_IN', 'KIMI_RELOGIN_REQUIRED', 'KIMI_LOGIN_DENIED', 'KIMI_LOGIN_EXPIRED', 'KIMI_UNTRUSTED_ORIGIN'])
+// Identity 403s (ERROR_CODES keys): answered to opencode with the core's message, so the run ends saying what
+// happened and what to do.
+const IDENTITY_ERRORS = ['CLIENT_NOT_ALLOWED', 'ACCOUNT_SUSPENDED']
 const STARTUP_TIMEOUT_MS = 5000
-const LOGIN_HINT = `In opencode: \`opencode auth login -p ${ID}\`.`
+const loginHint = () => `In opencode: \`opencode auth login -p ${ids.ID}\`.`
 
 function kimiOptions(pluginOptions) {
   const out = {}
@@ -67,7 +66,7 @@ function opencodeToken(input, init) {
 /** The core's message for an identity 403, as an OpenAI-style error body opencode shows as is. */
 async function identityError(res, opts, anthropic) {
   const code = res.headers.get(core.ERROR_HEADER)
-  if (!IDENTITY_ERRORS.has(code)) return res
+  if (!hasCode({ code }, IDENTITY_ERRORS)) return res
   const text = await res.text()
   const c = core.classifyResponse(res.status, text, undefined, opts)
   const message = `kimi-native [${code}]: ${(c && c.message) || code}`
@@ -102,9 +101,11 @@ function hostFetch(opts, { anthropic = false } = {}) {
     try {
       return await identityError(await fetchFor(host)(input, init), host ? { ...opts, host } : opts, anthropic)
     } catch (err) {
-      if (!err || !AUTH_ERRORS.has(err.code)) throw err
-      // A server the user did not name gets no credential; logging in again would not change that.
-      const message = `kimi-native: ${err.message}${err.code === 'KIMI_UNTRUSTED_ORIGIN' ? '' : ` ${LOGIN_HINT}`}`
+      // Errors a new login cures, and a server the user did not name (it gets no credential; logging in again would
+      // not change that): shown to opencode as a 401 so the run stops with the message instead of being retried like
+      // a network failure.
+      if (!needsLogin(err) && !hasCode(err, ['UNTRUSTED_ORIGIN'])) throw err
+      const message = withLoginHint(`kimi-native: ${err.message}`, err, loginHint())
       return new Response(errorBody(message, 'invalid_authentication_error', err.code, anthropic), {
         status: 401,
         headers: { 'content-type': 'application/json' },
@@ -124,7 +125,7 @@ function opencodeHasEntry() {
         path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'opencode', 'auth.json'),
         'utf8',
       )
-    return !!JSON.parse(text)[ID]
+    return !!JSON.parse(text)[ids.ID]
   } catch {
     return false
   }
@@ -143,7 +144,8 @@ async function wireAnthropic(block, opts) {
         options.baseURL = (await withTimeout(core.status(opts), STARTUP_TIMEOUT_MS)).baseUrl
       } catch {}
     }
-    if (!options.apiKey) options.apiKey = ANTHROPIC_KEY
+    // @ai-sdk/anthropic refuses to start without an api key; the core's fetch replaces it with the token (x-api-key).
+    if (!options.apiKey) options.apiKey = ids.MARKER.access
     options.fetch = hostFetch(opts, { anthropic: true })
   } catch {}
 }
@@ -152,7 +154,7 @@ async function wireAnthropic(block, opts) {
 async function ensureMarker(client) {
   try {
     if (client && !opencodeHasEntry()) {
-      await withTimeout(client.auth.set({ path: { id: ID }, body: { ...MARKER } }), STARTUP_TIMEOUT_MS)
+      await withTimeout(client.auth.set({ path: { id: ids.ID }, body: { ...ids.MARKER } }), STARTUP_TIMEOUT_MS)
     }
   } catch {
     // opencode still starts; `opencode auth login -p <id>` writes the same entry.
@@ -160,13 +162,14 @@ async function ensureMarker(client) {
 }
 
 async function server(input, pluginOptions) {
+  loadCore() // without the native binding: the coded error saying so, which opencode reports for this plugin
   const opts = kimiOptions(pluginOptions)
   const client = input && input.client
   // chat.params sees the merged variant options; chat.headers (run right after it for the same LLM call) is where
   // a per-request hint header can be set. Keyed per call so a concurrent title call cannot swap efforts.
   const pending = new Map()
   const callKey = (i) => `${i.sessionID}\u0000${i.agent}\u0000${(i.message && i.message.id) || ''}`
-  const ours = (i) => !!(i && i.model && (i.model.providerID === ID || i.model.providerID === ANTHROPIC_ID))
+  const ours = (i) => !!(i && i.model && (i.model.providerID === ids.ID || i.model.providerID === ids.ANTHROPIC_ID))
 
   return {
     // kimi_search / kimi_fetch / kimi_datasource, only when the user opted in (plugin option or config file).
@@ -174,12 +177,12 @@ async function server(input, pluginOptions) {
 
     // Runs once at startup, before opencode builds its providers (and so before it decides to run the loader).
     config: async (config) => {
-      if (config && config.provider && config.provider[ID]) await ensureMarker(client)
-      if (config && config.provider && config.provider[ANTHROPIC_ID]) await wireAnthropic(config.provider[ANTHROPIC_ID], opts)
+      if (config && config.provider && config.provider[ids.ID]) await ensureMarker(client)
+      if (config && config.provider && config.provider[ids.ANTHROPIC_ID]) await wireAnthropic(config.provider[ids.ANTHROPIC_ID], opts)
     },
 
     auth: {
-      provider: ID,
+      provider: ids.ID,
       async loader(getAuth) {
         try {
           if (!(await getAuth())) return {}
@@ -213,7 +216,7 @@ async function server(input, pluginOptions) {
               async callback() {
                 try {
                   await login
-                  return { type: 'success', ...MARKER }
+                  return { type: 'success', ...ids.MARKER }
                 } catch {
                   return { type: 'failed' }
                 }
@@ -237,7 +240,7 @@ async function server(input, pluginOptions) {
                 : 'kimi-native has no login yet: run `npx kimi-native login` first',
               method: 'auto',
               async callback() {
-                return ok ? { type: 'success', ...MARKER } : { type: 'failed' }
+                return ok ? { type: 'success', ...ids.MARKER } : { type: 'failed' }
               },
             }
           },
@@ -254,7 +257,7 @@ async function server(input, pluginOptions) {
       // With no variant, opencode gives an @ai-sdk/anthropic model Claude's adaptive thinking and an effort, which
       // Kimi does not take (thinking is enabled/disabled only): leave both out, the server's default, as on the
       // OpenAI route.
-      else if (i.model.providerID === ANTHROPIC_ID) {
+      else if (i.model.providerID === ids.ANTHROPIC_ID) {
         delete o.thinking
         delete o.effort
       }
