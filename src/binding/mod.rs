@@ -1,0 +1,104 @@
+//! The napi binding layer: converts JS values to core types and back, nothing else.
+//! Every error reaching JS is an `Error` with a stable `code`; panics are caught here and
+//! turned into `KIMI_INTERNAL` errors so they never cross into the host process.
+
+mod auth;
+mod claude_code;
+mod constants;
+mod error;
+mod identity;
+mod import;
+mod login;
+mod options;
+mod platform;
+mod response;
+mod shaping;
+
+use crate::cancel::Cancel;
+use error::{js_error, panic_error};
+use futures_util::FutureExt;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use serde_json::Value;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+/// One tokio worker: a client's work is a few connections and cheap parsing, and napi's
+/// default (one worker per CPU) adds cross-worker wake-ups to every streamed chunk. Blocking
+/// work (keychain, files) runs on tokio's blocking pool, not on this worker.
+#[napi_derive::module_init]
+fn init_runtime() {
+  let rt = tokio::runtime::Builder::new_multi_thread()
+    .worker_threads(1)
+    .thread_name("kimi-native")
+    .enable_all()
+    .build();
+  // Without it napi builds its default runtime.
+  if let Ok(rt) = rt {
+    napi::bindgen_prelude::create_custom_tokio_runtime(rt);
+  }
+}
+
+/// Runs a core future on napi's runtime; maps the outcome on the JS thread.
+pub(super) fn spawn_coded<T, F, M, R>(env: &Env, fut: F, map: M) -> napi::Result<AsyncBlock<R>>
+where
+  T: Send + 'static,
+  F: Future<Output = crate::error::Result<T>> + Send + 'static,
+  M: FnOnce(Env, T) -> napi::Result<R> + 'static,
+  R: ToNapiValue + 'static,
+{
+  let guarded = async move {
+    Ok(
+      AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(panic_error())),
+    )
+  };
+  AsyncBlockBuilder::build_with_map(env, guarded, move |env, r| match r {
+    Ok(v) => map(env, v),
+    Err(e) => Err(js_error(&env, &e)),
+  })
+}
+
+pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Value {
+  serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+pub(super) fn sync<T>(env: &Env, f: impl FnOnce() -> crate::error::Result<T>) -> napi::Result<T> {
+  match std::panic::catch_unwind(AssertUnwindSafe(f)) {
+    Ok(Ok(v)) => Ok(v),
+    Ok(Err(e)) => Err(js_error(env, &e)),
+    Err(_) => Err(js_error(env, &panic_error())),
+  }
+}
+
+/// Cancellation handle: the JS layer calls `cancel()` from an AbortSignal listener.
+#[napi]
+pub struct CancelToken {
+  inner: Cancel,
+}
+
+#[napi]
+impl CancelToken {
+  #[napi(constructor)]
+  pub fn new() -> Self {
+    CancelToken {
+      inner: Cancel::default(),
+    }
+  }
+  #[napi]
+  pub fn cancel(&self) {
+    self.inner.cancel();
+  }
+}
+
+impl Default for CancelToken {
+  fn default() -> Self {
+    Self::new()
+  }
+}
+
+pub(super) fn cancel_of(token: Option<&CancelToken>) -> Cancel {
+  token.map(|t| t.inner.clone()).unwrap_or_default()
+}

@@ -1,0 +1,167 @@
+//! Kimi's platform services: file upload, web search, URL fetch, data sources, the account.
+
+use super::options::settings;
+use super::{cancel_of, spawn_coded, to_json, CancelToken};
+use crate::cancel::Cancel;
+use crate::constants as c;
+use crate::error::KimiError;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use serde_json::Value;
+
+/// Per-call options of the platform functions (the core options travel separately).
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct PlatformArgs {
+  timeout_ms: Option<f64>,
+  limit: Option<f64>,
+  mime_type: Option<String>,
+  purpose: Option<String>,
+  api: Option<String>,
+  params: Option<Value>,
+}
+
+fn platform_args(v: Option<Value>) -> crate::error::Result<PlatformArgs> {
+  match v {
+    None | Some(Value::Null) => Ok(PlatformArgs::default()),
+    Some(obj @ Value::Object(_)) => {
+      serde_json::from_value(obj).map_err(|e| KimiError::bad_input(format!("Invalid options: {e}.")))
+    }
+    Some(_) => Err(KimiError::bad_input("Options must be an object.")),
+  }
+}
+
+fn call_of(args: &PlatformArgs, default_ms: u64, cancel: Cancel) -> crate::platform::Call {
+  let ms = args.timeout_ms.filter(|v| v.is_finite() && *v > 0.0).map(|v| v as u64);
+  crate::platform::Call::new(ms, default_ms, cancel)
+}
+
+#[napi(
+  ts_args_type = "data: Buffer, options?: any, args?: any, cancel?: CancelToken | undefined | null",
+  ts_return_type = "Promise<{ id: string; url: string; cached: boolean }>"
+)]
+pub fn upload_file(
+  env: Env,
+  data: Buffer,
+  options: Option<Value>,
+  args: Option<Value>,
+  cancel: Option<&CancelToken>,
+) -> napi::Result<AsyncBlock<Value>> {
+  let cancel = cancel_of(cancel);
+  let data = bytes::Bytes::from(data.to_vec());
+  spawn_coded(
+    &env,
+    async move {
+      let s = settings(&options)?;
+      let a = platform_args(args)?;
+      let call = call_of(&a, c::UPLOAD_TIMEOUT_MS, cancel);
+      let mime = a.mime_type.clone().unwrap_or_default();
+      Ok(to_json(
+        &crate::platform::files::upload(&s, data, &mime, a.purpose.as_deref(), &call).await?,
+      ))
+    },
+    |_, v| Ok(v),
+  )
+}
+
+#[napi(
+  ts_args_type = "query: string, options?: any, args?: any, cancel?: CancelToken | undefined | null",
+  ts_return_type = "Promise<any[]>"
+)]
+pub fn search(
+  env: Env,
+  query: String,
+  options: Option<Value>,
+  args: Option<Value>,
+  cancel: Option<&CancelToken>,
+) -> napi::Result<AsyncBlock<Value>> {
+  let cancel = cancel_of(cancel);
+  spawn_coded(
+    &env,
+    async move {
+      let s = settings(&options)?;
+      let a = platform_args(args)?;
+      let limit = match a.limit {
+        None => None,
+        Some(n) if n.is_finite() && n >= 1.0 && n <= u32::MAX as f64 => Some(n as u32),
+        Some(_) => return Err(KimiError::bad_input("search limit must be a positive integer.")),
+      };
+      let call = call_of(&a, c::SEARCH_TIMEOUT_MS, cancel);
+      Ok(to_json(
+        &crate::platform::search::search(&s, &query, limit, &call).await?,
+      ))
+    },
+    |_, v| Ok(v),
+  )
+}
+
+#[napi(
+  ts_args_type = "url: string, options?: any, args?: any, cancel?: CancelToken | undefined | null",
+  ts_return_type = "Promise<string>"
+)]
+pub fn fetch_url(
+  env: Env,
+  url: String,
+  options: Option<Value>,
+  args: Option<Value>,
+  cancel: Option<&CancelToken>,
+) -> napi::Result<AsyncBlock<String>> {
+  let cancel = cancel_of(cancel);
+  spawn_coded(
+    &env,
+    async move {
+      let s = settings(&options)?;
+      let a = platform_args(args)?;
+      let call = call_of(&a, c::FETCH_URL_TIMEOUT_MS, cancel);
+      crate::platform::fetch_url::fetch_url(&s, &url, &call).await
+    },
+    |_, v| Ok(v),
+  )
+}
+
+#[napi(
+  ts_args_type = "name: string, options?: any, args?: any, cancel?: CancelToken | undefined | null",
+  ts_return_type = "Promise<any>"
+)]
+pub fn datasource(
+  env: Env,
+  name: String,
+  options: Option<Value>,
+  args: Option<Value>,
+  cancel: Option<&CancelToken>,
+) -> napi::Result<AsyncBlock<Value>> {
+  let cancel = cancel_of(cancel);
+  spawn_coded(
+    &env,
+    async move {
+      let s = settings(&options)?;
+      let a = platform_args(args)?;
+      let call = call_of(&a, c::TOOLS_TIMEOUT_MS, cancel);
+      crate::platform::datasource::datasource(&s, &name, a.api.as_deref(), a.params.clone(), &call).await
+    },
+    |_, v| Ok(v),
+  )
+}
+
+#[napi(
+  ts_args_type = "options?: any, args?: any, cancel?: CancelToken | undefined | null",
+  ts_return_type = "Promise<any>"
+)]
+pub fn me(
+  env: Env,
+  options: Option<Value>,
+  args: Option<Value>,
+  cancel: Option<&CancelToken>,
+) -> napi::Result<AsyncBlock<Value>> {
+  let cancel = cancel_of(cancel);
+  spawn_coded(
+    &env,
+    async move {
+      let s = settings(&options)?;
+      let a = platform_args(args)?;
+      let call = call_of(&a, c::ME_TIMEOUT_MS, cancel);
+      Ok(to_json(&crate::platform::me::me(&s, &call).await?))
+    },
+    |_, v| Ok(v),
+  )
+}
