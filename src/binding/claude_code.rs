@@ -1,16 +1,24 @@
 //! Claude Code setup (`setup claude-code`) and the hosts `status` reports as set up.
 
 use super::options::settings;
-use super::{spawn_coded, to_json};
+use super::spawn_coded;
 use crate::config::{self, Settings};
 use crate::error::KimiError;
 use crate::{auth, claude_code};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use serde_json::{json, Value};
+use serde_json::Value;
+
+/// A host's settings file whose key command runs `kimi-native token`.
+#[napi(object)]
+pub struct ConfiguredHost {
+  /// `claude-code`.
+  pub host: String,
+  pub file: String,
+}
 
 /// The hosts whose configuration points at kimi-native (for `status`), read off the JS thread.
-pub(super) async fn configured_hosts(s: &Settings) -> Value {
+pub(super) async fn configured_hosts(s: &Settings) -> Vec<ConfiguredHost> {
   let s = s.clone();
   let cwd = std::env::current_dir().ok();
   let found = auth::blocking(move || {
@@ -20,7 +28,108 @@ pub(super) async fn configured_hosts(s: &Settings) -> Value {
       cwd.as_deref(),
     ))
   });
-  to_json(&found.await.unwrap_or_default())
+  let found = found.await.unwrap_or_default();
+  found
+    .into_iter()
+    .map(|c| ConfiguredHost {
+      host: c.host.into(),
+      file: c.file,
+    })
+    .collect()
+}
+
+/// One key of the settings file: `add`, `replace` or `same`.
+#[napi(object, use_nullable = true)]
+pub struct SettingChange {
+  pub key: String,
+  pub action: String,
+  pub from: Option<String>,
+  pub to: String,
+}
+
+/// A key the helper replaces (a static key): removed when the user agrees. No value in it.
+#[napi(object)]
+pub struct SettingConflict {
+  pub key: String,
+  pub reason: String,
+}
+
+fn changes(list: Vec<claude_code::Change>) -> Vec<SettingChange> {
+  list
+    .into_iter()
+    .map(|c| SettingChange {
+      key: c.key,
+      action: c.action.into(),
+      from: c.from,
+      to: c.to,
+    })
+    .collect()
+}
+
+/// What `setup claude-code` would change (action `plan`).
+#[napi(object)]
+pub struct SetupPlan {
+  pub host: String,
+  pub file: String,
+  pub exists: bool,
+  pub changes: Vec<SettingChange>,
+  pub conflicts: Vec<SettingConflict>,
+  /// Things outside the file the user should know (a key in the shell environment).
+  pub notes: Vec<String>,
+  /// False when the account's model list could not be read and the default model is used.
+  pub models_from_account: bool,
+}
+
+impl SetupPlan {
+  fn new(p: claude_code::Plan, models_from_account: bool) -> Self {
+    SetupPlan {
+      host: p.host.into(),
+      file: p.file,
+      exists: p.exists,
+      changes: changes(p.changes),
+      conflicts: p
+        .conflicts
+        .into_iter()
+        .map(|c| SettingConflict {
+          key: c.key,
+          reason: c.reason,
+        })
+        .collect(),
+      notes: p.notes,
+      models_from_account,
+    }
+  }
+}
+
+/// What `apply`, `plan-remove` or `remove` did (or would do).
+#[napi(object)]
+pub struct SetupOutcome {
+  pub host: String,
+  pub file: String,
+  pub changed: bool,
+  pub backup: Either<String, Null>,
+  pub changes: Vec<SettingChange>,
+  /// Keys removed (setup: the static keys the user agreed to drop).
+  pub removed: Vec<String>,
+  /// Keys left alone because they changed since setup, values only in a backup.
+  pub notes: Vec<String>,
+  /// `apply` only: false when the account's model list could not be read.
+  pub models_from_account: Option<bool>,
+}
+
+impl SetupOutcome {
+  fn new(o: claude_code::Outcome, models_from_account: Option<bool>) -> Self {
+    SetupOutcome {
+      host: o.host.into(),
+      file: o.file,
+      changed: o.changed,
+      backup: o.backup.map_or(Either::B(Null), Either::A),
+      changes: changes(o.changes),
+      removed: o.removed,
+      notes: o.notes,
+      models_from_account,
+    }
+  }
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -37,8 +146,12 @@ struct SetupArgs {
 }
 
 /// `setup claude-code`: plans or applies the settings change, or plans or applies its undo.
-#[napi(ts_return_type = "Promise<any>")]
-pub fn setup_claude_code(env: Env, options: Option<Value>, args: Value) -> napi::Result<AsyncBlock<Value>> {
+#[napi]
+pub fn setup_claude_code(
+  env: Env,
+  options: Option<Value>,
+  args: Value,
+) -> napi::Result<AsyncBlock<Either<SetupPlan, SetupOutcome>>> {
   spawn_coded(
     &env,
     async move {
@@ -52,7 +165,10 @@ pub fn setup_claude_code(env: Env, options: Option<Value>, args: Value) -> napi:
       let paths = claude_code::Paths::from_process();
       if a.action == "plan-remove" || a.action == "remove" {
         let dry = a.action == "plan-remove";
-        return auth::blocking(move || claude_code::remove(&s, &paths, &scope, dry).map(|o| to_json(&o))).await;
+        return auth::blocking(move || {
+          claude_code::remove(&s, &paths, &scope, dry).map(|o| Either::B(SetupOutcome::new(o, None)))
+        })
+        .await;
       }
       let helper = a
         .helper
@@ -64,17 +180,14 @@ pub fn setup_claude_code(env: Env, options: Option<Value>, args: Value) -> napi:
         _ => (Vec::new(), false),
       };
       let want = claude_code::desired(&s, &helper, &models);
-      let out = auth::blocking(move || match a.action.as_str() {
-        "plan" => claude_code::plan(&paths, &scope, &want, &config::ProcessEnv).map(|p| to_json(&p)),
-        "apply" => claude_code::apply(&s, &paths, &scope, &want, &a.remove, &config::ProcessEnv).map(|o| to_json(&o)),
+      auth::blocking(move || match a.action.as_str() {
+        "plan" => claude_code::plan(&paths, &scope, &want, &config::ProcessEnv)
+          .map(|p| Either::A(SetupPlan::new(p, from_account))),
+        "apply" => claude_code::apply(&s, &paths, &scope, &want, &a.remove, &config::ProcessEnv)
+          .map(|o| Either::B(SetupOutcome::new(o, Some(from_account)))),
         other => Err(KimiError::bad_input(format!("Unknown setup action {other:?}."))),
       })
-      .await?;
-      let mut out = out;
-      if let Some(obj) = out.as_object_mut() {
-        obj.insert("modelsFromAccount".into(), json!(from_account));
-      }
-      Ok(out)
+      .await
     },
     |_, v| Ok(v),
   )

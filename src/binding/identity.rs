@@ -1,19 +1,67 @@
 //! Identity: headers, the profile's warning, the device id, where each setting came from.
 
 use super::options::settings;
-use super::{sync, to_json};
+use super::sync;
 use crate::config::Settings;
 use crate::constants as c;
 use crate::identity;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// What status and login report about the identity in use: profile, User-Agent, host token
 /// and, for an official profile, the guideline warning.
-pub(super) fn identity_summary(s: &Settings) -> Value {
+#[napi(object, use_nullable = true)]
+pub struct IdentitySummary {
+  pub profile: String,
+  /// The User-Agent sent (for opencode, opencode's own UA on the request comes first instead of `host`).
+  pub user_agent: String,
+  pub host: Option<String>,
+  pub warning: Option<String>,
+}
+
+pub(super) fn identity_summary(s: &Settings) -> IdentitySummary {
   let r = identity::report(s);
-  json!({"profile": s.profile.as_str(), "userAgent": r.user_agent, "host": r.host, "warning": r.warning})
+  IdentitySummary {
+    profile: s.profile.as_str().into(),
+    user_agent: r.user_agent,
+    host: r.host,
+    warning: r.warning,
+  }
+}
+
+/// A setting's value and where it came from (`option`, `env:<NAME>`, `default`, ...).
+#[napi(object)]
+pub struct ValueSource {
+  pub value: String,
+  pub source: String,
+}
+
+impl From<identity::ValueSource> for ValueSource {
+  fn from(v: identity::ValueSource) -> Self {
+    ValueSource {
+      value: v.value,
+      source: v.source,
+    }
+  }
+}
+
+/// Everything that makes up the identity requests carry, and where each part came from.
+#[napi(object)]
+pub struct IdentityReport {
+  pub profile: ValueSource,
+  pub version: ValueSource,
+  pub user_agent: String,
+  pub host: Option<String>,
+  pub platform: Option<String>,
+  pub device_name: Option<ValueSource>,
+  pub device_model: Option<ValueSource>,
+  pub os_version: Option<ValueSource>,
+  pub device_id: Option<ValueSource>,
+  pub headers: Vec<(String, String)>,
+  pub warning: Option<String>,
+  pub oauth_host: ValueSource,
+  pub base_url: ValueSource,
 }
 
 /// The official-profile warning the first time this process uses one, else null. The JS layer
@@ -70,20 +118,30 @@ pub fn get_device_id(env: Env, options: Option<Value>) -> napi::Result<String> {
 }
 
 #[napi]
-pub fn identity(env: Env, options: Option<Value>) -> napi::Result<Value> {
+pub fn identity(env: Env, options: Option<Value>) -> napi::Result<IdentityReport> {
   sync(&env, || {
     let s = settings(&options)?;
-    let mut report = to_json(&identity::report(&s));
-    if let Some(obj) = report.as_object_mut() {
-      obj.insert(
-        "oauthHost".into(),
-        json!({"value": s.oauth_host, "source": s.oauth_host_source.describe()}),
-      );
-      obj.insert(
-        "baseUrl".into(),
-        json!({"value": s.base_url, "source": s.base_url_source.describe()}),
-      );
-    }
-    Ok(report)
+    let r = identity::report(&s);
+    Ok(IdentityReport {
+      profile: r.profile.into(),
+      version: r.version.into(),
+      user_agent: r.user_agent,
+      host: r.host,
+      platform: r.platform,
+      device_name: r.device_name.map(Into::into),
+      device_model: r.device_model.map(Into::into),
+      os_version: r.os_version.map(Into::into),
+      device_id: r.device_id.map(Into::into),
+      headers: r.headers,
+      warning: r.warning,
+      oauth_host: ValueSource {
+        value: s.oauth_host.clone(),
+        source: s.oauth_host_source.describe(),
+      },
+      base_url: ValueSource {
+        value: s.base_url.clone(),
+        source: s.base_url_source.describe(),
+      },
+    })
   })
 }

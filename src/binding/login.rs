@@ -1,16 +1,17 @@
 //! Device login with its JS callbacks, logout, and the login UI helpers (QR code, browser).
 
-use super::identity::identity_summary;
+use super::auth::{model_list, ModelInfo};
+use super::identity::{identity_summary, IdentitySummary};
 use super::options::settings;
-use super::{cancel_of, spawn_coded, sync, to_json, CancelToken};
+use super::{cancel_of, spawn_coded, sync, CancelToken};
 use crate::{auth, oauth};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
-type Callback = ThreadsafeFunction<Value, (), Value, Status, false>;
+type Callback<T> = ThreadsafeFunction<T, (), T, Status, false>;
 
 #[napi]
 pub fn render_qr(text: String) -> Option<String> {
@@ -24,47 +25,90 @@ pub fn open_browser(env: Env, url: String) -> napi::Result<bool> {
   sync(&env, || crate::browser::open(&url))
 }
 
+/// What the user needs to approve the login: shown by the host, with the QR code of
+/// `verificationUriComplete`.
+#[napi(object, use_nullable = true)]
+pub struct DeviceCode {
+  pub user_code: String,
+  pub verification_uri: String,
+  pub verification_uri_complete: String,
+  pub expires_in: Option<f64>,
+  pub interval: f64,
+  /// The OAuth server this login is with.
+  pub oauth_host: String,
+  /// Set when that server is not Kimi's: show it with the code.
+  pub notice: Option<String>,
+}
+
+/// A change in the login's polling: `slow_down` (with the new interval) or `restart`.
+#[napi(object, use_nullable = true)]
+pub struct LoginEvent {
+  pub kind: String,
+  pub interval: Option<f64>,
+}
+
 struct JsLoginEvents {
-  on_code: Option<Arc<Callback>>,
-  on_event: Option<Arc<Callback>>,
+  on_code: Option<Arc<Callback<DeviceCode>>>,
+  on_event: Option<Arc<Callback<LoginEvent>>>,
 }
 
 impl auth::LoginEvents for JsLoginEvents {
   fn device_code(&self, code: &oauth::DeviceAuthorization, oauth_host: &str, notice: Option<&str>) {
     if let Some(cb) = &self.on_code {
-      let v = json!({
-        "userCode": code.user_code,
-        "verificationUri": code.verification_uri,
-        "verificationUriComplete": code.verification_uri_complete,
-        "expiresIn": code.expires_in,
-        "interval": code.interval,
-        "oauthHost": oauth_host,
-        "notice": notice,
-      });
+      let v = DeviceCode {
+        user_code: code.user_code.clone(),
+        verification_uri: code.verification_uri.clone(),
+        verification_uri_complete: code.verification_uri_complete.clone(),
+        expires_in: code.expires_in,
+        interval: code.interval as f64,
+        oauth_host: oauth_host.into(),
+        notice: notice.map(Into::into),
+      };
       cb.call(v, ThreadsafeFunctionCallMode::NonBlocking);
     }
   }
   fn event(&self, kind: &str, interval: Option<u64>) {
     if let Some(cb) = &self.on_event {
-      cb.call(
-        json!({"kind": kind, "interval": interval}),
-        ThreadsafeFunctionCallMode::NonBlocking,
-      );
+      let v = LoginEvent {
+        kind: kind.into(),
+        interval: interval.map(|i| i as f64),
+      };
+      cb.call(v, ThreadsafeFunctionCallMode::NonBlocking);
     }
   }
 }
 
+#[napi(object, use_nullable = true)]
+pub struct LoginResult {
+  /// `kimi-native`.
+  pub source: String,
+  /// `keychain` or `file`.
+  pub store: String,
+  pub store_reason: String,
+  pub expires_at: f64,
+  pub models: Vec<ModelInfo>,
+  /// Set when the login worked but something deserves attention.
+  pub warning: Option<String>,
+  /// Set when the OAuth server is not Kimi's.
+  pub notice: Option<String>,
+  /// The OAuth server the login is with.
+  pub oauth_host: String,
+  /// The identity profile the login used.
+  pub profile: String,
+  /// The identity requests carry.
+  pub identity: IdentitySummary,
+}
+
 #[napi(
-  ts_args_type = "options: any | undefined | null, onDeviceCode?: ((code: any) => void) | undefined | null, onEvent?: ((event: any) => void) | undefined | null, cancel?: CancelToken | undefined | null",
-  ts_return_type = "Promise<any>"
+  ts_args_type = "options: any | undefined | null, onDeviceCode?: ((code: DeviceCode) => void) | undefined | null, onEvent?: ((event: LoginEvent) => void) | undefined | null, cancel?: CancelToken | undefined | null"
 )]
 pub fn login(
   env: Env,
   options: Option<Value>,
-  on_device_code: Option<Callback>,
-  on_event: Option<Callback>,
+  on_device_code: Option<Callback<DeviceCode>>,
+  on_event: Option<Callback<LoginEvent>>,
   cancel: Option<&CancelToken>,
-) -> napi::Result<AsyncBlock<Value>> {
+) -> napi::Result<AsyncBlock<LoginResult>> {
   let cancel = cancel_of(cancel);
   let events = JsLoginEvents {
     on_code: on_device_code.map(Arc::new),
@@ -75,30 +119,38 @@ pub fn login(
     async move {
       let s = settings(&options)?;
       let out = auth::login(&s, &events, &cancel).await?;
-      Ok(json!({
-        "source": "kimi-native",
-        "store": out.store,
-        "storeReason": out.store_reason,
-        "expiresAt": out.expires_at,
-        "models": to_json(&out.models),
-        "warning": out.warning,
-        "notice": out.notice,
-        "oauthHost": s.oauth_host,
-        "profile": s.profile.as_str(),
-        "identity": identity_summary(&s),
-      }))
+      Ok(LoginResult {
+        source: "kimi-native".into(),
+        store: out.store.into(),
+        store_reason: out.store_reason,
+        expires_at: out.expires_at,
+        models: model_list(out.models),
+        warning: out.warning,
+        notice: out.notice,
+        oauth_host: s.oauth_host.clone(),
+        profile: s.profile.as_str().into(),
+        identity: identity_summary(&s),
+      })
     },
     |_, v| Ok(v),
   )
 }
 
-#[napi(ts_return_type = "Promise<{ removed: boolean }>")]
-pub fn logout(env: Env, options: Option<Value>) -> napi::Result<AsyncBlock<Value>> {
+#[napi(object)]
+pub struct LogoutResult {
+  /// Whether a stored login was removed.
+  pub removed: bool,
+}
+
+#[napi]
+pub fn logout(env: Env, options: Option<Value>) -> napi::Result<AsyncBlock<LogoutResult>> {
   spawn_coded(
     &env,
     async move {
       let s = settings(&options)?;
-      Ok(json!({"removed": auth::logout(&s).await?}))
+      Ok(LogoutResult {
+        removed: auth::logout(&s).await?,
+      })
     },
     |_, v| Ok(v),
   )

@@ -19,7 +19,6 @@ use error::{js_error, panic_error};
 use futures_util::FutureExt;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use serde_json::Value;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
@@ -59,10 +58,6 @@ where
     Ok(v) => map(env, v),
     Err(e) => Err(js_error(&env, &e)),
   })
-}
-
-pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Value {
-  serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 pub(super) fn sync<T>(env: &Env, f: impl FnOnce() -> crate::error::Result<T>) -> napi::Result<T> {

@@ -1,7 +1,7 @@
 //! Kimi's platform services: file upload, web search, URL fetch, data sources, the account.
 
 use super::options::settings;
-use super::{cancel_of, spawn_coded, to_json, CancelToken};
+use super::{cancel_of, spawn_coded, CancelToken};
 use crate::cancel::Cancel;
 use crate::constants as c;
 use crate::error::KimiError;
@@ -31,22 +31,47 @@ fn platform_args(v: Option<Value>) -> crate::error::Result<PlatformArgs> {
   }
 }
 
+#[napi(object)]
+pub struct UploadedFile {
+  pub id: String,
+  /// `ms://<id>`, usable as an image_url / video_url in a chat message.
+  pub url: String,
+  /// True when the same bytes were uploaded before for this account and no request was made.
+  pub cached: bool,
+}
+
+#[napi(object)]
+pub struct SearchResult {
+  pub title: String,
+  pub url: String,
+  pub snippet: String,
+  pub date: Option<String>,
+  pub site_name: Option<String>,
+}
+
+/// The account as `GET /me` describes it, without ids, email or phone.
+#[napi(object)]
+pub struct AccountInfo {
+  pub nickname: Option<String>,
+  pub plan: Option<String>,
+  pub plan_level: Option<String>,
+  pub region: Option<String>,
+  pub status: Option<String>,
+}
+
 fn call_of(args: &PlatformArgs, default_ms: u64, cancel: Cancel) -> crate::platform::Call {
   let ms = args.timeout_ms.filter(|v| v.is_finite() && *v > 0.0).map(|v| v as u64);
   crate::platform::Call::new(ms, default_ms, cancel)
 }
 
-#[napi(
-  ts_args_type = "data: Buffer, options?: any, args?: any, cancel?: CancelToken | undefined | null",
-  ts_return_type = "Promise<{ id: string; url: string; cached: boolean }>"
-)]
+#[napi(ts_args_type = "data: Buffer, options?: any, args?: any, cancel?: CancelToken | undefined | null")]
 pub fn upload_file(
   env: Env,
   data: Buffer,
   options: Option<Value>,
   args: Option<Value>,
   cancel: Option<&CancelToken>,
-) -> napi::Result<AsyncBlock<Value>> {
+) -> napi::Result<AsyncBlock<UploadedFile>> {
   let cancel = cancel_of(cancel);
   let data = bytes::Bytes::from(data.to_vec());
   spawn_coded(
@@ -56,25 +81,25 @@ pub fn upload_file(
       let a = platform_args(args)?;
       let call = call_of(&a, c::UPLOAD_TIMEOUT_MS, cancel);
       let mime = a.mime_type.clone().unwrap_or_default();
-      Ok(to_json(
-        &crate::platform::files::upload(&s, data, &mime, a.purpose.as_deref(), &call).await?,
-      ))
+      let up = crate::platform::files::upload(&s, data, &mime, a.purpose.as_deref(), &call).await?;
+      Ok(UploadedFile {
+        id: up.id,
+        url: up.url,
+        cached: up.cached,
+      })
     },
     |_, v| Ok(v),
   )
 }
 
-#[napi(
-  ts_args_type = "query: string, options?: any, args?: any, cancel?: CancelToken | undefined | null",
-  ts_return_type = "Promise<any[]>"
-)]
+#[napi(ts_args_type = "query: string, options?: any, args?: any, cancel?: CancelToken | undefined | null")]
 pub fn search(
   env: Env,
   query: String,
   options: Option<Value>,
   args: Option<Value>,
   cancel: Option<&CancelToken>,
-) -> napi::Result<AsyncBlock<Value>> {
+) -> napi::Result<AsyncBlock<Vec<SearchResult>>> {
   let cancel = cancel_of(cancel);
   spawn_coded(
     &env,
@@ -87,9 +112,19 @@ pub fn search(
         Some(_) => return Err(KimiError::bad_input("search limit must be a positive integer.")),
       };
       let call = call_of(&a, c::SEARCH_TIMEOUT_MS, cancel);
-      Ok(to_json(
-        &crate::platform::search::search(&s, &query, limit, &call).await?,
-      ))
+      let found = crate::platform::search::search(&s, &query, limit, &call).await?;
+      Ok(
+        found
+          .into_iter()
+          .map(|r| SearchResult {
+            title: r.title,
+            url: r.url,
+            snippet: r.snippet,
+            date: r.date,
+            site_name: r.site_name,
+          })
+          .collect(),
+      )
     },
     |_, v| Ok(v),
   )
@@ -143,16 +178,13 @@ pub fn datasource(
   )
 }
 
-#[napi(
-  ts_args_type = "options?: any, args?: any, cancel?: CancelToken | undefined | null",
-  ts_return_type = "Promise<any>"
-)]
+#[napi(ts_args_type = "options?: any, args?: any, cancel?: CancelToken | undefined | null")]
 pub fn me(
   env: Env,
   options: Option<Value>,
   args: Option<Value>,
   cancel: Option<&CancelToken>,
-) -> napi::Result<AsyncBlock<Value>> {
+) -> napi::Result<AsyncBlock<AccountInfo>> {
   let cancel = cancel_of(cancel);
   spawn_coded(
     &env,
@@ -160,7 +192,14 @@ pub fn me(
       let s = settings(&options)?;
       let a = platform_args(args)?;
       let call = call_of(&a, c::ME_TIMEOUT_MS, cancel);
-      Ok(to_json(&crate::platform::me::me(&s, &call).await?))
+      let me = crate::platform::me::me(&s, &call).await?;
+      Ok(AccountInfo {
+        nickname: me.nickname,
+        plan: me.plan,
+        plan_level: me.plan_level,
+        region: me.region,
+        status: me.status,
+      })
     },
     |_, v| Ok(v),
   )

@@ -1,14 +1,13 @@
 //! Request shaping for hosts that send their own requests, and error classification.
 
 use super::error::{js_error, panic_error};
-use super::options::settings;
+use super::options::{parse_args, settings};
 use super::sync;
 use crate::config::{Options, Settings};
-use crate::error::KimiError;
 use crate::{fetch, models, pool, shaping};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 #[derive(serde::Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
@@ -72,12 +71,7 @@ fn shape_request_value(
       Value::String(text) => Ok(text),
       value => Err(value),
     };
-    let args: ShapeArgs = match options {
-      None | Some(Value::Null) => ShapeArgs::default(),
-      Some(v) => {
-        serde_json::from_value(v).map_err(|e| KimiError::bad_input(format!("Invalid shaping options: {e}.")))?
-      }
-    };
+    let args: ShapeArgs = parse_args(options, "shaping options")?;
     let s = Settings::resolve(&args.core)?;
     let known = match (args.model_info, args.models) {
       (Some(m), _) => vec![m],
@@ -113,7 +107,17 @@ fn shape_request_value(
   })
 }
 
-/// Classifies an error response a host received into `{ code, message, retryAfter? }`.
+/// What an error response means, as kimi-native would have raised it.
+#[napi(object, use_nullable = true)]
+pub struct ClassifiedError {
+  /// A stable `KIMI_*` code.
+  pub code: String,
+  pub message: String,
+  /// Seconds, when the server sent Retry-After.
+  pub retry_after: Option<f64>,
+}
+
+/// Classifies an error response a host received into `{ code, message, retryAfter }`.
 #[napi]
 pub fn classify_response(
   env: Env,
@@ -121,12 +125,15 @@ pub fn classify_response(
   body: String,
   retry_after: Option<f64>,
   options: Option<Value>,
-) -> napi::Result<Option<Value>> {
+) -> napi::Result<Option<ClassifiedError>> {
   sync(&env, || {
     let s = settings(&options)?;
     Ok(
-      fetch::classify(&s, status as u16, &body, retry_after)
-        .map(|e| json!({"code": e.code.as_str(), "message": e.message, "retryAfter": e.retry_after})),
+      fetch::classify(&s, status as u16, &body, retry_after).map(|e| ClassifiedError {
+        code: e.code.as_str().into(),
+        message: e.message,
+        retry_after: e.retry_after,
+      }),
     )
   })
 }
