@@ -3,11 +3,14 @@
 use super::options::settings;
 use super::{cancel_of, spawn_coded, CancelToken};
 use crate::cancel::Cancel;
+use crate::config::Settings;
 use crate::constants as c;
 use crate::error::KimiError;
+use crate::platform::{self, Call};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde_json::Value;
+use std::future::Future;
 
 /// Per-call options of the platform functions (the core options travel separately).
 #[derive(serde::Deserialize, Default)]
@@ -59,9 +62,37 @@ pub struct AccountInfo {
   pub status: Option<String>,
 }
 
-fn call_of(args: &PlatformArgs, default_ms: u64, cancel: Cancel) -> crate::platform::Call {
+fn call_of(args: &PlatformArgs, default_ms: u64, cancel: Cancel) -> Call {
   let ms = args.timeout_ms.filter(|v| v.is_finite() && *v > 0.0).map(|v| v as u64);
-  crate::platform::Call::new(ms, default_ms, cancel)
+  Call::new(ms, default_ms, cancel)
+}
+
+/// One platform call on napi's runtime: the options resolved, the call's own arguments parsed,
+/// its time limit (`timeoutMs`, else `default_ms`) and cancellation set, then `run`.
+fn platform_call<R, F, Fut>(
+  env: &Env,
+  options: Option<Value>,
+  args: Option<Value>,
+  cancel: Option<&CancelToken>,
+  default_ms: u64,
+  run: F,
+) -> napi::Result<AsyncBlock<R>>
+where
+  F: FnOnce(Settings, PlatformArgs, Call) -> Fut + Send + 'static,
+  Fut: Future<Output = crate::error::Result<R>> + Send + 'static,
+  R: ToNapiValue + Send + 'static,
+{
+  let cancel = cancel_of(cancel);
+  spawn_coded(
+    env,
+    async move {
+      let s = settings(&options)?;
+      let a = platform_args(args)?;
+      let call = call_of(&a, default_ms, cancel);
+      run(s, a, call).await
+    },
+    |_, v| Ok(v),
+  )
 }
 
 #[napi(ts_args_type = "data: Buffer, options?: any, args?: any, cancel?: CancelToken | undefined | null")]
@@ -72,23 +103,22 @@ pub fn upload_file(
   args: Option<Value>,
   cancel: Option<&CancelToken>,
 ) -> napi::Result<AsyncBlock<UploadedFile>> {
-  let cancel = cancel_of(cancel);
   let data = bytes::Bytes::from(data.to_vec());
-  spawn_coded(
+  platform_call(
     &env,
-    async move {
-      let s = settings(&options)?;
-      let a = platform_args(args)?;
-      let call = call_of(&a, c::UPLOAD_TIMEOUT_MS, cancel);
-      let mime = a.mime_type.clone().unwrap_or_default();
-      let up = crate::platform::files::upload(&s, data, &mime, a.purpose.as_deref(), &call).await?;
+    options,
+    args,
+    cancel,
+    c::UPLOAD_TIMEOUT_MS,
+    |s, a, call| async move {
+      let mime = a.mime_type.unwrap_or_default();
+      let up = platform::files::upload(&s, data, &mime, a.purpose.as_deref(), &call).await?;
       Ok(UploadedFile {
         id: up.id,
         url: up.url,
         cached: up.cached,
       })
     },
-    |_, v| Ok(v),
   )
 }
 
@@ -100,19 +130,19 @@ pub fn search(
   args: Option<Value>,
   cancel: Option<&CancelToken>,
 ) -> napi::Result<AsyncBlock<Vec<SearchResult>>> {
-  let cancel = cancel_of(cancel);
-  spawn_coded(
+  platform_call(
     &env,
-    async move {
-      let s = settings(&options)?;
-      let a = platform_args(args)?;
+    options,
+    args,
+    cancel,
+    c::SEARCH_TIMEOUT_MS,
+    |s, a, call| async move {
       let limit = match a.limit {
         None => None,
         Some(n) if n.is_finite() && n >= 1.0 && n <= u32::MAX as f64 => Some(n as u32),
         Some(_) => return Err(KimiError::bad_input("search limit must be a positive integer.")),
       };
-      let call = call_of(&a, c::SEARCH_TIMEOUT_MS, cancel);
-      let found = crate::platform::search::search(&s, &query, limit, &call).await?;
+      let found = platform::search::search(&s, &query, limit, &call).await?;
       Ok(
         found
           .into_iter()
@@ -126,14 +156,10 @@ pub fn search(
           .collect(),
       )
     },
-    |_, v| Ok(v),
   )
 }
 
-#[napi(
-  ts_args_type = "url: string, options?: any, args?: any, cancel?: CancelToken | undefined | null",
-  ts_return_type = "Promise<string>"
-)]
+#[napi(ts_args_type = "url: string, options?: any, args?: any, cancel?: CancelToken | undefined | null")]
 pub fn fetch_url(
   env: Env,
   url: String,
@@ -141,23 +167,19 @@ pub fn fetch_url(
   args: Option<Value>,
   cancel: Option<&CancelToken>,
 ) -> napi::Result<AsyncBlock<String>> {
-  let cancel = cancel_of(cancel);
-  spawn_coded(
+  platform_call(
     &env,
-    async move {
-      let s = settings(&options)?;
-      let a = platform_args(args)?;
-      let call = call_of(&a, c::FETCH_URL_TIMEOUT_MS, cancel);
-      crate::platform::fetch_url::fetch_url(&s, &url, &call).await
-    },
-    |_, v| Ok(v),
+    options,
+    args,
+    cancel,
+    c::FETCH_URL_TIMEOUT_MS,
+    |s, _, call| async move { platform::fetch_url::fetch_url(&s, &url, &call).await },
   )
 }
 
-#[napi(
-  ts_args_type = "name: string, options?: any, args?: any, cancel?: CancelToken | undefined | null",
-  ts_return_type = "Promise<any>"
-)]
+/// A data source's description, or with `api` a call of that api with `params`: whatever the
+/// source returns.
+#[napi(ts_args_type = "name: string, options?: any, args?: any, cancel?: CancelToken | undefined | null")]
 pub fn datasource(
   env: Env,
   name: String,
@@ -165,16 +187,13 @@ pub fn datasource(
   args: Option<Value>,
   cancel: Option<&CancelToken>,
 ) -> napi::Result<AsyncBlock<Value>> {
-  let cancel = cancel_of(cancel);
-  spawn_coded(
+  platform_call(
     &env,
-    async move {
-      let s = settings(&options)?;
-      let a = platform_args(args)?;
-      let call = call_of(&a, c::TOOLS_TIMEOUT_MS, cancel);
-      crate::platform::datasource::datasource(&s, &name, a.api.as_deref(), a.params.clone(), &call).await
-    },
-    |_, v| Ok(v),
+    options,
+    args,
+    cancel,
+    c::TOOLS_TIMEOUT_MS,
+    |s, a, call| async move { platform::datasource::datasource(&s, &name, a.api.as_deref(), a.params, &call).await },
   )
 }
 
@@ -185,22 +204,14 @@ pub fn me(
   args: Option<Value>,
   cancel: Option<&CancelToken>,
 ) -> napi::Result<AsyncBlock<AccountInfo>> {
-  let cancel = cancel_of(cancel);
-  spawn_coded(
-    &env,
-    async move {
-      let s = settings(&options)?;
-      let a = platform_args(args)?;
-      let call = call_of(&a, c::ME_TIMEOUT_MS, cancel);
-      let me = crate::platform::me::me(&s, &call).await?;
-      Ok(AccountInfo {
-        nickname: me.nickname,
-        plan: me.plan,
-        plan_level: me.plan_level,
-        region: me.region,
-        status: me.status,
-      })
-    },
-    |_, v| Ok(v),
-  )
+  platform_call(&env, options, args, cancel, c::ME_TIMEOUT_MS, |s, _, call| async move {
+    let me = platform::me::me(&s, &call).await?;
+    Ok(AccountInfo {
+      nickname: me.nickname,
+      plan: me.plan,
+      plan_level: me.plan_level,
+      region: me.region,
+      status: me.status,
+    })
+  })
 }
