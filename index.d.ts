@@ -97,8 +97,7 @@ export interface ConfigFiles {
 
 /** A host's settings file whose key command runs `kimi-native token`. */
 export interface ConfiguredHost {
-  /** `claude-code`. */
-  host: string
+  host: 'claude-code'
   file: string
 }
 
@@ -134,6 +133,10 @@ export interface Constants {
   errorCodes: Record<string, string>
 }
 
+/**
+ * A data source's description, or with `api` a call of that api with `params`: whatever the
+ * source returns.
+ */
 export declare function datasource(name: string, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<any>
 
 /** What the core uses with no options and no environment. */
@@ -181,8 +184,7 @@ export interface HandedOutToken {
 export interface HandedOver {
   id: string
   file: string
-  /** `marker`, `remove` or `move-aside`. */
-  action: string
+  action: 'marker' | 'remove' | 'move-aside'
   backup: string
 }
 
@@ -240,8 +242,7 @@ export interface ImportResult {
   /** Every source that held the chain. */
   handedOver: Array<HandedOver>
   expiresAt: number
-  /** `keychain` or `file`. */
-  store: string
+  store: 'keychain' | 'file'
   storeReason: string
   /** The login was taken over, but a source could not be changed (what to do is said). */
   warning: string | null
@@ -255,8 +256,7 @@ export interface ImportSource {
    * `pi:<provider id>`, `kimi-code`, `kimi-cli`.
    */
   id: string
-  /** `opencode`, `pi`, `kimi-code` or `kimi-cli`. */
-  host: string
+  host: 'opencode' | 'pi' | 'kimi-code' | 'kimi-cli'
   /** Who writes this login. */
   plugin: string
   file: string
@@ -268,8 +268,8 @@ export interface ImportSource {
   importable: boolean
   /** Why it can or cannot be taken over. */
   reason: string
-  /** What `importLogin` does to the source: `marker`, `remove` or `move-aside`. */
-  handover: string | null
+  /** What `importLogin` does to the source. */
+  handover: 'marker' | 'remove' | 'move-aside' | null
   /** The entry already holds kimi-native's marker (handed over before). */
   marker: boolean
 }
@@ -296,8 +296,7 @@ export interface LoginEvent {
 export interface LoginResult {
   /** `kimi-native`. */
   source: string
-  /** `keychain` or `file`. */
-  store: string
+  store: 'keychain' | 'file'
   storeReason: string
   expiresAt: number
   models: Array<ModelInfo>
@@ -375,10 +374,10 @@ export interface SearchResult {
   siteName?: string
 }
 
-/** One key of the settings file: `add`, `replace` or `same`. */
+/** One key of the settings file and what setup does to it. */
 export interface SettingChange {
   key: string
-  action: string
+  action: 'add' | 'replace' | 'same' | 'remove'
   from: string | null
   to: string
 }
@@ -439,8 +438,7 @@ export interface Status {
   loggedIn: boolean
   /** `kimi-native`, `env:KIMI_API_KEY`, `kimi-code`, `kimi-cli` or `none`. */
   source: string
-  /** `keychain` or `file`. */
-  store: string
+  store: 'keychain' | 'file'
   storeReason: string
   /** Epoch seconds, when a token is known. */
   expiresAt: number | null

@@ -59,7 +59,7 @@ pub struct Status {
   pub logged_in: bool,
   /// `kimi-native`, `env:KIMI_API_KEY`, `kimi-code`, `kimi-cli` or `none`.
   pub source: String,
-  /// `keychain` or `file`.
+  #[napi(ts_type = "'keychain' | 'file'")]
   pub store: String,
   pub store_reason: String,
   /// Epoch seconds, when a token is known.
@@ -116,7 +116,7 @@ pub fn status(env: Env, options: Option<Value>) -> napi::Result<AsyncBlock<Statu
   )
 }
 
-#[napi(ts_return_type = "Promise<string>")]
+#[napi]
 pub fn get_access_token(env: Env, options: Option<Value>, force: Option<bool>) -> napi::Result<AsyncBlock<String>> {
   spawn_coded(
     &env,

@@ -12,7 +12,7 @@ use serde_json::Value;
 /// A host's settings file whose key command runs `kimi-native token`.
 #[napi(object)]
 pub struct ConfiguredHost {
-  /// `claude-code`.
+  #[napi(ts_type = "'claude-code'")]
   pub host: String,
   pub file: String,
 }
@@ -38,10 +38,11 @@ pub(super) async fn configured_hosts(s: &Settings) -> Vec<ConfiguredHost> {
     .collect()
 }
 
-/// One key of the settings file: `add`, `replace` or `same`.
+/// One key of the settings file and what setup does to it.
 #[napi(object, use_nullable = true)]
 pub struct SettingChange {
   pub key: String,
+  #[napi(ts_type = "'add' | 'replace' | 'same' | 'remove'")]
   pub action: String,
   pub from: Option<String>,
   pub to: String,

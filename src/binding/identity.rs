@@ -73,18 +73,9 @@ pub fn take_warning(env: Env, options: Option<Value>) -> napi::Result<Option<Str
 
 /// The identity headers of the active profile: the User-Agent alone for `native`, the 7
 /// official headers in the official client's order for `kimi-code` / `kimi-cli`.
-#[napi(ts_return_type = "Array<[string, string]>")]
-pub fn build_headers(env: Env, options: Option<Value>) -> napi::Result<Vec<Vec<String>>> {
-  sync(&env, || {
-    let s = settings(&options)?;
-    Ok(
-      identity::identity(&s)
-        .headers
-        .iter()
-        .map(|(k, v)| vec![k.clone(), v.clone()])
-        .collect(),
-    )
-  })
+#[napi]
+pub fn build_headers(env: Env, options: Option<Value>) -> napi::Result<Vec<(String, String)>> {
+  sync(&env, || Ok(identity::identity(&settings(&options)?).headers.to_vec()))
 }
 
 /// kimi-native's own directory for these options (where the per-user config file lives).

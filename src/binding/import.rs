@@ -13,7 +13,7 @@ pub struct ImportSource {
   /// What to pass to `importLogin`: `opencode-kimi-auth`, `opencode:<provider id>`,
   /// `pi:<provider id>`, `kimi-code`, `kimi-cli`.
   pub id: String,
-  /// `opencode`, `pi`, `kimi-code` or `kimi-cli`.
+  #[napi(ts_type = "'opencode' | 'pi' | 'kimi-code' | 'kimi-cli'")]
   pub host: String,
   /// Who writes this login.
   pub plugin: String,
@@ -26,7 +26,8 @@ pub struct ImportSource {
   pub importable: bool,
   /// Why it can or cannot be taken over.
   pub reason: String,
-  /// What `importLogin` does to the source: `marker`, `remove` or `move-aside`.
+  /// What `importLogin` does to the source.
+  #[napi(ts_type = "'marker' | 'remove' | 'move-aside'")]
   pub handover: Option<String>,
   /// The entry already holds kimi-native's marker (handed over before).
   pub marker: bool,
@@ -55,7 +56,7 @@ impl From<import::Found> for ImportSource {
 pub struct HandedOver {
   pub id: String,
   pub file: String,
-  /// `marker`, `remove` or `move-aside`.
+  #[napi(ts_type = "'marker' | 'remove' | 'move-aside'")]
   pub action: String,
   pub backup: String,
 }
@@ -66,7 +67,7 @@ pub struct ImportResult {
   /// Every source that held the chain.
   pub handed_over: Vec<HandedOver>,
   pub expires_at: f64,
-  /// `keychain` or `file`.
+  #[napi(ts_type = "'keychain' | 'file'")]
   pub store: String,
   pub store_reason: String,
   /// The login was taken over, but a source could not be changed (what to do is said).

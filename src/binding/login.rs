@@ -82,7 +82,7 @@ impl auth::LoginEvents for JsLoginEvents {
 pub struct LoginResult {
   /// `kimi-native`.
   pub source: String,
-  /// `keychain` or `file`.
+  #[napi(ts_type = "'keychain' | 'file'")]
   pub store: String,
   pub store_reason: String,
   pub expires_at: f64,

@@ -56,7 +56,7 @@ pub struct NativeResponse {
   status_text: String,
   url: String,
   redirected: bool,
-  headers: Vec<Vec<String>>,
+  headers: Vec<(String, String)>,
   body: std::sync::Mutex<Option<fetch::Body>>,
   wake: std::sync::Mutex<Option<Arc<std::sync::Mutex<WakeFn>>>>,
   cancel: Cancel,
@@ -95,8 +95,8 @@ impl NativeResponse {
   pub fn redirected(&self) -> bool {
     self.redirected
   }
-  #[napi(getter, ts_return_type = "Array<[string, string]>")]
-  pub fn headers(&self) -> Vec<Vec<String>> {
+  #[napi(getter)]
+  pub fn headers(&self) -> Vec<(String, String)> {
     self.headers.clone()
   }
   /// Registers the callback run (on the JS thread) when `tryRead()` returned undefined and
@@ -164,7 +164,7 @@ impl NativeResponse {
   }
 }
 
-#[napi(ts_return_type = "Promise<NativeResponse>")]
+#[napi]
 pub fn kimi_fetch(
   env: Env,
   spec: Value,
@@ -206,7 +206,7 @@ pub fn kimi_fetch(
         status_text: resp.status_text,
         url: resp.url,
         redirected: resp.redirected,
-        headers: resp.headers.into_iter().map(|(k, v)| vec![k, v]).collect(),
+        headers: resp.headers,
         body: std::sync::Mutex::new(Some(resp.body)),
         wake: std::sync::Mutex::new(None),
         cancel,
