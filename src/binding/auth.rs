@@ -87,50 +87,42 @@ pub struct Status {
 
 #[napi]
 pub fn status(env: Env, options: Option<Value>) -> napi::Result<AsyncBlock<Status>> {
-  spawn_coded(
-    &env,
-    async move {
-      let s = settings(&options)?;
-      let r = auth::status(&s).await?;
-      Ok(Status {
-        logged_in: r.logged_in,
-        source: r.source.into(),
-        store: r.store.into(),
-        store_reason: r.store_reason,
-        expires_at: r.expires_at,
-        profile: s.profile.as_str().into(),
-        identity: identity_summary(&s),
-        warning: identity::official_warning(&s),
-        model: r.model.map(Into::into),
-        relogin_required: r.relogin_required,
-        relogin_reason: r.relogin_reason,
-        untrusted_origin: r.untrusted_origin,
-        unsaved: r.unsaved,
-        oauth_host: s.oauth_host.clone(),
-        base_url: s.base_url.clone(),
-        home: s.home.to_string_lossy().into_owned(),
-        hosts: configured_hosts(&s).await,
-      })
-    },
-    |_, v| Ok(v),
-  )
+  spawn_coded(&env, async move {
+    let s = settings(&options)?;
+    let r = auth::status(&s).await?;
+    Ok(Status {
+      logged_in: r.logged_in,
+      source: r.source.into(),
+      store: r.store.into(),
+      store_reason: r.store_reason,
+      expires_at: r.expires_at,
+      profile: s.profile.as_str().into(),
+      identity: identity_summary(&s),
+      warning: identity::official_warning(&s),
+      model: r.model.map(Into::into),
+      relogin_required: r.relogin_required,
+      relogin_reason: r.relogin_reason,
+      untrusted_origin: r.untrusted_origin,
+      unsaved: r.unsaved,
+      oauth_host: s.oauth_host.clone(),
+      base_url: s.base_url.clone(),
+      home: s.home.to_string_lossy().into_owned(),
+      hosts: configured_hosts(&s).await,
+    })
+  })
 }
 
 #[napi]
 pub fn get_access_token(env: Env, options: Option<Value>, force: Option<bool>) -> napi::Result<AsyncBlock<String>> {
-  spawn_coded(
-    &env,
-    async move {
-      let s = settings(&options)?;
-      let grant = if force.unwrap_or(false) {
-        auth::forced_token(&s).await?
-      } else {
-        auth::access_token(&s).await?
-      };
-      Ok(grant.token)
-    },
-    |_, v| Ok(v),
-  )
+  spawn_coded(&env, async move {
+    let s = settings(&options)?;
+    let grant = if force.unwrap_or(false) {
+      auth::forced_token(&s).await?
+    } else {
+      auth::access_token(&s).await?
+    };
+    Ok(grant.token)
+  })
 }
 
 /// Whether a token refresh is in flight in this process (cheap; the JS layer asks after each
@@ -143,14 +135,10 @@ pub fn refresh_pending() -> bool {
 /// Resolves when no token refresh is in flight in this process.
 #[napi(ts_return_type = "Promise<void>")]
 pub fn refresh_settled(env: Env) -> napi::Result<AsyncBlock<()>> {
-  spawn_coded(
-    &env,
-    async {
-      auth::refreshes_settled().await;
-      Ok(())
-    },
-    |_, v| Ok(v),
-  )
+  spawn_coded(&env, async {
+    auth::refreshes_settled().await;
+    Ok(())
+  })
 }
 
 /// Called by the JS `exit` hook (a host's `process.exit()`): no new token request goes out, and
@@ -167,14 +155,10 @@ pub fn wait_before_exit() -> u32 {
 
 #[napi]
 pub fn models(env: Env, options: Option<Value>, refresh: Option<bool>) -> napi::Result<AsyncBlock<Vec<ModelInfo>>> {
-  spawn_coded(
-    &env,
-    async move {
-      let s = settings(&options)?;
-      Ok(model_list(auth::list_models(&s, refresh.unwrap_or(false)).await?))
-    },
-    |_, v| Ok(v),
-  )
+  spawn_coded(&env, async move {
+    let s = settings(&options)?;
+    Ok(model_list(auth::list_models(&s, refresh.unwrap_or(false)).await?))
+  })
 }
 
 #[napi(object)]
@@ -210,16 +194,12 @@ pub struct Usage {
 
 #[napi]
 pub fn usage(env: Env, options: Option<Value>) -> napi::Result<AsyncBlock<Usage>> {
-  spawn_coded(
-    &env,
-    async move {
-      let s = settings(&options)?;
-      let raw = auth::usage(&s).await?;
-      let windows = usage::parse_usage(&raw).into_iter().map(Into::into).collect();
-      Ok(Usage { windows, raw })
-    },
-    |_, v| Ok(v),
-  )
+  spawn_coded(&env, async move {
+    let s = settings(&options)?;
+    let raw = auth::usage(&s).await?;
+    let windows = usage::parse_usage(&raw).into_iter().map(Into::into).collect();
+    Ok(Usage { windows, raw })
+  })
 }
 
 // ---- key commands and host setup (issue #22) ----------------------------------------------------
@@ -248,32 +228,28 @@ pub fn hand_out_token(
   options: Option<Value>,
   args: Option<Value>,
 ) -> napi::Result<AsyncBlock<HandedOutToken>> {
-  spawn_coded(
-    &env,
-    async move {
-      let s = settings(&options)?;
-      let a: TokenArgs = parse_args(args, "token options")?;
-      let min_valid_secs = match a.min_valid_secs {
-        None => c::TOKEN_MIN_VALID_SECS,
-        Some(v) if v.is_finite() && v >= 0.0 => v,
-        Some(_) => {
-          return Err(KimiError::bad_input(
-            "The minimum validity must be a duration of 0 or more.",
-          ))
-        }
-      };
-      let req = auth::HandOutRequest {
-        min_valid_secs,
-        caller: a.caller.as_deref().and_then(auth::caller_id),
-        recall_secs: auth::caller_cache_secs(&config::ProcessEnv),
-      };
-      let g = auth::hand_out(&s, &req).await?;
-      Ok(HandedOutToken {
-        token: g.token,
-        expires_at: g.expires_at,
-        source: g.source.as_str().into(),
-      })
-    },
-    |_, v| Ok(v),
-  )
+  spawn_coded(&env, async move {
+    let s = settings(&options)?;
+    let a: TokenArgs = parse_args(args, "token options")?;
+    let min_valid_secs = match a.min_valid_secs {
+      None => c::TOKEN_MIN_VALID_SECS,
+      Some(v) if v.is_finite() && v >= 0.0 => v,
+      Some(_) => {
+        return Err(KimiError::bad_input(
+          "The minimum validity must be a duration of 0 or more.",
+        ))
+      }
+    };
+    let req = auth::HandOutRequest {
+      min_valid_secs,
+      caller: a.caller.as_deref().and_then(auth::caller_id),
+      recall_secs: auth::caller_cache_secs(&config::ProcessEnv),
+    };
+    let g = auth::hand_out(&s, &req).await?;
+    Ok(HandedOutToken {
+      token: g.token,
+      expires_at: g.expires_at,
+      source: g.source.as_str().into(),
+    })
+  })
 }

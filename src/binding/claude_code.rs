@@ -153,43 +153,39 @@ pub fn setup_claude_code(
   options: Option<Value>,
   args: Value,
 ) -> napi::Result<AsyncBlock<Either<SetupPlan, SetupOutcome>>> {
-  spawn_coded(
-    &env,
-    async move {
-      let s = settings(&options)?;
-      let a: SetupArgs =
-        serde_json::from_value(args).map_err(|e| KimiError::bad_input(format!("Invalid setup options: {e}.")))?;
-      let scope = match &a.project {
-        Some(dir) => claude_code::Scope::Project(std::path::PathBuf::from(dir)),
-        None => claude_code::Scope::User,
-      };
-      let paths = claude_code::Paths::from_process();
-      if a.action == "plan-remove" || a.action == "remove" {
-        let dry = a.action == "plan-remove";
-        return auth::blocking(move || {
-          claude_code::remove(&s, &paths, &scope, dry).map(|o| Either::B(SetupOutcome::new(o, None)))
-        })
-        .await;
-      }
-      let helper = a
-        .helper
-        .filter(|h| !h.trim().is_empty())
-        .ok_or_else(|| KimiError::bad_input("setup needs the helper command."))?;
-      // The account's models; without a login (or offline) the plan's default model.
-      let (models, from_account) = match auth::list_models(&s, false).await {
-        Ok(list) if !list.is_empty() => (list, true),
-        _ => (Vec::new(), false),
-      };
-      let want = claude_code::desired(&s, &helper, &models);
-      auth::blocking(move || match a.action.as_str() {
-        "plan" => claude_code::plan(&paths, &scope, &want, &config::ProcessEnv)
-          .map(|p| Either::A(SetupPlan::new(p, from_account))),
-        "apply" => claude_code::apply(&s, &paths, &scope, &want, &a.remove, &config::ProcessEnv)
-          .map(|o| Either::B(SetupOutcome::new(o, Some(from_account)))),
-        other => Err(KimiError::bad_input(format!("Unknown setup action {other:?}."))),
+  spawn_coded(&env, async move {
+    let s = settings(&options)?;
+    let a: SetupArgs =
+      serde_json::from_value(args).map_err(|e| KimiError::bad_input(format!("Invalid setup options: {e}.")))?;
+    let scope = match &a.project {
+      Some(dir) => claude_code::Scope::Project(std::path::PathBuf::from(dir)),
+      None => claude_code::Scope::User,
+    };
+    let paths = claude_code::Paths::from_process();
+    if a.action == "plan-remove" || a.action == "remove" {
+      let dry = a.action == "plan-remove";
+      return auth::blocking(move || {
+        claude_code::remove(&s, &paths, &scope, dry).map(|o| Either::B(SetupOutcome::new(o, None)))
       })
-      .await
-    },
-    |_, v| Ok(v),
-  )
+      .await;
+    }
+    let helper = a
+      .helper
+      .filter(|h| !h.trim().is_empty())
+      .ok_or_else(|| KimiError::bad_input("setup needs the helper command."))?;
+    // The account's models; without a login (or offline) the plan's default model.
+    let (models, from_account) = match auth::list_models(&s, false).await {
+      Ok(list) if !list.is_empty() => (list, true),
+      _ => (Vec::new(), false),
+    };
+    let want = claude_code::desired(&s, &helper, &models);
+    auth::blocking(move || match a.action.as_str() {
+      "plan" => claude_code::plan(&paths, &scope, &want, &config::ProcessEnv)
+        .map(|p| Either::A(SetupPlan::new(p, from_account))),
+      "apply" => claude_code::apply(&s, &paths, &scope, &want, &a.remove, &config::ProcessEnv)
+        .map(|o| Either::B(SetupOutcome::new(o, Some(from_account)))),
+      other => Err(KimiError::bad_input(format!("Unknown setup action {other:?}."))),
+    })
+    .await
+  })
 }

@@ -78,46 +78,38 @@ pub struct ImportResult {
 /// Kimi logins other plugins hold on this machine (no secrets), and which can be taken over.
 #[napi]
 pub fn import_sources(env: Env, options: Option<Value>) -> napi::Result<AsyncBlock<Vec<ImportSource>>> {
-  spawn_coded(
-    &env,
-    async move {
-      let s = settings(&options)?;
-      let loc = import::Locations::from_process(&s);
-      let found = auth::blocking(move || Ok(import::list(&loc))).await?;
-      Ok(found.into_iter().map(Into::into).collect())
-    },
-    |_, v| Ok(v),
-  )
+  spawn_coded(&env, async move {
+    let s = settings(&options)?;
+    let loc = import::Locations::from_process(&s);
+    let found = auth::blocking(move || Ok(import::list(&loc))).await?;
+    Ok(found.into_iter().map(Into::into).collect())
+  })
 }
 
 /// Takes over the login `source` names: one refresh, stored by kimi-native, source handed over.
 #[napi]
 pub fn import_login(env: Env, source: String, options: Option<Value>) -> napi::Result<AsyncBlock<ImportResult>> {
-  spawn_coded(
-    &env,
-    async move {
-      let s = settings(&options)?;
-      let loc = import::Locations::from_process(&s);
-      let out = import::import(&s, &loc, &source).await?;
-      Ok(ImportResult {
-        source: out.source.into(),
-        handed_over: out
-          .handed_over
-          .into_iter()
-          .map(|h| HandedOver {
-            id: h.id,
-            file: h.file,
-            action: h.action.into(),
-            backup: h.backup,
-          })
-          .collect(),
-        expires_at: out.expires_at,
-        store: out.store.into(),
-        store_reason: out.store_reason,
-        warning: out.warning,
-        profile: s.profile.as_str().into(),
-      })
-    },
-    |_, v| Ok(v),
-  )
+  spawn_coded(&env, async move {
+    let s = settings(&options)?;
+    let loc = import::Locations::from_process(&s);
+    let out = import::import(&s, &loc, &source).await?;
+    Ok(ImportResult {
+      source: out.source.into(),
+      handed_over: out
+        .handed_over
+        .into_iter()
+        .map(|h| HandedOver {
+          id: h.id,
+          file: h.file,
+          action: h.action.into(),
+          backup: h.backup,
+        })
+        .collect(),
+      expires_at: out.expires_at,
+      store: out.store.into(),
+      store_reason: out.store_reason,
+      warning: out.warning,
+      profile: s.profile.as_str().into(),
+    })
+  })
 }

@@ -114,26 +114,22 @@ pub fn login(
     on_code: on_device_code.map(Arc::new),
     on_event: on_event.map(Arc::new),
   };
-  spawn_coded(
-    &env,
-    async move {
-      let s = settings(&options)?;
-      let out = auth::login(&s, &events, &cancel).await?;
-      Ok(LoginResult {
-        source: "kimi-native".into(),
-        store: out.store.into(),
-        store_reason: out.store_reason,
-        expires_at: out.expires_at,
-        models: model_list(out.models),
-        warning: out.warning,
-        notice: out.notice,
-        oauth_host: s.oauth_host.clone(),
-        profile: s.profile.as_str().into(),
-        identity: identity_summary(&s),
-      })
-    },
-    |_, v| Ok(v),
-  )
+  spawn_coded(&env, async move {
+    let s = settings(&options)?;
+    let out = auth::login(&s, &events, &cancel).await?;
+    Ok(LoginResult {
+      source: "kimi-native".into(),
+      store: out.store.into(),
+      store_reason: out.store_reason,
+      expires_at: out.expires_at,
+      models: model_list(out.models),
+      warning: out.warning,
+      notice: out.notice,
+      oauth_host: s.oauth_host.clone(),
+      profile: s.profile.as_str().into(),
+      identity: identity_summary(&s),
+    })
+  })
 }
 
 #[napi(object)]
@@ -144,14 +140,10 @@ pub struct LogoutResult {
 
 #[napi]
 pub fn logout(env: Env, options: Option<Value>) -> napi::Result<AsyncBlock<LogoutResult>> {
-  spawn_coded(
-    &env,
-    async move {
-      let s = settings(&options)?;
-      Ok(LogoutResult {
-        removed: auth::logout(&s).await?,
-      })
-    },
-    |_, v| Ok(v),
-  )
+  spawn_coded(&env, async move {
+    let s = settings(&options)?;
+    Ok(LogoutResult {
+      removed: auth::logout(&s).await?,
+    })
+  })
 }

@@ -38,13 +38,11 @@ fn init_runtime() {
   }
 }
 
-/// Runs a core future on napi's runtime; maps the outcome on the JS thread.
-pub(super) fn spawn_coded<T, F, M, R>(env: &Env, fut: F, map: M) -> napi::Result<AsyncBlock<R>>
+/// Runs a core future on napi's runtime; its value, or its coded error, reaches JS.
+pub(super) fn spawn_coded<T, F>(env: &Env, fut: F) -> napi::Result<AsyncBlock<T>>
 where
-  T: Send + 'static,
+  T: ToNapiValue + Send + 'static,
   F: Future<Output = crate::error::Result<T>> + Send + 'static,
-  M: FnOnce(Env, T) -> napi::Result<R> + 'static,
-  R: ToNapiValue + 'static,
 {
   let guarded = async move {
     Ok(
@@ -54,10 +52,8 @@ where
         .unwrap_or_else(|_| Err(panic_error())),
     )
   };
-  AsyncBlockBuilder::build_with_map(env, guarded, move |env, r| match r {
-    Ok(v) => map(env, v),
-    Err(e) => Err(js_error(&env, &e)),
-  })
+  // The JS error is built on the JS thread, where `env` is valid.
+  AsyncBlockBuilder::build_with_map(env, guarded, |env, r| r.map_err(|e| js_error(&env, &e)))
 }
 
 pub(super) fn sync<T>(env: &Env, f: impl FnOnce() -> crate::error::Result<T>) -> napi::Result<T> {

@@ -83,16 +83,12 @@ where
   R: ToNapiValue + Send + 'static,
 {
   let cancel = cancel_of(cancel);
-  spawn_coded(
-    env,
-    async move {
-      let s = settings(&options)?;
-      let a = platform_args(args)?;
-      let call = call_of(&a, default_ms, cancel);
-      run(s, a, call).await
-    },
-    |_, v| Ok(v),
-  )
+  spawn_coded(env, async move {
+    let s = settings(&options)?;
+    let a = platform_args(args)?;
+    let call = call_of(&a, default_ms, cancel);
+    run(s, a, call).await
+  })
 }
 
 #[napi(ts_args_type = "data: Buffer, options?: any, args?: any, cancel?: CancelToken | undefined | null")]

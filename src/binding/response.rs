@@ -174,44 +174,40 @@ pub fn kimi_fetch(
   let cancel = cancel_of(cancel);
   // Copied once into a pooled buffer: the host's Buffer belongs to the JS thread.
   let body = body.map(|b| pool::copy(&b));
-  spawn_coded(
-    &env,
-    async move {
-      let spec: FetchSpec =
-        serde_json::from_value(spec).map_err(|e| KimiError::bad_input(format!("Invalid fetch request: {e}.")))?;
-      let s = settings(&spec.options)?;
-      let fo: FetchOpts = match &spec.options {
-        Some(v @ Value::Object(_)) => {
-          serde_json::from_value(v.clone()).map_err(|e| KimiError::bad_input(format!("Invalid fetch options: {e}.")))?
-        }
-        _ => FetchOpts::default(),
-      };
-      let config = fetch::FetchConfig {
-        shape: fo.shape.unwrap_or(true),
-        effort: fo.effort,
-        session_id: fo.session_id,
-        connect_timeout_ms: fo.connect_timeout_ms.map(|v| v as u64),
-        read_timeout_ms: fo.read_timeout_ms.map(|v| v as u64),
-      };
-      let req = fetch::FetchRequest {
-        url: spec.url,
-        method: spec.method,
-        headers: spec.headers,
-        body,
-        redirect: fetch::Redirect::parse(spec.redirect.as_deref())?,
-      };
-      let resp = fetch::fetch(&s, &config, req, &cancel).await?;
-      Ok(NativeResponse {
-        status: resp.status,
-        status_text: resp.status_text,
-        url: resp.url,
-        redirected: resp.redirected,
-        headers: resp.headers,
-        body: std::sync::Mutex::new(Some(resp.body)),
-        wake: std::sync::Mutex::new(None),
-        cancel,
-      })
-    },
-    |_, v| Ok(v),
-  )
+  spawn_coded(&env, async move {
+    let spec: FetchSpec =
+      serde_json::from_value(spec).map_err(|e| KimiError::bad_input(format!("Invalid fetch request: {e}.")))?;
+    let s = settings(&spec.options)?;
+    let fo: FetchOpts = match &spec.options {
+      Some(v @ Value::Object(_)) => {
+        serde_json::from_value(v.clone()).map_err(|e| KimiError::bad_input(format!("Invalid fetch options: {e}.")))?
+      }
+      _ => FetchOpts::default(),
+    };
+    let config = fetch::FetchConfig {
+      shape: fo.shape.unwrap_or(true),
+      effort: fo.effort,
+      session_id: fo.session_id,
+      connect_timeout_ms: fo.connect_timeout_ms.map(|v| v as u64),
+      read_timeout_ms: fo.read_timeout_ms.map(|v| v as u64),
+    };
+    let req = fetch::FetchRequest {
+      url: spec.url,
+      method: spec.method,
+      headers: spec.headers,
+      body,
+      redirect: fetch::Redirect::parse(spec.redirect.as_deref())?,
+    };
+    let resp = fetch::fetch(&s, &config, req, &cancel).await?;
+    Ok(NativeResponse {
+      status: resp.status,
+      status_text: resp.status_text,
+      url: resp.url,
+      redirected: resp.redirected,
+      headers: resp.headers,
+      body: std::sync::Mutex::new(Some(resp.body)),
+      wake: std::sync::Mutex::new(None),
+      cancel,
+    })
+  })
 }
