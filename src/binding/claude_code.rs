@@ -4,7 +4,7 @@ use super::options::settings;
 use super::spawn_coded;
 use crate::config::{self, Settings};
 use crate::error::KimiError;
-use crate::{auth, claude_code};
+use crate::{auth, claude_code, task};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde_json::Value;
@@ -21,7 +21,7 @@ pub struct ConfiguredHost {
 pub(super) async fn configured_hosts(s: &Settings) -> Vec<ConfiguredHost> {
   let s = s.clone();
   let cwd = std::env::current_dir().ok();
-  let found = auth::blocking(move || {
+  let found = task::blocking(move || {
     Ok(claude_code::configured(
       &s,
       &claude_code::Paths::from_process(),
@@ -164,7 +164,7 @@ pub fn setup_claude_code(
     let paths = claude_code::Paths::from_process();
     if a.action == "plan-remove" || a.action == "remove" {
       let dry = a.action == "plan-remove";
-      return auth::blocking(move || {
+      return task::blocking(move || {
         claude_code::remove(&s, &paths, &scope, dry).map(|o| Either::B(SetupOutcome::new(o, None)))
       })
       .await;
@@ -179,7 +179,7 @@ pub fn setup_claude_code(
       _ => (Vec::new(), false),
     };
     let want = claude_code::desired(&s, &helper, &models);
-    auth::blocking(move || match a.action.as_str() {
+    task::blocking(move || match a.action.as_str() {
       "plan" => claude_code::plan(&paths, &scope, &want, &config::ProcessEnv)
         .map(|p| Either::A(SetupPlan::new(p, from_account))),
       "apply" => claude_code::apply(&s, &paths, &scope, &want, &a.remove, &config::ProcessEnv)

@@ -2,7 +2,7 @@
 
 use super::options::settings;
 use super::spawn_coded;
-use crate::{auth, import};
+use crate::{import, task};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde_json::Value;
@@ -81,7 +81,7 @@ pub fn import_sources(env: Env, options: Option<Value>) -> napi::Result<AsyncBlo
   spawn_coded(&env, async move {
     let s = settings(&options)?;
     let loc = import::Locations::from_process(&s);
-    let found = auth::blocking(move || Ok(import::list(&loc))).await?;
+    let found = task::blocking(move || Ok(import::list(&loc))).await?;
     Ok(found.into_iter().map(Into::into).collect())
   })
 }
