@@ -43,6 +43,21 @@ export declare class NativeResponse {
   cancel(): void
 }
 
+/** The account as `GET /me` describes it, without ids, email or phone. */
+export interface AccountInfo {
+  nickname?: string
+  plan?: string
+  planLevel?: string
+  region?: string
+  status?: string
+}
+
+/** What a host's auth store holds instead of a token (written by `import` too). */
+export interface AuthMarkers {
+  opencode: Record<string, unknown>
+  pi: Record<string, unknown>
+}
+
 /**
  * The identity headers of the active profile: the User-Agent alone for `native`, the 7
  * official headers in the official client's order for `kimi-code` / `kimi-cli`.
@@ -55,16 +70,101 @@ export declare function buildHeaders(options?: any | undefined | null): Array<[s
  */
 export declare function checkCredentialTarget(url: string, options?: any | undefined | null): void
 
-/** Classifies an error response a host received into `{ code, message, retryAfter? }`. */
-export declare function classifyResponse(status: number, body: string, retryAfter?: number | undefined | null, options?: any | undefined | null): any | null
+/** Valid values of the options with a fixed set. */
+export interface Choices {
+  profile: Array<string>
+  region: Array<string>
+  store: Array<string>
+}
+
+/** What an error response means, as kimi-native would have raised it. */
+export interface ClassifiedError {
+  /** A stable `KIMI_*` code. */
+  code: string
+  message: string
+  /** Seconds, when the server sent Retry-After. */
+  retryAfter: number | null
+}
+
+/** Classifies an error response a host received into `{ code, message, retryAfter }`. */
+export declare function classifyResponse(status: number, body: string, retryAfter?: number | undefined | null, options?: any | undefined | null): ClassifiedError | null
+
+/** File names of the per-user and per-project host-feature settings. */
+export interface ConfigFiles {
+  user: string
+  project: string
+}
+
+/** A host's settings file whose key command runs `kimi-native token`. */
+export interface ConfiguredHost {
+  host: 'claude-code'
+  file: string
+}
 
 /**
  * Facts adapters need (ids, hint header names, option keys, choices, limits), so they never
  * restate them.
  */
-export declare function constants(): any
+export declare function constants(): Constants
 
+export interface Constants {
+  provider: ProviderIds
+  hintHeaders: HintHeaders
+  /** Response header carrying the kimi-native error code of a non-2xx response. */
+  errorHeader: string
+  authMarkers: AuthMarkers
+  /** Response header (may repeat) carrying a warning from the request path. */
+  warningHeader: string
+  configFiles: ConfigFiles
+  uploadThresholdBytes: number
+  defaults: Defaults
+  /** `native` (the default), then the opt-in official-client profiles. */
+  profiles: Array<string>
+  officialDroppedHeaders: Array<string>
+  /** The camelCase keys of the core options. */
+  optionKeys: Array<string>
+  /** The keys `createKimiFetch` reads besides the core options. */
+  fetchOptionKeys: Array<string>
+  choices: Choices
+  limits: Limits
+  /** The device login's overall time budget in seconds (across expired codes). */
+  loginBudgetSecs: number
+  /** Every stable error code, keyed without the `KIMI_` prefix. */
+  errorCodes: Record<string, string>
+}
+
+/**
+ * A data source's description, or with `api` a call of that api with `params`: whatever the
+ * source returns.
+ */
 export declare function datasource(name: string, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<any>
+
+/** What the core uses with no options and no environment. */
+export interface Defaults {
+  oauthHost: string
+  baseUrl: string
+  kimiCodeVersion: string
+  kimiCliVersion: string
+  profile: string
+  nativeVersion: string
+  tokenMinValidSecs: number
+}
+
+/**
+ * What the user needs to approve the login: shown by the host, with the QR code of
+ * `verificationUriComplete`.
+ */
+export interface DeviceCode {
+  userCode: string
+  verificationUri: string
+  verificationUriComplete: string
+  expiresIn: number | null
+  interval: number
+  /** The OAuth server this login is with. */
+  oauthHost: string
+  /** Set when that server is not Kimi's: show it with the code. */
+  notice: string | null
+}
 
 export declare function fetchUrl(url: string, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<string>
 
@@ -72,38 +172,186 @@ export declare function getAccessToken(options?: any | undefined | null, force?:
 
 export declare function getDeviceId(options?: any | undefined | null): string
 
+export interface HandedOutToken {
+  token: string
+  /** Epoch seconds; null for `KIMI_API_KEY`. */
+  expiresAt: number | null
+  /** `kimi-native`, `env:KIMI_API_KEY`, `kimi-code` or `kimi-cli`. */
+  source: string
+}
+
+/** A source that held the login chain, and its backup (or, for `move-aside`, where it went). */
+export interface HandedOver {
+  id: string
+  file: string
+  action: 'marker' | 'remove' | 'move-aside'
+  backup: string
+}
+
 /**
  * A token for another program's key command (`kimi-native token`): valid for at least
  * `minValidSecs`, and never one the server refused when the same caller asks again.
  */
-export declare function handOutToken(options?: any | undefined | null, args?: any | undefined | null): Promise<{ token: string; expiresAt: number | null; source: string }>
+export declare function handOutToken(options?: any | undefined | null, args?: any | undefined | null): Promise<HandedOutToken>
+
+/** Request headers a host may set to pass per-request shaping hints (stripped before sending). */
+export interface HintHeaders {
+  effort: string
+  sessionId: string
+}
 
 /** kimi-native's own directory for these options (where the per-user config file lives). */
 export declare function homeDir(options?: any | undefined | null): string
 
-export declare function identity(options?: any | undefined | null): any
+export declare function identity(options?: any | undefined | null): IdentityReport
+
+/** Everything that makes up the identity requests carry, and where each part came from. */
+export interface IdentityReport {
+  profile: ValueSource
+  version: ValueSource
+  userAgent: string
+  host?: string
+  platform?: string
+  deviceName?: ValueSource
+  deviceModel?: ValueSource
+  osVersion?: ValueSource
+  deviceId?: ValueSource
+  headers: Array<[string, string]>
+  warning?: string
+  oauthHost: ValueSource
+  baseUrl: ValueSource
+}
+
+/**
+ * What status and login report about the identity in use: profile, User-Agent, host token
+ * and, for an official profile, the guideline warning.
+ */
+export interface IdentitySummary {
+  profile: string
+  /** The User-Agent sent (for opencode, opencode's own UA on the request comes first instead of `host`). */
+  userAgent: string
+  host: string | null
+  warning: string | null
+}
 
 /** Takes over the login `source` names: one refresh, stored by kimi-native, source handed over. */
-export declare function importLogin(source: string, options?: any | undefined | null): Promise<any>
+export declare function importLogin(source: string, options?: any | undefined | null): Promise<ImportResult>
+
+export interface ImportResult {
+  source: ImportSource
+  /** Every source that held the chain. */
+  handedOver: Array<HandedOver>
+  expiresAt: number
+  store: 'keychain' | 'file'
+  storeReason: string
+  /** The login was taken over, but a source could not be changed (what to do is said). */
+  warning: string | null
+  profile: string
+}
+
+/** A Kimi login found in another program's files (never a token). */
+export interface ImportSource {
+  /**
+   * What to pass to `importLogin`: `opencode-kimi-auth`, `opencode:<provider id>`,
+   * `pi:<provider id>`, `kimi-code`, `kimi-cli`.
+   */
+  id: string
+  host: 'opencode' | 'pi' | 'kimi-code' | 'kimi-cli'
+  /** Who writes this login. */
+  plugin: string
+  file: string
+  /** Key in a shared auth.json. */
+  entry: string | null
+  hasRefreshToken: boolean
+  /** Access-token expiry, epoch seconds, as the source records it. */
+  expiresAt: number | null
+  importable: boolean
+  /** Why it can or cannot be taken over. */
+  reason: string
+  /** What `importLogin` does to the source. */
+  handover: 'marker' | 'remove' | 'move-aside' | null
+  /** The entry already holds kimi-native's marker (handed over before). */
+  marker: boolean
+}
 
 /** Kimi logins other plugins hold on this machine (no secrets), and which can be taken over. */
-export declare function importSources(options?: any | undefined | null): Promise<any[]>
+export declare function importSources(options?: any | undefined | null): Promise<Array<ImportSource>>
 
 export declare function kimiFetch(spec: any, body?: Buffer | undefined | null, cancel?: CancelToken | undefined | null): Promise<NativeResponse>
 
-export declare function login(options: any | undefined | null, onDeviceCode?: ((code: any) => void) | undefined | null, onEvent?: ((event: any) => void) | undefined | null, cancel?: CancelToken | undefined | null): Promise<any>
+/** Context window and output cap hosts configure for the default model. */
+export interface Limits {
+  context: number
+  output: number
+}
 
-export declare function logout(options?: any | undefined | null): Promise<{ removed: boolean }>
+export declare function login(options: any | undefined | null, onDeviceCode?: ((code: DeviceCode) => void) | undefined | null, onEvent?: ((event: LoginEvent) => void) | undefined | null, cancel?: CancelToken | undefined | null): Promise<LoginResult>
 
-export declare function me(options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<any>
+/** A change in the login's polling: `slow_down` (with the new interval) or `restart`. */
+export interface LoginEvent {
+  kind: string
+  interval: number | null
+}
 
-export declare function models(options?: any | undefined | null, refresh?: boolean | undefined | null): Promise<any[]>
+export interface LoginResult {
+  /** `kimi-native`. */
+  source: string
+  store: 'keychain' | 'file'
+  storeReason: string
+  expiresAt: number
+  models: Array<ModelInfo>
+  /** Set when the login worked but something deserves attention. */
+  warning: string | null
+  /** Set when the OAuth server is not Kimi's. */
+  notice: string | null
+  /** The OAuth server the login is with. */
+  oauthHost: string
+  /** The identity profile the login used. */
+  profile: string
+  /** The identity requests carry. */
+  identity: IdentitySummary
+}
+
+export declare function logout(options?: any | undefined | null): Promise<LogoutResult>
+
+export interface LogoutResult {
+  /** Whether a stored login was removed. */
+  removed: boolean
+}
+
+export declare function me(options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<AccountInfo>
+
+/** A model of the account's `/models` list, as hosts configure it. */
+export interface ModelInfo {
+  id: string
+  displayName?: string
+  contextLength: number
+  supportsReasoning: boolean
+  supportsImageIn: boolean
+  supportsVideoIn: boolean
+  supportsToolUse: boolean
+  /** `only`, `both` or `no` when the server says so. */
+  thinkingType?: string
+  /** Valid effort levels when the model declares them. */
+  thinkEfforts?: Array<string>
+  defaultEffort?: string
+  protocol?: string
+}
+
+export declare function models(options?: any | undefined | null, refresh?: boolean | undefined | null): Promise<Array<ModelInfo>>
 
 /**
  * Opens an http(s) URL in the user's browser without a shell; false when no browser could be
  * started. Any other scheme is refused with `KIMI_BAD_INPUT`.
  */
 export declare function openBrowser(url: string): boolean
+
+export interface ProviderIds {
+  opencodeId: string
+  piId: string
+  openclawId: string
+  defaultModel: string
+}
 
 /**
  * Whether a token refresh is in flight in this process (cheap; the JS layer asks after each
@@ -116,10 +364,60 @@ export declare function refreshSettled(): Promise<void>
 
 export declare function renderQr(text: string): string | null
 
-export declare function search(query: string, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<any[]>
+export declare function search(query: string, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<Array<SearchResult>>
+
+export interface SearchResult {
+  title: string
+  url: string
+  snippet: string
+  date?: string
+  siteName?: string
+}
+
+/** One key of the settings file and what setup does to it. */
+export interface SettingChange {
+  key: string
+  action: 'add' | 'replace' | 'same' | 'remove'
+  from: string | null
+  to: string
+}
+
+/** A key the helper replaces (a static key): removed when the user agrees. No value in it. */
+export interface SettingConflict {
+  key: string
+  reason: string
+}
 
 /** `setup claude-code`: plans or applies the settings change, or plans or applies its undo. */
-export declare function setupClaudeCode(options: any | undefined | null, args: any): Promise<any>
+export declare function setupClaudeCode(options: any | undefined | null, args: any): Promise<SetupPlan | SetupOutcome>
+
+/** What `apply`, `plan-remove` or `remove` did (or would do). */
+export interface SetupOutcome {
+  host: string
+  file: string
+  changed: boolean
+  backup: string | null
+  changes: Array<SettingChange>
+  /** Keys removed (setup: the static keys the user agreed to drop). */
+  removed: Array<string>
+  /** Keys left alone because they changed since setup, values only in a backup. */
+  notes: Array<string>
+  /** `apply` only: false when the account's model list could not be read. */
+  modelsFromAccount?: boolean
+}
+
+/** What `setup claude-code` would change (action `plan`). */
+export interface SetupPlan {
+  host: string
+  file: string
+  exists: boolean
+  changes: Array<SettingChange>
+  conflicts: Array<SettingConflict>
+  /** Things outside the file the user should know (a key in the shell environment). */
+  notes: Array<string>
+  /** False when the account's model list could not be read and the default model is used. */
+  modelsFromAccount: boolean
+}
 
 /**
  * Pure request shaping; returns a new body. A JSON string in gives a JSON string out, which
@@ -133,7 +431,37 @@ export declare function shapeRequest(body: any, options?: any): any
  */
 export declare function shapeRequestBytes(body: Buffer, options?: any): Buffer
 
-export declare function status(options?: any | undefined | null): Promise<any>
+export declare function status(options?: any | undefined | null): Promise<Status>
+
+/** The login in force and where requests go; one shape logged in or not. */
+export interface Status {
+  loggedIn: boolean
+  /** `kimi-native`, `env:KIMI_API_KEY`, `kimi-code`, `kimi-cli` or `none`. */
+  source: string
+  store: 'keychain' | 'file'
+  storeReason: string
+  /** Epoch seconds, when a token is known. */
+  expiresAt: number | null
+  profile: string
+  /** The identity requests carry. */
+  identity: IdentitySummary
+  /** The guideline warning when an official-client profile is in use. */
+  warning: string | null
+  model: ModelInfo | null
+  reloginRequired: boolean
+  /** Why the stored login must be renewed (when `reloginRequired`). */
+  reloginReason: string | null
+  /** Set when the options name a server that is not Kimi's and the environment does not. */
+  untrustedOrigin: string | null
+  /** The login in force is held only in this process's memory: the store refused its write. */
+  unsaved: boolean
+  oauthHost: string
+  baseUrl: string
+  /** kimi-native's own directory. */
+  home: string
+  /** Hosts set up to use this login, where kimi-native can tell. */
+  hosts: Array<ConfiguredHost>
+}
 
 /**
  * The official-profile warning the first time this process uses one, else null. The JS layer
@@ -141,9 +469,39 @@ export declare function status(options?: any | undefined | null): Promise<any>
  */
 export declare function takeWarning(options?: any | undefined | null): string | null
 
-export declare function uploadFile(data: Buffer, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<{ id: string; url: string; cached: boolean }>
+export interface UploadedFile {
+  id: string
+  /** `ms://<id>`, usable as an image_url / video_url in a chat message. */
+  url: string
+  /** True when the same bytes were uploaded before for this account and no request was made. */
+  cached: boolean
+}
 
-export declare function usage(options?: any | undefined | null): Promise<any>
+export declare function uploadFile(data: Buffer, options?: any, args?: any, cancel?: CancelToken | undefined | null): Promise<UploadedFile>
+
+export declare function usage(options?: any | undefined | null): Promise<Usage>
+
+export interface Usage {
+  windows: Array<UsageWindow>
+  /** The server's reply as it came. */
+  raw: any
+}
+
+export interface UsageWindow {
+  /** e.g. `weekly`, `5h`. */
+  label: string
+  durationSeconds?: number
+  used: number
+  limit: number
+  remaining: number
+  resetTime?: string
+}
+
+/** A setting's value and where it came from (`option`, `env:<NAME>`, `default`, ...). */
+export interface ValueSource {
+  value: string
+  source: string
+}
 
 /**
  * Called by the JS `exit` hook (a host's `process.exit()`): no new token request goes out, and

@@ -2,7 +2,8 @@
 // lib/index.d.ts against what lib/index.js really exports and returns: the exported names, the option
 // keys, the choices, and the fields of the objects status() and login() resolve with (from a real login
 // against the fake server). The declaration file is parsed with the TypeScript compiler (a dependency of
-// @napi-rs/cli) and type-checked, so it can neither drift nor rot.
+// @napi-rs/cli) and type-checked, so it can neither drift nor rot. The result types it re-exports or extends
+// come from the binding's generated ../index.d.ts (imported as `native`), which is read too.
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
@@ -14,25 +15,40 @@ const { startFakeKimi } = require('./fake-kimi/server.js')
 const { trustOrigins } = require('./helpers/env')
 
 const DTS = path.join(__dirname, '..', 'lib', 'index.d.ts')
-const source = ts.createSourceFile(DTS, fs.readFileSync(DTS, 'utf8'), ts.ScriptTarget.Latest, true)
+const NATIVE_DTS = path.join(__dirname, '..', 'index.d.ts')
+const parse = (file) => ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true)
+const source = parse(DTS)
 
 const exported = (node) => (ts.getCombinedModifierFlags(node) & ts.ModifierFlags.Export) !== 0
-const declared = { values: new Set(), interfaces: new Map(), types: new Map() }
-for (const st of source.statements) {
-  if (!exported(st)) continue
-  if (ts.isFunctionDeclaration(st)) declared.values.add(st.name.text)
-  else if (ts.isVariableStatement(st)) for (const d of st.declarationList.declarations) declared.values.add(d.name.text)
-  else if (ts.isInterfaceDeclaration(st)) declared.interfaces.set(st.name.text, st)
-  else if (ts.isTypeAliasDeclaration(st)) declared.types.set(st.name.text, st)
+/** The exported declarations of one .d.ts: values (functions, constants, re-exported values), interfaces, type aliases. */
+function declarations(file) {
+  const out = { values: new Set(), interfaces: new Map(), types: new Map() }
+  for (const st of file.statements) {
+    if (ts.isExportDeclaration(st) && !st.isTypeOnly && st.exportClause && ts.isNamedExports(st.exportClause)) {
+      for (const el of st.exportClause.elements) if (!el.isTypeOnly) out.values.add(el.name.text)
+    }
+    if (!exported(st)) continue
+    if (ts.isFunctionDeclaration(st)) out.values.add(st.name.text)
+    else if (ts.isVariableStatement(st)) for (const d of st.declarationList.declarations) out.values.add(d.name.text)
+    else if (ts.isInterfaceDeclaration(st)) out.interfaces.set(st.name.text, st)
+    else if (ts.isTypeAliasDeclaration(st)) out.types.set(st.name.text, st)
+  }
+  return out
 }
+const declared = declarations(source)
+const generated = declarations(parse(NATIVE_DTS))
 
-/** Property names of an interface, including those it extends from this file. */
+/** The interfaces `decl` extends: from this file, or `native.X` from the generated file. */
+function bases(decl) {
+  const names = (decl.heritageClauses || []).flatMap((h) => h.types.map((t) => t.expression.getText(decl.getSourceFile())))
+  return names.map((n) => (n.startsWith('native.') ? generated.interfaces.get(n.slice('native.'.length)) : declared.interfaces.get(n))).filter(Boolean)
+}
+/** Property names of an interface, including those it extends (a redeclared one counted once). */
 function members(name) {
   const decl = declared.interfaces.get(name)
   assert.ok(decl, `lib/index.d.ts declares no interface ${name}`)
-  const own = decl.members.filter(ts.isPropertySignature).map((m) => m.name.text)
-  const inherited = (decl.heritageClauses || []).flatMap((h) => h.types.map((t) => t.expression.getText(source)))
-  return [...own, ...inherited.filter((n) => declared.interfaces.has(n)).flatMap(members)]
+  const all = (d) => [...d.members.filter(ts.isPropertySignature).map((m) => m.name.text), ...bases(d).flatMap(all)]
+  return [...new Set(all(decl))]
 }
 const ownMembers = (name) => declared.interfaces.get(name).members.filter(ts.isPropertySignature).map((m) => m.name.text)
 /** String literals of a union type alias ('a' | 'b'). */
@@ -42,9 +58,10 @@ function literals(name) {
   const types = ts.isUnionTypeNode(decl.type) ? decl.type.types : [decl.type]
   return types.filter((t) => ts.isLiteralTypeNode(t) && ts.isStringLiteral(t.literal)).map((t) => t.literal.text)
 }
-/** String literals of a property's union type in an interface. */
+/** String literals of a property's union type in an interface (its own, else the nearest base's). */
 function propertyLiterals(iface, prop) {
-  const m = declared.interfaces.get(iface).members.find((x) => ts.isPropertySignature(x) && x.name.text === prop)
+  const find = (d) => d.members.find((x) => ts.isPropertySignature(x) && x.name.text === prop) || bases(d).map(find).find(Boolean)
+  const m = find(declared.interfaces.get(iface))
   const types = ts.isUnionTypeNode(m.type) ? m.type.types : [m.type]
   return types.filter((t) => ts.isLiteralTypeNode(t) && ts.isStringLiteral(t.literal)).map((t) => t.literal.text)
 }
@@ -52,7 +69,9 @@ const sorted = (xs) => [...xs].sort()
 
 test('lib/index.d.ts type-checks', () => {
   const program = ts.createProgram([DTS], { noEmit: true, strict: true, lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'], types: [] })
-  const diags = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))
+  // The generated file it imports is checked too, except that it names Node's Buffer (@types/node is not here).
+  const nodeBuffer = (d) => ts.flattenDiagnosticMessageText(d.messageText, '\n').startsWith("Cannot find name 'Buffer'")
+  const diags = ts.getPreEmitDiagnostics(program).filter((d) => !nodeBuffer(d)).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))
   assert.deepEqual(diags, [])
 })
 

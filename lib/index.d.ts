@@ -1,5 +1,23 @@
 // Public API of kimi-native. The native binding (generated ../index.d.ts) is wrapped here only where JS
 // objects have to be built (Response, AbortSignal wiring); every decision is made in the Rust core.
+// The result types come from the generated file; this one adds what JS adds: the options objects,
+// the fetch, the exported constants, and `Profile` where the binding says `string`.
+import type * as native from '../index'
+export type {
+  AccountInfo,
+  DeviceCode,
+  HandedOutToken,
+  IdentityReport,
+  ImportSource,
+  LoginEvent,
+  LogoutResult,
+  ModelInfo,
+  SearchResult,
+  UploadedFile,
+  Usage,
+  UsageWindow,
+} from '../index'
+export { renderQr, openBrowser } from '../index'
 
 export type Profile = 'native' | 'kimi-code' | 'kimi-cli'
 export type Region = 'cn' | 'global'
@@ -38,100 +56,20 @@ export interface KimiOptions {
   uploadThresholdBytes?: number
 }
 
-export interface DeviceCode {
-  userCode: string
-  verificationUri: string
-  verificationUriComplete: string
-  expiresIn?: number
-  interval: number
-  /** The OAuth server this login is with. */
-  oauthHost: string
-  /** Set when that server is not Kimi's: show it with the code (the user must not think they sign in to Kimi). */
-  notice?: string | null
-}
-
-export interface ModelInfo {
-  id: string
-  displayName?: string
-  contextLength: number
-  supportsReasoning: boolean
-  supportsImageIn: boolean
-  supportsVideoIn: boolean
-  supportsToolUse: boolean
-  /** 'only' | 'both' | 'no' when the server says so. */
-  thinkingType?: string
-  /** Valid effort levels when the model declares them (think_efforts.support === true). */
-  thinkEfforts?: string[]
-  defaultEffort?: string
-  protocol?: string
-}
-
-export interface Identity {
+/** The identity requests carry. */
+export interface Identity extends native.IdentitySummary {
   profile: Profile
-  /** The User-Agent sent (for opencode, opencode's own UA on the request comes first instead of `host`). */
-  userAgent: string
-  host?: string | null
-  warning?: string | null
 }
 
-export interface LoginResult {
-  source: string
-  store: 'keychain' | 'file'
-  storeReason: string
-  expiresAt: number
-  models: ModelInfo[]
+export interface LoginResult extends native.LoginResult {
   /** The identity profile the login used. */
   profile: Profile
-  /** The identity requests carry. */
   identity: Identity
-  /** Set when the login worked but something deserves attention (the model list could not be read, an opt-in identity profile). */
-  warning?: string | null
-  /** The OAuth server the login is with, and (when it is not Kimi's) a notice saying so. */
-  oauthHost: string
-  notice?: string | null
 }
 
-export interface Status {
-  loggedIn: boolean
-  /** 'kimi-native' | 'env:KIMI_API_KEY' | 'kimi-code' | 'kimi-cli' | 'none' */
-  source: string
-  store: 'keychain' | 'file'
-  storeReason: string
-  /** Epoch seconds, when a token is known. */
-  expiresAt?: number | null
+export interface Status extends native.Status {
   profile: Profile
-  /** The identity requests carry. */
   identity: Identity
-  /** The guideline warning when an official-client profile is in use. */
-  warning?: string | null
-  model?: ModelInfo | null
-  reloginRequired: boolean
-  /** Why the stored login must be renewed (when reloginRequired). */
-  reloginReason?: string | null
-  /** Set when the options name a server that is not Kimi's and the environment does not: no credential is used (docs/security.md). */
-  untrustedOrigin?: string | null
-  /** The login in force is held only in this process's memory: the store refused its write (storeReason says why; the write is retried). */
-  unsaved: boolean
-  oauthHost: string
-  baseUrl: string
-  /** kimi-native's own directory (option `home`, env KIMI_NATIVE_HOME). */
-  home: string
-  /** Hosts set up to use this login, where kimi-native can tell (a Claude Code settings file whose apiKeyHelper runs `kimi-native token`). */
-  hosts: Array<{ host: 'claude-code'; file: string }>
-}
-
-export interface UsageWindow {
-  /** e.g. "weekly", "5h" */
-  label: string
-  durationSeconds?: number
-  used: number
-  limit: number
-  remaining: number
-  resetTime?: string
-}
-export interface Usage {
-  windows: UsageWindow[]
-  raw: any
 }
 
 export interface ShapeOptions {
@@ -142,7 +80,7 @@ export interface ShapeOptions {
   /** Host session id → prompt_cache_key (session_<id> for the kimi-code profile). */
   sessionId?: string
   /** Model metadata to shape against (default: the cached /models entry for the model). */
-  modelInfo?: ModelInfo
+  modelInfo?: native.ModelInfo
 }
 
 export interface KimiFetchOptions extends KimiOptions {
@@ -197,17 +135,18 @@ export interface KimiError extends Error {
 /** The identity headers: the User-Agent alone for 'native'; the 7 official headers in the client's order otherwise. */
 export function buildHeaders(options?: KimiOptions): Array<[string, string]>
 export function getDeviceId(options?: KimiOptions): string
-export function identity(options?: KimiOptions): any
+/** Each part of the identity and where it came from; for `kimi-native identity`. */
+export function identity(options?: KimiOptions): native.IdentityReport
 
 export function login(
   options?: KimiOptions & {
-    onDeviceCode?: (code: DeviceCode) => void
-    /** Called on slow_down / restart events: { kind: 'slow_down' | 'restart', interval?: number } */
-    onEvent?: (event: { kind: string; interval?: number }) => void
+    onDeviceCode?: (code: native.DeviceCode) => void
+    /** Called on slow_down / restart events. */
+    onEvent?: (event: native.LoginEvent) => void
     signal?: AbortSignal
   },
 ): Promise<LoginResult>
-export function logout(options?: KimiOptions): Promise<{ removed: boolean }>
+export function logout(options?: KimiOptions): Promise<native.LogoutResult>
 export function status(options?: KimiOptions): Promise<Status>
 export function getAccessToken(options?: KimiOptions & { force?: boolean }): Promise<string>
 /**
@@ -217,14 +156,7 @@ export function getAccessToken(options?: KimiOptions & { force?: boolean }): Pro
  * server rejects. Rejects with KIMI_NOT_LOGGED_IN, KIMI_RELOGIN_REQUIRED, or KIMI_BAD_INPUT when no
  * token lives that long.
  */
-export function handOutToken(options?: KimiOptions & { minValidSecs?: number; caller?: string }): Promise<HandedOutToken>
-export interface HandedOutToken {
-  token: string
-  /** Epoch seconds; null for KIMI_API_KEY. */
-  expiresAt: number | null
-  /** 'kimi-native' | 'env:KIMI_API_KEY' | 'kimi-code' | 'kimi-cli' */
-  source: string
-}
+export function handOutToken(options?: KimiOptions & { minValidSecs?: number; caller?: string }): Promise<native.HandedOutToken>
 /**
  * Resolves once no token refresh is in flight in this process. The event loop is held open
  * while a refresh runs, so a process that ends naturally never loses a rotated token, and a
@@ -232,43 +164,14 @@ export interface HandedOutToken {
  * first lets the process end without that wait.
  */
 export function settle(): Promise<void>
-export function models(options?: KimiOptions & { refresh?: boolean }): Promise<ModelInfo[]>
-export function usage(options?: KimiOptions): Promise<Usage>
+export function models(options?: KimiOptions & { refresh?: boolean }): Promise<native.ModelInfo[]>
+export function usage(options?: KimiOptions): Promise<native.Usage>
 
-/** A Kimi login found in another program's files (never a token). */
-export interface ImportSource {
-  /** What to pass to importLogin: 'opencode-kimi-auth', 'opencode:<provider id>', 'pi:<provider id>', 'kimi-code', 'kimi-cli'. */
-  id: string
-  host: 'opencode' | 'pi' | 'kimi-code' | 'kimi-cli'
-  /** Who writes this login. */
-  plugin: string
-  file: string
-  /** Key in a shared auth.json. */
-  entry?: string
-  hasRefreshToken: boolean
-  /** Access-token expiry, epoch seconds, as the source records it. */
-  expiresAt?: number
-  importable: boolean
-  /** Why it can or cannot be taken over. */
-  reason: string
-  /** What importLogin does to the source. */
-  handover?: 'marker' | 'remove' | 'move-aside'
-  /** The entry already holds kimi-native's marker (handed over before). */
-  marker: boolean
-}
-
-export interface ImportResult {
-  source: ImportSource
-  /** Every source that held the chain, with its backup (or where the file was moved). */
-  handedOver: Array<{ id: string; file: string; action: 'marker' | 'remove' | 'move-aside'; backup: string }>
-  expiresAt: number
-  store: 'keychain' | 'file'
-  storeReason: string
-  warning?: string
+export interface ImportResult extends native.ImportResult {
   profile: Profile
 }
 
-export function importSources(options?: KimiOptions): Promise<ImportSource[]>
+export function importSources(options?: KimiOptions): Promise<native.ImportSource[]>
 /** Rejects with KIMI_RELOGIN_REQUIRED (nothing changed) when the source's refresh token is dead, KIMI_BAD_INPUT when it cannot be imported. */
 export function importLogin(source: string, options?: KimiOptions): Promise<ImportResult>
 /** kimi-native's own directory for these options (env KIMI_NATIVE_HOME, default ~/.kimi-native). */
@@ -280,7 +183,7 @@ export function homeDir(options?: KimiOptions): string
  */
 export function checkCredentialTarget(url: string | URL, options?: KimiOptions): void
 /** File names of the per-user (in homeDir) and per-project host-feature settings, e.g. `{ "tools": true }`. */
-export const CONFIG_FILES: { user: string; project: string }
+export const CONFIG_FILES: native.ConfigFiles
 /** Per-call options of the platform functions. */
 export interface PlatformOptions extends KimiOptions {
   /** Time limit of the whole call in ms (KIMI_TIMEOUT when exceeded). */
@@ -288,34 +191,13 @@ export interface PlatformOptions extends KimiOptions {
   /** Aborts the call (rejects with the signal's reason). */
   signal?: AbortSignal
 }
-export interface UploadedFile {
-  id: string
-  /** `ms://<id>`, usable as an image_url / video_url in a chat message. */
-  url: string
-  /** True when the same bytes were uploaded before for this account and no request was made. */
-  cached: boolean
-}
-export interface SearchResult {
-  title: string
-  url: string
-  snippet: string
-  date?: string
-  siteName?: string
-}
-export interface AccountInfo {
-  nickname?: string
-  plan?: string
-  planLevel?: string
-  region?: string
-  status?: string
-}
 /** POST {base}/files (multipart); cached by content hash per account. `purpose` defaults to image/video by mime type. */
 export function uploadFile(
   data: Uint8Array | ArrayBuffer | ArrayBufferView | string, // a Buffer is a Uint8Array
   options: PlatformOptions & { mimeType: string; purpose?: string },
-): Promise<UploadedFile>
+): Promise<native.UploadedFile>
 /** POST {base}/search. */
-export function search(query: string, options?: PlatformOptions & { limit?: number }): Promise<SearchResult[]>
+export function search(query: string, options?: PlatformOptions & { limit?: number }): Promise<native.SearchResult[]>
 /** POST {base}/fetch: the page as markdown. A refused URL rejects with KIMI_REFUSED. */
 export function fetchUrl(url: string | URL, options?: PlatformOptions): Promise<string>
 /** POST {base}/tools: a data source's description, or with `api` a call of that api with `params`. */
@@ -324,7 +206,7 @@ export function datasource(
   options?: PlatformOptions & { api?: string; params?: Record<string, unknown> },
 ): Promise<any>
 /** GET {base}/me, without ids, email or phone. */
-export function me(options?: PlatformOptions): Promise<AccountInfo>
+export function me(options?: PlatformOptions): Promise<native.AccountInfo>
 /** Bytes of JSON (a Buffer) are shaped as bytes and come back as new bytes (a Buffer; not JSON: the same bytes). */
 export function shapeRequest(body: Uint8Array, options?: ShapeOptions): Uint8Array
 /** Pure: returns a new body; does not mutate the input. A string is shaped as JSON text (returned as a string; not JSON: unchanged). */
@@ -335,14 +217,7 @@ export function classifyResponse(
   body: string,
   retryAfter?: number | null,
   options?: KimiOptions,
-): { code: KimiError['code']; message: string; retryAfter?: number | null } | null
-/** A QR code of `text` drawn with Unicode half blocks for a dark terminal; null when it does not fit. */
-export function renderQr(text: string): string | null
-/**
- * Opens an http(s) URL in the default browser, never through a shell. false when no browser could be
- * started; throws KIMI_BAD_INPUT for any other scheme.
- */
-export function openBrowser(url: string): boolean
+): native.ClassifiedError | null
 /**
  * A fetch for the Kimi API: fresh bearer, identity headers, shaping, one retry after a forced refresh on
  * 401, streaming body. Only URLs on the configured `baseUrl` origin are accepted. As WHATWG fetch: HTTP
@@ -353,14 +228,14 @@ export function openBrowser(url: string): boolean
  */
 export function createKimiFetch(options?: KimiFetchOptions): typeof fetch
 /** Header names a host may set on a request to pass per-request shaping hints to createKimiFetch (stripped before sending). */
-export const HINT_HEADERS: { effort: string; sessionId: string }
-export const PROVIDER: { opencodeId: string; piId: string; openclawId: string; defaultModel: string }
+export const HINT_HEADERS: Readonly<native.HintHeaders>
+export const PROVIDER: Readonly<native.ProviderIds>
 /** Response header that carries the kimi-native error code of a non-2xx response from createKimiFetch. */
 export const ERROR_HEADER: string
 /** Every stable `err.code` (and the official-profile warning's code), keyed without the `KIMI_` prefix. */
 export const ERROR_CODES: Readonly<Record<string, string>>
 /** What a host's auth store holds for kimi-native instead of a token. */
-export const AUTH_MARKERS: { opencode: Record<string, unknown>; pi: Record<string, unknown> }
+export const AUTH_MARKERS: Readonly<native.AuthMarkers>
 /** Response header (may repeat) carrying a warning from the request path, e.g. an image upload that fell back to inline. */
 export const WARNING_HEADER: string
 /** The keys of KimiOptions the core reads (hosts copy these from their own config). */
@@ -372,12 +247,12 @@ export const RUNTIME: string
 /** The keys createKimiFetch reads besides OPTION_KEYS. */
 export const FETCH_OPTION_KEYS: ReadonlyArray<Exclude<keyof KimiFetchOptions, keyof KimiOptions>>
 /** The default OAuth host, API base URL and client versions (what the core uses with no options and no env). */
-export const DEFAULTS: Readonly<Record<string, string | number>>
+export const DEFAULTS: Readonly<native.Defaults>
 /** Valid values of the options with a fixed set (the CLI's --profile, --region, --store choices). */
 export const CHOICES: Readonly<{ profile: ReadonlyArray<Profile>; region: ReadonlyArray<Region>; store: ReadonlyArray<StoreKind> }>
 /** Context window and output cap hosts configure for the default model. */
-export const LIMITS: Readonly<{ context: number; output: number }>
+export const LIMITS: Readonly<native.Limits>
 /** What hosts show for the default model until the account's own list can be read (not logged in, offline). */
-export const DEFAULT_MODEL_INFO: Readonly<ModelInfo>
+export const DEFAULT_MODEL_INFO: Readonly<native.ModelInfo>
 /** The device login's overall time budget in seconds (across expired codes). */
 export const LOGIN_BUDGET_SECS: number
