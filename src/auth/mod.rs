@@ -26,8 +26,6 @@ pub use refresh::{refreshes_pending, refreshes_settled};
 pub use retry::{with_retry, Retried};
 pub use sources::{official_logins, Grant, TokenSource};
 pub use status::{status, StatusReport};
-// re-export for the binding, import and platform/files (lead removes after merge)
-pub use crate::task::blocking;
 
 use crate::config::{is_kimi_origin, Role, Settings};
 use crate::error::{Code, KimiError, Result};

@@ -84,7 +84,7 @@ fn shape_request_value(
       effort: args.effort,
       session_id: args.session_id,
       models: known,
-      keep: shaping::keep_from_env(),
+      keep: s.thinking_keep.clone(),
     };
     if let Some(b) = bytes {
       // Not JSON: the caller's Buffer goes back as it is.

@@ -20,11 +20,6 @@ pub struct ShapeOptions {
   pub keep: Option<String>,
 }
 
-/// `keep` as kimi-code resolves it (see `config::thinking_keep`; `Settings::thinking_keep` holds it).
-pub fn keep_from_env() -> Option<String> {
-  crate::config::thinking_keep(&crate::config::ProcessEnv)
-}
-
 /// Maps a host level onto the model's valid efforts: exact match first; then low/minimal →
 /// the first, high/max/xhigh → the last, medium → the default or the middle entry.
 pub fn map_effort(level: &str, valid: &[String], default: Option<&str>) -> Option<String> {
