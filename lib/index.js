@@ -23,7 +23,7 @@ const ERROR_HEADER = facts.errorHeader
 /** Every stable `err.code`, keyed without the `KIMI_` prefix: `ERROR_CODES.NOT_LOGGED_IN === 'KIMI_NOT_LOGGED_IN'`. */
 const ERROR_CODES = Object.freeze({ ...facts.errorCodes })
 const AUTH_MARKERS = Object.freeze({ opencode: Object.freeze({ ...facts.authMarkers.opencode }), pi: Object.freeze({ ...facts.authMarkers.pi }) })
-// The core's option keys (src/config.rs Options) and createKimiFetch's own (binding.rs FetchOpts).
+// The core's option keys (src/config/options.rs Options) and createKimiFetch's own (src/binding/response.rs FetchOpts).
 const CORE_KEYS = Object.freeze([...facts.optionKeys])
 const FETCH_KEYS = Object.freeze([...facts.fetchOptionKeys])
 const REDIRECT_MODES = new Set(['follow', 'manual', 'error'])
