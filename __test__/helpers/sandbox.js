@@ -11,6 +11,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { REPO, CACHE } = require('./install')
+const { spawnCollect } = require('./spawn')
 
 // What a sandboxed process may inherit: CA bundles and proxies (npm, and the core's HTTP client), nothing else.
 const PASS_ENV = /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|(HTTPS?|NO|ALL)_PROXY|npm_config_(registry|cafile|strict_ssl|proxy|https_proxy|noproxy))$/i
@@ -142,6 +143,15 @@ function createSandbox({ host, version, env: sandboxEnv = {}, settings } = {}) {
     for (const d of dirs) walk(d)
     return out
   }
+
+  /**
+   * Run `node <args...>` in the sandbox (from the host's work dir). stdin is /dev/null; killed (SIGKILL) after
+   * timeoutMs. onStdout(chunk, child) sees output as it arrives (for interactive flows such as device login).
+   * `node` is the Node binary (default: the one running the tests); it goes first on PATH.
+   */
+  const workDir = h.workDir ? h.workDir(sb) : sb.dir
+  sb.node = (args, { env = {}, timeoutMs = h.timeoutMs || 120000, cwd = workDir, onStdout, node = process.execPath } = {}) =>
+    spawnCollect(node, args, { cwd, env: sb.env(env, node), timeoutMs, onStdout })
 
   sb.cleanup = () => fs.rmSync(dir, { recursive: true, force: true })
   if (h.extend) h.extend(sb, { settings })

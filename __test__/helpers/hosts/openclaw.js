@@ -6,7 +6,8 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { spawn, spawnSync } = require('node:child_process')
+const { spawnSync } = require('node:child_process')
+const { spawnCollect } = require('../spawn')
 const { CACHE, DEAD_REGISTRY, installedVersion, npmInstall, ensureNode } = require('../install')
 
 const OPENCLAW = { pkg: 'openclaw', version: '2026.9.6', dir: 'openclaw', nodeMajor: 24 }
@@ -62,57 +63,21 @@ function descendants(pid) {
   return out
 }
 
-/**
- * Like spawn.js's spawnCollect, but a timeout kills the whole process tree, and once `doneWhen(stdout)` holds the
- * process gets graceMs to exit by itself before the tree is killed (openclaw can linger after its answer).
- * Resolves { code, signal, stdout, stderr, timedOut, lingered, ms }.
- */
-function runTree(cmd, args, { cwd, env, timeoutMs, onStdout, onStderr, doneWhen, graceMs = 15000 }) {
-  return new Promise((resolve) => {
-    const started = Date.now()
-    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    let timedOut = false
-    let lingered = false
-    let graceTimer = null
-    const killTree = () => {
-      for (const p of [...descendants(child.pid), child.pid]) {
-        try {
-          process.kill(p, 'SIGKILL')
-        } catch {}
-      }
-    }
-    const timer = setTimeout(() => {
-      timedOut = true
-      killTree()
-    }, timeoutMs)
-    child.stdout.on('data', (d) => {
-      stdout += d
-      if (onStdout) onStdout(String(d), child)
-      if (doneWhen && !graceTimer && doneWhen(stdout)) {
-        graceTimer = setTimeout(() => {
-          lingered = true
-          killTree()
-        }, graceMs)
-      }
-    })
-    child.stderr.on('data', (d) => {
-      stderr += d
-      if (onStderr) onStderr(String(d), child)
-    })
-    child.on('error', (e) => (stderr += `\nspawn error: ${e.message}`))
-    child.on('exit', () => {
-      // Workers openclaw forked must not outlive the command (they would hold the pipes and the state dir).
-      setTimeout(killTree, 2000).unref()
-    })
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      clearTimeout(graceTimer)
-      resolve({ code, signal, stdout, stderr, timedOut, lingered, ms: Date.now() - started })
-    })
-  })
+/** Kills child and every live descendant (openclaw forks workers into their own process groups). */
+function killTree(child) {
+  for (const p of [...descendants(child.pid), child.pid]) {
+    try {
+      process.kill(p, 'SIGKILL')
+    } catch {}
+  }
 }
+
+/**
+ * spawn.js's spawnCollect, but a timeout kills the whole process tree, and workers openclaw forked must not outlive
+ * the command (they would hold the pipes and the state dir). openclaw can linger after its answer: see doneWhen.
+ */
+const runTree = (cmd, args, opts) =>
+  spawnCollect(cmd, args, { ...opts, kill: killTree, onExit: (child) => setTimeout(() => killTree(child), 2000).unref() })
 
 /** util-linux `script` (for a pty), or null. */
 function hasScript() {
@@ -123,7 +88,6 @@ function hasScript() {
 module.exports = {
   OPENCLAW,
   hasScript,
-  runTree,
   version: OPENCLAW.version,
   install,
   defaultKimiHome: true,

@@ -73,6 +73,8 @@ module.exports = {
     project: path.join(dir, 'project'),
   }),
   mkdirs: (sb) => [sb.config, sb.data, sb.cache, sb.state, sb.project],
+  workDir: (sb) => sb.project,
+  timeoutMs: 120000,
   env: (sb) => ({
     XDG_CONFIG_HOME: sb.config,
     XDG_DATA_HOME: sb.data,
@@ -107,10 +109,6 @@ module.exports = {
     /** Run a script inside opencode's own Bun runtime (BUN_BE_BUN=1 makes the binary behave as `bun`). */
     sb.bun = (args, { env = {}, timeoutMs = 120000, cwd = sb.project, onStdout } = {}) =>
       spawnCollect(sb.install().bin, args, { cwd, env: sb.env({ BUN_BE_BUN: '1', ...env }), timeoutMs, onStdout })
-
-    /** Run node (this test's node) with the sandbox environment. */
-    sb.node = (args, { env = {}, timeoutMs = 120000, cwd = sb.project, onStdout } = {}) =>
-      spawnCollect(process.execPath, args, { cwd, env: sb.env(env), timeoutMs, onStdout })
 
     sb.readAuthText = () => {
       try {

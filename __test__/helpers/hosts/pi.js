@@ -4,7 +4,6 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
-const { spawnCollect } = require('../spawn')
 const { CACHE, installedVersion, npmInstall, ensureNode } = require('../install')
 
 const PI = { pkg: '@mariozechner/pi-coding-agent', version: '0.73.1', dir: 'pi' }
@@ -48,6 +47,8 @@ module.exports = {
   install,
   dirs: (dir) => ({ agentDir: path.join(dir, 'agent'), cwd: path.join(dir, 'work') }),
   mkdirs: (sb) => [sb.agentDir, sb.cwd],
+  workDir: (sb) => sb.cwd,
+  timeoutMs: 90000,
   // The test's Node first on PATH unless a run names another, so what pi spawns (npm for `pi install`) runs on it.
   node: () => process.execPath,
   env: (sb) => ({ PI_CODING_AGENT_DIR: sb.agentDir, PI_OFFLINE: '1', PI_TELEMETRY: '0' }),
@@ -55,14 +56,6 @@ module.exports = {
     sb.authPath = path.join(sb.agentDir, 'auth.json')
     sb.writeSettings = (obj) => fs.writeFileSync(path.join(sb.agentDir, 'settings.json'), JSON.stringify(obj, null, 2))
     sb.writeSettings({ retry: { enabled: false }, enableInstallTelemetry: false, ...settings })
-
-    /**
-     * Run `node <args...>` in the sandbox. stdin is /dev/null; killed (SIGKILL) after timeoutMs.
-     * onStdout(chunk, child) sees output as it arrives (for interactive flows such as device login).
-     * `node` is the Node binary (default: the one running the tests); it goes first on PATH.
-     */
-    sb.node = (args, { env = {}, timeoutMs = 90000, cwd = sb.cwd, onStdout, node = process.execPath } = {}) =>
-      spawnCollect(node, args, { cwd, env: sb.env(env, node), timeoutMs, onStdout })
 
     /** Run the pi CLI (an install from ensureHost) with args, on the Node that install runs on. */
     sb.pi = (pi, args, opts) => sb.node([pi.cli, ...args], { node: pi.node, ...opts })
