@@ -6,6 +6,11 @@
 //
 //   const host = ensureHost({ host: 'pi', version: '1.6.0' })   // { ok: true, ... } or { ok: false, reason }
 //   const sb = createSandbox({ host: 'pi', env: { KIMI_CODE_BASE_URL: fake.baseUrl } })
+//
+// A descriptor exports `version` (the pinned default) and `install(version)`, and as needed: dirs(dir, home) and
+// mkdirs(sb) (its own dirs), workDir(sb) and timeoutMs (for sb.node), node(sb) (the Node first on PATH), env(sb)
+// (its switches), kimiEnv (more kimi-native variables), defaultKimiHome, tmpName, extend(sb, { settings }) (its
+// files and run methods).
 
 const fs = require('node:fs')
 const os = require('node:os')
