@@ -12,7 +12,8 @@ const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { CLAUDE, ensureClaude, createSandbox, isX64Glibc } = require('./helpers/claude-sandbox')
+const { ensureHost, createSandbox } = require('./helpers/sandbox')
+const { CLAUDE, isX64Glibc } = require('./helpers/hosts/claude-code')
 const { spawnCollect } = require('./helpers/spawn')
 const { credentialsFile } = require('./helpers/env')
 
@@ -35,7 +36,7 @@ before(async () => {
     setupSkip = `kimi-native core not loadable (${err.message.split('\n')[0]})`
   }
   if (!setupSkip) {
-    const installed = ensureClaude()
+    const installed = ensureHost({ host: 'claude-code' })
     if (installed.ok) claude = installed
     else setupSkip = installed.reason
   }
@@ -46,7 +47,7 @@ let fake = null
 before(async () => {
   if (setupSkip) return
   fake = await require('./fake-kimi/server.js').startFakeKimi({ deviceInterval: 1, autoApprove: 0 })
-  sb = createSandbox({ kimiEnv: { KIMI_CODE_BASE_URL: fake.baseUrl, KIMI_CODE_OAUTH_HOST: fake.oauthHost } })
+  sb = createSandbox({ host: 'claude-code', env: { KIMI_CODE_BASE_URL: fake.baseUrl, KIMI_CODE_OAUTH_HOST: fake.oauthHost } })
 })
 
 after(async () => {

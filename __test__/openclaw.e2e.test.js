@@ -13,7 +13,8 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
-const { REPO, OPENCLAW, ensureOpenclaw, createSandbox, hasScript } = require('./helpers/openclaw-sandbox')
+const { REPO, ensureHost, createSandbox } = require('./helpers/sandbox')
+const { OPENCLAW, hasScript } = require('./helpers/hosts/openclaw')
 const { spawnCollect } = require('./helpers/spawn')
 
 const FAKE_PATH = path.join(__dirname, 'fake-kimi', 'server.js')
@@ -31,16 +32,14 @@ try {
 const adapter = core ? require('../lib/adapters/openclaw.js') : null
 
 let fake = null
-let oc = null
 let setupSkip = null
 const started = Date.now()
 
 before(async () => {
   if (!core) setupSkip = `kimi-native core not loadable (${coreError && coreError.message.split('\n')[0]})`
   else {
-    const installed = ensureOpenclaw()
+    const installed = ensureHost({ host: 'openclaw' })
     if (!installed.ok) setupSkip = installed.reason
-    else oc = installed
   }
   if (setupSkip && CI) throw new Error(`openclaw e2e cannot run on CI: ${setupSkip}`)
   if (!setupSkip) fake = await require(FAKE_PATH).startFakeKimi({ deviceInterval: 1 })
@@ -64,7 +63,7 @@ const bodyOf = (rec) => JSON.parse(rec.body)
 const MODEL = () => `${core.PROVIDER.openclawId}/${core.PROVIDER.defaultModel}`
 
 function sandbox(t) {
-  const sb = createSandbox(oc, { kimiEnv: { KIMI_CODE_BASE_URL: fake.baseUrl, KIMI_CODE_OAUTH_HOST: fake.oauthHost } })
+  const sb = createSandbox({ host: 'openclaw', env: { KIMI_CODE_BASE_URL: fake.baseUrl, KIMI_CODE_OAUTH_HOST: fake.oauthHost } })
   sb.coreOpts = () => ({ home: sb.kimiHome, store: 'file', baseUrl: fake.baseUrl, oauthHost: fake.oauthHost })
   t.after(() => sb.cleanup())
   return sb

@@ -9,7 +9,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { pathToFileURL } = require('node:url')
-const { REPO, ensureOpencode, createSandbox } = require('./helpers/opencode-sandbox')
+const { REPO, ensureHost, createSandbox } = require('./helpers/sandbox')
 
 const README = path.join(REPO, 'README.md')
 const RUN_TIMEOUT_MS = 180000
@@ -46,7 +46,7 @@ core.login({ onDeviceCode: (c) => process.stdout.write(JSON.stringify({ deviceCo
 `
 
 test('opencode with the Anthropic-compatible provider block', { timeout: 20 * 60000 }, async (t) => {
-  const oc = ensureOpencode()
+  const oc = ensureHost({ host: 'opencode' })
   if (!oc.ok) {
     if (process.env.CI === 'true') assert.fail(oc.reason)
     return t.skip(oc.reason)
@@ -55,7 +55,7 @@ test('opencode with the Anthropic-compatible provider block', { timeout: 20 * 60
   const { OPENCODE_ANTHROPIC_ID, opencodeAnthropicProvider } = require('../lib/host-config')
   const { startFakeKimi } = require('./fake-kimi/server')
   const kimi = await startFakeKimi({ deviceInterval: 1 })
-  const sb = createSandbox(oc, { env: { KIMI_CODE_OAUTH_HOST: kimi.oauthHost, KIMI_CODE_BASE_URL: kimi.baseUrl } })
+  const sb = createSandbox({ host: 'opencode', env: { KIMI_CODE_OAUTH_HOST: kimi.oauthHost, KIMI_CODE_BASE_URL: kimi.baseUrl } })
   t.after(async () => {
     if (!process.env.KEEP_OPENCODE_SANDBOX) sb.cleanup()
     await kimi.close()

@@ -12,7 +12,7 @@ const crypto = require('node:crypto')
 const fs = require('node:fs')
 const path = require('node:path')
 const { pathToFileURL } = require('node:url')
-const { REPO, ensureOpencode, createSandbox } = require('./helpers/opencode-sandbox')
+const { REPO, ensureHost, createSandbox } = require('./helpers/sandbox')
 const { exitRace } = require('./helpers/exit-race')
 
 const RUN_TIMEOUT_MS = 180000
@@ -50,7 +50,7 @@ function events(stdout) {
 }
 
 test('opencode: project config naming a foreign server, and process.exit() mid-refresh in Bun', { timeout: 20 * 60000 }, async (t) => {
-  const oc = ensureOpencode()
+  const oc = ensureHost({ host: 'opencode' })
   if (!oc.ok && process.env.CI === 'true') assert.fail(`opencode could not be installed: ${oc.reason}`)
   if (!oc.ok) return t.skip(oc.reason)
   const core = require(REPO)
@@ -68,7 +68,7 @@ test('opencode: project config naming a foreign server, and process.exit() mid-r
     await F.close()
   })
   const sandbox = (env) => {
-    const sb = createSandbox(oc, { env })
+    const sb = createSandbox({ host: 'opencode', env })
     sandboxes.push(sb)
     return sb
   }

@@ -1,5 +1,5 @@
 'use strict'
-// End to end: the opt-in kimi_search tool inside the real opencode binary (pinned, see helpers/opencode-sandbox.js)
+// End to end: the opt-in kimi_search tool inside the real opencode binary (pinned, see helpers/hosts/opencode.js)
 // against the fake Kimi server. The fake model calls kimi_search; opencode runs the plugin's tool, which goes
 // through the core to POST /coding/v1/search; the result reaches the model in the next chat turn. Turning tools on is
 // the user's own config.json in the kimi-native home; without it no tool is offered at all. What a project can write
@@ -11,7 +11,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { pathToFileURL } = require('node:url')
-const { REPO, ensureOpencode, createSandbox } = require('./helpers/opencode-sandbox')
+const { REPO, ensureHost, createSandbox } = require('./helpers/sandbox')
 const { opencodeConfig } = require('../lib/host-config')
 
 const RUN_TIMEOUT_MS = 180000
@@ -29,7 +29,7 @@ function parseEvents(stdout) {
 }
 
 test('opencode runs kimi_search end to end when the user enables it', { timeout: 15 * 60000 }, async (t) => {
-  const oc = ensureOpencode()
+  const oc = ensureHost({ host: 'opencode' })
   if (!oc.ok) {
     if (process.env.CI === 'true') assert.fail(`opencode could not be installed: ${oc.reason}`)
     return t.skip(oc.reason)
@@ -55,7 +55,8 @@ test('opencode runs kimi_search end to end when the user enables it', { timeout:
   const ID = core.PROVIDER.opencodeId
   const MODEL = core.PROVIDER.defaultModel
   const run = async (pluginEntry, { projectConfig, userConfig } = {}) => {
-    const sb = createSandbox(oc, {
+    const sb = createSandbox({
+      host: 'opencode',
       env: { KIMI_CODE_OAUTH_HOST: kimi.oauthHost, KIMI_CODE_BASE_URL: kimi.baseUrl, KIMI_API_KEY: API_KEY },
     })
     sandboxes.push(sb)

@@ -9,7 +9,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { pathToFileURL } = require('node:url')
-const { REPO, ensureOpencode, createSandbox } = require('./helpers/opencode-sandbox')
+const { REPO, ensureHost, createSandbox } = require('./helpers/sandbox')
 
 const DOCS = path.join(REPO, 'docs', 'opencode.md')
 const RUN_TIMEOUT_MS = 180000
@@ -48,7 +48,7 @@ function parseEvents(stdout) {
 }
 
 test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, async (t) => {
-  const oc = ensureOpencode()
+  const oc = ensureHost({ host: 'opencode' })
   // A host test that cannot install its host fails in CI instead of skipping.
   if (!oc.ok && process.env.CI === 'true') assert.fail(`opencode could not be installed: ${oc.reason}`)
   if (!oc.ok) return t.skip(oc.reason)
@@ -73,7 +73,7 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
   const hintNames = Object.values(core.HINT_HEADERS).map((h) => h.toLowerCase())
 
   const newSandbox = (plugin = pathToFileURL(REPO).href) => {
-    const sb = createSandbox(oc, { env: { KIMI_CODE_OAUTH_HOST: kimi.oauthHost, KIMI_CODE_BASE_URL: kimi.baseUrl } })
+    const sb = createSandbox({ host: 'opencode', env: { KIMI_CODE_OAUTH_HOST: kimi.oauthHost, KIMI_CODE_BASE_URL: kimi.baseUrl } })
     sandboxes.push(sb)
     sb.writeConfig({ ...documented, plugin: [plugin] })
     sb.coreScript = path.join(sb.dir, 'core-call.js')

@@ -9,8 +9,8 @@ const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { REPO, ensurePi, createSandbox, PI1 } = require('./helpers/pi-sandbox')
-const { ensureHostNode } = require('./helpers/host-node')
+const { REPO, ensureHost, createSandbox } = require('./helpers/sandbox')
+const { PI1 } = require('./helpers/hosts/pi')
 const { bodyOf, replyText, piChecks } = require('./helpers/pi-checks')
 
 const FAKE_PATH = path.join(__dirname, 'fake-kimi', 'server.js')
@@ -42,8 +42,7 @@ after(async () => {
 
 function install(spec) {
   if (!core) return { skip: `kimi-native core not loadable (${coreError && coreError.message.split('\n')[0]})` }
-  const node = ensureHostNode(spec.nodeMajor)
-  const installed = !node.ok ? node : ensurePi({ ...spec, node })
+  const installed = ensureHost({ host: 'pi', version: spec.version })
   if (!installed.ok) {
     if (CI) assert.fail(`pi ${spec.version} cannot run here (CI=true does not skip): ${installed.reason}`)
     return { skip: installed.reason }
@@ -58,7 +57,7 @@ const header = (rec, name) => {
 
 /** One pi run in a fresh, logged-in sandbox; `project` / `user` are written as the kimi-native settings files. */
 async function run(t, pi, { project, user, thinking }) {
-  const sb = createSandbox()
+  const sb = createSandbox({ host: 'pi' })
   const restore = sb.enterProcess({ KIMI_CODE_OAUTH_HOST: fake.oauthHost, KIMI_CODE_BASE_URL: fake.baseUrl })
   t.after(() => {
     restore()

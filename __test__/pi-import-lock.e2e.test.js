@@ -17,7 +17,7 @@ const { createRequire } = require('node:module')
 const { pathToFileURL } = require('node:url')
 const { startFakeKimi } = require('./fake-kimi/server.js')
 const { spawnCollect } = require('./helpers/spawn.js')
-const { ensurePi } = require('./helpers/pi-sandbox.js')
+const { ensureHost } = require('./helpers/sandbox.js')
 
 const CLI = path.join(__dirname, '..', 'lib', 'cli.js')
 const CI = process.env.CI === 'true'
@@ -29,7 +29,7 @@ let skip = null
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 before(() => {
-  const r = ensurePi()
+  const r = ensureHost({ host: 'pi' })
   if (!r.ok) skip = r.reason
   else pi = r
   if (!skip && spawnSync('flock', ['--version']).status !== 0) skip = 'util-linux flock is not installed'

@@ -11,8 +11,9 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { ensurePi, createSandbox, PI, PI1 } = require('./helpers/pi-sandbox')
-const { ensureHostNode } = require('./helpers/host-node')
+const { ensureHost, createSandbox } = require('./helpers/sandbox')
+const { ensureNode } = require('./helpers/install')
+const { PI, PI1 } = require('./helpers/hosts/pi')
 const { startRegistry, publishCheckout } = require('./helpers/registry')
 const { piChecks } = require('./helpers/pi-checks')
 
@@ -36,7 +37,7 @@ before(async () => {
   if (!core) setupSkip = 'kimi-native core not loadable'
   else if (process.platform !== 'linux' || process.arch !== 'x64') setupSkip = 'publishes the linux-x64-gnu platform package only'
   else {
-    node22 = ensureHostNode(22)
+    node22 = ensureNode(22)
     if (!node22.ok) setupSkip = node22.reason
   }
   if (!setupSkip) {
@@ -64,7 +65,7 @@ after(async () => {
 })
 
 function sandbox(t) {
-  const sb = createSandbox()
+  const sb = createSandbox({ host: 'pi' })
   const restore = sb.enterProcess({ KIMI_CODE_OAUTH_HOST: fake.oauthHost, KIMI_CODE_BASE_URL: fake.baseUrl })
   t.after(() => {
     restore()
@@ -105,7 +106,7 @@ async function installAndPrompt(t, pi, { npmRoot, extraEnv = {} }) {
 
 test(`pi ${PI1.version}: pi install npm:kimi-native resolves the platform package in pi's own npm project`, async (t) => {
   if (setupSkip) return t.skip(setupSkip)
-  const pi = ensurePi({ ...PI1, node: node22 })
+  const pi = ensureHost({ host: 'pi', version: PI1.version })
   if (!pi.ok) {
     if (CI) assert.fail(pi.reason)
     return t.skip(pi.reason)
@@ -117,7 +118,7 @@ test(`pi ${PI1.version}: pi install npm:kimi-native resolves the platform packag
 
 test(`pi ${PI.version}: pi install npm:kimi-native (npm install -g into a sandboxed prefix)`, async (t) => {
   if (setupSkip) return t.skip(setupSkip)
-  const pi = ensurePi()
+  const pi = ensureHost({ host: 'pi' })
   if (!pi.ok) {
     if (CI) assert.fail(pi.reason)
     return t.skip(pi.reason)

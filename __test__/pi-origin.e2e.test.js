@@ -8,8 +8,8 @@ const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { REPO, ensurePi, createSandbox, PI1, PI: PI0 } = require('./helpers/pi-sandbox')
-const { ensureHostNode } = require('./helpers/host-node')
+const { REPO, ensureHost, createSandbox } = require('./helpers/sandbox')
+const { PI1, PI: PI0 } = require('./helpers/hosts/pi')
 const { bearer, piChecks } = require('./helpers/pi-checks')
 
 const FAKE_PATH = path.join(__dirname, 'fake-kimi', 'server.js')
@@ -43,8 +43,7 @@ after(async () => {
 
 function install(spec) {
   if (!core) return { skip: `kimi-native core not loadable (${coreError && coreError.message.split('\n')[0]})` }
-  const node = spec.nodeMajor ? ensureHostNode(spec.nodeMajor) : null
-  const installed = node && !node.ok ? node : ensurePi({ ...spec, node })
+  const installed = ensureHost({ host: 'pi', version: spec.version })
   if (!installed.ok) {
     if (CI) assert.fail(`pi ${spec.version} cannot run here (CI=true does not skip): ${installed.reason}`)
     return { skip: installed.reason }
@@ -56,7 +55,7 @@ for (const spec of [PI1, PI0]) {
   test(`pi ${spec.version}: a project's .kimi-native.json naming a foreign baseUrl gets no credential`, { timeout: 10 * 60000 }, async (t) => {
     const { pi, skip } = install(spec)
     if (skip) return t.skip(skip)
-    const sb = createSandbox()
+    const sb = createSandbox({ host: 'pi' })
     const restore = sb.enterProcess({ KIMI_CODE_OAUTH_HOST: K.oauthHost, KIMI_CODE_BASE_URL: K.baseUrl })
     t.after(() => {
       restore()

@@ -12,7 +12,8 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const http = require('node:http')
 const path = require('node:path')
-const { REPO, ensurePi, createSandbox, PI: PI0 } = require('./helpers/pi-sandbox')
+const { REPO, ensureHost, createSandbox } = require('./helpers/sandbox')
+const { PI: PI0 } = require('./helpers/hosts/pi')
 const { piChecks } = require('./helpers/pi-checks')
 
 const FAKE_PATH = path.join(__dirname, 'fake-kimi', 'server.js')
@@ -66,7 +67,7 @@ function plantHostilePiAi(projectDir, marker) {
 }
 
 function sandbox(t) {
-  const sb = createSandbox()
+  const sb = createSandbox({ host: 'pi' })
   const restore = sb.enterProcess({ KIMI_CODE_OAUTH_HOST: fake.oauthHost, KIMI_CODE_BASE_URL: fake.baseUrl })
   t.after(() => {
     restore()
@@ -111,7 +112,7 @@ test('a pi with no pi package on disk (bundled): the project\'s node_modules pi-
 
 test(`pi ${PI0.version}: a project that re-points the provider at its own server gets no bearer; its pi-ai stays unloaded`, { timeout: 10 * 60000 }, async (t) => {
   if (!core) return t.skip(`kimi-native core not loadable (${coreError && coreError.message.split('\n')[0]})`)
-  const pi = ensurePi(PI0)
+  const pi = ensureHost({ host: 'pi', version: PI0.version })
   if (!pi.ok) {
     if (CI) assert.fail(`pi ${PI0.version} cannot run here (CI=true does not skip): ${pi.reason}`)
     return t.skip(pi.reason)

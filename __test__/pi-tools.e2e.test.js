@@ -10,8 +10,8 @@ const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { REPO, ensurePi, createSandbox, PI1, PI: PI0 } = require('./helpers/pi-sandbox')
-const { ensureHostNode } = require('./helpers/host-node')
+const { REPO, ensureHost, createSandbox } = require('./helpers/sandbox')
+const { PI1, PI: PI0 } = require('./helpers/hosts/pi')
 const { bearer, bodyOf, replyText, piChecks } = require('./helpers/pi-checks')
 
 const FAKE_PATH = path.join(__dirname, 'fake-kimi', 'server.js')
@@ -51,8 +51,7 @@ after(async () => {
 /** The pi under test, installed, or a reason (a failure under CI=true). */
 function install(spec) {
   if (!core) return { skip: `kimi-native core not loadable (${coreError && coreError.message.split('\n')[0]})` }
-  const node = spec.nodeMajor ? ensureHostNode(spec.nodeMajor) : null
-  const installed = node && !node.ok ? node : ensurePi({ ...spec, node })
+  const installed = ensureHost({ host: 'pi', version: spec.version })
   if (!installed.ok) {
     if (CI) assert.fail(`pi ${spec.version} cannot run here (CI=true does not skip): ${installed.reason}`)
     return { skip: installed.reason }
@@ -62,7 +61,7 @@ function install(spec) {
 
 /** One pi run in a fresh, logged-in sandbox; `project` is written as the project's .kimi-native.json. */
 async function run(t, pi, { project, user } = {}) {
-  const sb = createSandbox()
+  const sb = createSandbox({ host: 'pi' })
   const restore = sb.enterProcess({ KIMI_CODE_OAUTH_HOST: fake.oauthHost, KIMI_CODE_BASE_URL: fake.baseUrl })
   t.after(() => {
     restore()

@@ -7,11 +7,11 @@ const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { REPO, ensurePi, createSandbox } = require('./helpers/pi-sandbox')
+const { REPO, ensureHost, createSandbox } = require('./helpers/sandbox')
+const { PI_EARENDIL: EARENDIL } = require('./helpers/hosts/pi')
 const { CHAT, bearer, bodyOf, sessionIdOf, replyText, piChecks } = require('./helpers/pi-checks')
 
 const FAKE_PATH = path.join(__dirname, 'fake-kimi', 'server.js')
-const EARENDIL = { pkg: '@earendil-works/pi-coding-agent', version: '0.74.2', dir: 'pi-earendil' }
 
 let core = null
 let coreError = null
@@ -34,7 +34,7 @@ let setupSkip = prerequisite()
 
 before(async () => {
   if (setupSkip) return
-  const installed = ensurePi()
+  const installed = ensureHost({ host: 'pi' })
   if (!installed.ok) {
     setupSkip = installed.reason
     // A host test that cannot install its host fails in CI instead of skipping.
@@ -63,7 +63,7 @@ const assertChatShape = (recs, sb, opts) => checks.assertChatShape(recs, sb, { h
 
 /** A sandbox for one test; the test process's own core calls use it too (never the real home). */
 function sandbox(t) {
-  const sb = createSandbox()
+  const sb = createSandbox({ host: 'pi' })
   const restore = sb.enterProcess({ KIMI_CODE_OAUTH_HOST: fake.oauthHost, KIMI_CODE_BASE_URL: fake.baseUrl })
   t.after(() => {
     restore()
@@ -296,7 +296,7 @@ test('pi install <checkout>: recorded in settings.json, loaded without -e, remov
 
 test(`also works with ${EARENDIL.pkg}@${EARENDIL.version} (newest that runs on Node 20)`, async (t) => {
   if (setupSkip) return t.skip(setupSkip)
-  const other = ensurePi(EARENDIL)
+  const other = ensureHost({ host: 'pi', version: EARENDIL.version })
   if (!other.ok) {
     if (process.env.CI === 'true') assert.fail(other.reason)
     return t.skip(other.reason)

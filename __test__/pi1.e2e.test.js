@@ -9,8 +9,8 @@ const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { REPO, ensurePi, createSandbox, PI1 } = require('./helpers/pi-sandbox')
-const { ensureHostNode } = require('./helpers/host-node')
+const { REPO, ensureHost, createSandbox } = require('./helpers/sandbox')
+const { PI1 } = require('./helpers/hosts/pi')
 const { bearer, bodyOf, sessionIdOf, replyText, piChecks } = require('./helpers/pi-checks')
 
 const FAKE_PATH = path.join(__dirname, 'fake-kimi', 'server.js')
@@ -33,9 +33,8 @@ let nodeVersion = null
 before(async () => {
   if (!core) setupSkip = `kimi-native core not loadable (${coreError && coreError.message.split('\n')[0]})`
   else {
-    const node = ensureHostNode(PI1.nodeMajor)
-    const installed = node.ok ? ensurePi({ ...PI1, node }) : node
-    nodeVersion = node.version
+    const installed = ensureHost({ host: 'pi', version: PI1.version })
+    nodeVersion = installed.nodeVersion
     if (!installed.ok) setupSkip = installed.reason
     else pi = installed
   }
@@ -55,7 +54,7 @@ const host = () => `pi/${pi.version}`
 const id = () => core.PROVIDER.piId
 
 function sandbox(t) {
-  const sb = createSandbox()
+  const sb = createSandbox({ host: 'pi' })
   const restore = sb.enterProcess({ KIMI_CODE_OAUTH_HOST: fake.oauthHost, KIMI_CODE_BASE_URL: fake.baseUrl })
   t.after(() => {
     restore()

@@ -7,59 +7,15 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { startFakeKimi, ERRORS } = require('./fake-kimi/server')
-const { pointAt, trustOrigins, assertNoSecrets, credentialsFile } = require('./helpers/env')
+const { spawnSync } = require('node:child_process')
+const { ERRORS } = require('./fake-kimi/server')
+const { assertNoSecrets, credentialsFile } = require('./helpers/env')
 const { spawnCollect } = require('./helpers/spawn')
 const { exitRace } = require('./helpers/exit-race')
-const { spawnSync } = require('node:child_process')
+const { HOST, sleep, isRefresh, withServer, child, chat, storedRefreshToken } = require('./helpers/refresh-kit')
 const kimi = require('..')
 
-const CHILD = path.join(__dirname, 'helpers', 'token-child.js')
 const EXIT_CHILD = path.join(__dirname, 'helpers', 'exit-child.js')
-// Requests come from a host, as in real use: the fake server's client gate admits its token.
-const HOST = 'opencode/1.18.33'
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const isRefresh = (r) => r.path === '/api/oauth/token' && r.body.includes('grant_type=refresh_token')
-
-async function withServer(opts, fn, envOpts) {
-  const server = await startFakeKimi({ deviceInterval: 1, autoApprove: 0, ...opts })
-  const env = pointAt(server, envOpts)
-  try {
-    return await fn(server, env)
-  } finally {
-    env.restore()
-    await server.close()
-  }
-}
-
-/** Runs token-child.js with the current (test) environment; resolves its JSON line. Its
- * output must not contain any token the server ever issued. */
-async function child(op, server) {
-  const r = await spawnCollect(process.execPath, [CHILD, op], { env: { ...process.env }, timeoutMs: 60000 })
-  assert.equal(r.code, 0, `child ${op} exited ${r.code}: ${r.stderr}`)
-  assertNoSecrets(assert, r.stdout + r.stderr, [...server.issuedTokens(), ...server.refreshLog.map((l) => l.refresh_token)])
-  const line = r.stdout.trim().split('\n').pop()
-  return { ...JSON.parse(line), ms: r.ms }
-}
-
-function chat(f, server, signal) {
-  return f(`${server.baseUrl}/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'kimi-for-coding', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
-    signal,
-  })
-}
-
-/** Ages the stored login: `left` seconds of validity remain. Call it before this process
- * first uses the login (the core keeps a login in memory once read). */
-function age(home, left) {
-  const file = credentialsFile(home)
-  const login = JSON.parse(fs.readFileSync(file, 'utf8'))
-  login.expires_at = Date.now() / 1000 + left
-  fs.writeFileSync(file, JSON.stringify(login))
-}
 
 test('an abort during a refresh loses nothing: this process and a new one go on, 0 invalid_grant', () =>
   withServer({ refreshDelayMs: 1500 }, async (server) => {
@@ -104,61 +60,6 @@ test('processes that exit right after a call keep the rotation they started (8-s
     console.log(`exit after call: 5 processes (${times.join(', ')} ms), ${server.refreshCount} refreshes, ${server.invalidGrantCount} invalid_grant`)
   }))
 
-test('a due but valid token never waits: 4 requests during an 8-s refresh, one refresh', { timeout: 60000 }, () =>
-  withServer({ refreshDelayMs: 8000 }, async (server, env) => {
-    assert.equal((await child('login', server)).ok, true)
-    age(env.home, 200) // 200 s left of 900: due (threshold 450 s), far from expiry
-    const f = kimi.createKimiFetch({ host: HOST })
-    const times = await Promise.all(
-      [0, 1, 2, 3].map(async () => {
-        const t = Date.now()
-        const res = await chat(f, server)
-        assert.equal(res.status, 200)
-        await res.text()
-        return Date.now() - t
-      }),
-    )
-    for (const ms of times) assert.ok(ms < 1500, `a request waited ${ms} ms for a refresh it did not need`)
-    await kimi.settle()
-    assert.equal(server.refreshCount, 1)
-    assert.equal(server.invalidGrantCount, 0)
-    const token = await kimi.getAccessToken()
-    assert.equal(server.accessTokenInfo(token).refreshToken, server.refreshLog[0].newRefreshToken)
-    console.log(`due-but-valid, 8-s refresh: requests took ${times.join(', ')} ms; ${server.refreshCount} refresh`)
-  }))
-
-test('an auth server answering 503 does not touch requests made with a valid token', { timeout: 60000 }, () =>
-  withServer({}, async (server, env) => {
-    assert.equal((await child('login', server)).ok, true)
-    age(env.home, 300)
-    server.inject({ path: '/api/oauth/token', status: 503, body: { error: 'temporarily_unavailable' }, times: Infinity })
-    const f = kimi.createKimiFetch({ host: HOST })
-    const started = Date.now()
-    let worst = 0
-    let requests = 0
-    while (Date.now() - started < 12000) {
-      const t = Date.now()
-      const res = await chat(f, server)
-      assert.equal(res.status, 200)
-      await res.text()
-      worst = Math.max(worst, Date.now() - t)
-      requests++
-      await sleep(100)
-    }
-    const attempts = server.requests.filter(isRefresh).length
-    assert.ok(worst < 1000, `worst request ${worst} ms`)
-    // 3 attempts per refresh (1 s and 2 s apart), then a backoff of 5 s, 10 s, …: not one per request.
-    assert.ok(attempts >= 3 && attempts <= 9, `${attempts} refresh attempts in 12 s`)
-    server.clearInjections()
-    // Once the auth server is back, the next refresh after the backoff goes through.
-    await sleep(10000)
-    await (await chat(f, server)).text()
-    await kimi.settle()
-    assert.equal(server.refreshCount, 1)
-    assert.equal(server.invalidGrantCount, 0)
-    console.log(`503 for 12 s: ${requests} requests, worst ${worst} ms, ${attempts} refresh attempts`)
-  }))
-
 test('6 concurrent 401s, some arriving after the refresh, cost one refresh and all succeed', () =>
   withServer({ refreshDelayMs: 300 }, async (server) => {
     await kimi.login({})
@@ -178,45 +79,6 @@ test('6 concurrent 401s, some arriving after the refresh, cost one refresh and a
     assert.ok(server.refreshCount <= 1, `${server.refreshCount} refreshes`)
     assert.equal(server.invalidGrantCount, 0)
   }))
-
-test('device login rides out idle-connection resets and server errors while polling (3 of 3)', { timeout: 90000 }, async (t) => {
-  // Three logins at once, each against its own server that closes idle connections after 1 s:
-  // slow_down pushes the poll interval to 6 s, then a poll meets a 502; the user approves after.
-  const servers = await Promise.all([0, 1, 2].map(() => startFakeKimi({ deviceInterval: 1, autoApprove: false, keepAliveTimeoutMs: 1000 })))
-  // Named by options only: the user's opt-in lets a login go to them.
-  trustOrigins(t, ...servers)
-  const runs = servers.map(async (server) => {
-    const home = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'kn-login-'))
-    try {
-      const codes = []
-      const events = []
-      const done = kimi.login({
-        home,
-        store: 'file',
-        oauthHost: server.oauthHost,
-        baseUrl: server.baseUrl,
-        onDeviceCode: (c) => codes.push(c),
-        onEvent: (e) => events.push(e.kind),
-      })
-      while (codes.length === 0) await sleep(50)
-      server.inject({ path: '/api/oauth/token', status: 400, body: { error: 'slow_down' }, times: 1 })
-      await sleep(1500)
-      server.inject({ path: '/api/oauth/token', status: 502, body: 'bad gateway', times: 1 })
-      await sleep(6500)
-      server.approve(codes[0].userCode)
-      const out = await done
-      return { out, events, polls: server.requests.filter((r) => r.path === '/api/oauth/token').length }
-    } finally {
-      await server.close()
-    }
-  })
-  const results = await Promise.all(runs)
-  for (const { out, events } of results) {
-    assert.equal(out.source, 'kimi-native')
-    assert.deepEqual(events, ['slow_down', 'retry'])
-  }
-  console.log(`device login with 1-s keep-alive, slow_down and a 502: 3 of 3 logged in (${results.map((r) => r.polls).join(', ')} polls)`)
-})
 
 test('logout during a delayed refresh stays logged out, in this process and in others', { timeout: 60000 }, () =>
   withServer({ refreshDelayMs: 2000 }, async (server) => {
@@ -246,7 +108,6 @@ test('logout during a delayed refresh stays logged out, in this process and in o
     await assert.rejects(kimi.getAccessToken(), (e) => e.code === 'KIMI_NOT_LOGGED_IN')
   }))
 
-
 /* ---- issue #21: a store that refuses writes, a proxy's 403, process.exit() mid-refresh ---- */
 
 /** Makes `dir` refuse writes: `chattr +i` as root (root ignores modes), mode 0500 otherwise. Undone when `t` ends.
@@ -273,7 +134,6 @@ function refuseWrites(t, dir) {
   return how && { how, restore }
 }
 
-const storedRefreshToken = (home) => JSON.parse(fs.readFileSync(credentialsFile(home), 'utf8')).refresh_token
 async function waitFor(check, timeoutMs, what) {
   const until = Date.now() + timeoutMs
   while (!check()) {
@@ -348,35 +208,6 @@ test('while the store refuses writes, another process is told why its copy is sp
     const next = await child('fetch', server)
     assert.equal(next.ok, true, next.message)
     console.log(`another process during refused writes: ${other.code} "${other.message.slice(0, 90)}…"; after recovery served (HTTP ${next.status})`)
-  }))
-
-test('a token endpoint answering 403 text/html for a while, then normally: the login survives, 0 tokens lost', { timeout: 120000 }, () =>
-  withServer({}, async (server, env) => {
-    assert.equal((await child('login', server)).ok, true)
-    age(env.home, 1) // expired by the time it is used: every call needs the refresh
-    server.inject({ path: '/api/oauth/token', ...ERRORS.proxyForbidden403Html, times: Infinity })
-    const err = await kimi.getAccessToken().then(() => null, (e) => e)
-    assert.ok(err, 'no token while the proxy refuses')
-    assert.equal(err.code, 'KIMI_SERVER', err.message)
-    assert.equal(err.status, 403)
-    assert.match(err.message, new RegExp(`token refresh at ${server.url.replace(/[.:/]/g, '\\$&')} got HTTP 403 without an OAuth answer`))
-    const st = await kimi.status()
-    assert.equal(st.reloginRequired, false, st.reloginReason)
-    const other = await child('token', server)
-    assert.equal(other.code, 'KIMI_SERVER', other.message)
-    const refused = server.requests.filter((r) => isRefresh(r) && r.injected).length
-    server.clearInjections()
-    await sleep(5500) // this process's backoff after the failed refresh
-    const token = await kimi.getAccessToken()
-    assert.ok(server.isAccessTokenValid(token))
-    const next = await child('fetch', server)
-    assert.equal(next.status, 200)
-    assert.equal(server.refreshCount, 1)
-    assert.equal(server.invalidGrantCount, 0)
-    assert.equal(server.lostRefreshAnswers, 0)
-    assert.equal(server.stats().activeRefreshTokens, 1, 'one live refresh token: none was lost')
-    assert.equal(storedRefreshToken(env.home), server.refreshLog[0].newRefreshToken)
-    console.log(`proxy 403 text/html: ${refused} refresh attempts refused by the proxy, then ${server.refreshCount} refresh, ${server.invalidGrantCount} invalid_grant, ${server.lostRefreshAnswers} answers lost; login kept`)
   }))
 
 test('five processes calling process.exit() 0–400 ms into a refresh (800-ms answers) lose nothing; a sixth is served (Node)', { timeout: 120000 }, () =>

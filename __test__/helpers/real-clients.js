@@ -5,7 +5,7 @@
  * KIMI_CODE_OAUTH_HOST / KIMI_CODE_BASE_URL, runs with a sandboxed HOME, KIMI_DISABLE_TELEMETRY=1, stdin from
  * /dev/null and under a hard timeout (the whole process group is killed).
  *
- *   ensureKimiCode(cacheDir?)  -> Node 22 (npm package node-<os>-<arch>) + @moonshot-ai/kimi-code@2.1.0
+ *   ensureKimiCode(cacheDir?)  -> Node 22 (install.js ensureNode) + @moonshot-ai/kimi-code@2.1.0
  *   captureKimiCode(server, { home, args })  -> runs `kimi login` (or args) and returns the captured requests
  *   ensureKimiCli(cacheDir?)   -> venv with kimi-cli==1.52.0 (needs a Python >= 3.12 already on the machine)
  *   captureKimiCli(server, { shareDir })     -> drives kimi-cli's own login/refresh/model-listing functions
@@ -24,6 +24,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
+const { ensureNode } = require('./install');
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const KIMI_CODE_VERSION = '2.1.0';
@@ -89,29 +90,14 @@ function buildAtomically(dest, build) {
 
 /* ------------------------------------------------------------------------------------------ kimi-code -- */
 
-function ensureNode22(cacheDir) {
+/** A Node >= 22.19: this one, else 22.23.3 (what the golden captures used), else any 22 (install.js ensureNode). */
+function ensureNode22() {
   if (versionAtLeast(process.versions.node, NODE_MIN)) return { node: process.execPath, version: process.versions.node };
-  const pkg = `node-${process.platform}-${process.arch}`;
-  if (process.platform === 'win32') return { skipped: 'Node 22 from npm is only wired up for POSIX hosts' };
-  const dest = path.join(cacheDir, `node-v${NODE_VERSION}`);
-  const nodeBin = path.join(dest, 'package', 'bin', 'node');
-  if (!fs.existsSync(nodeBin)) {
-    const res = buildAtomically(dest, (tmp) => {
-      let p = run('npm', ['pack', `${pkg}@${NODE_VERSION}`, '--silent'], { cwd: tmp, timeoutMs: 5 * 60 * 1000 });
-      if (!p.ok) p = run('npm', ['pack', `${pkg}@22`, '--silent'], { cwd: tmp, timeoutMs: 5 * 60 * 1000 });
-      if (!p.ok) return { skipped: `cannot fetch Node 22 from the npm registry (${p.describe})` };
-      const tgz = fs.readdirSync(tmp).find((f) => f.endsWith('.tgz'));
-      if (!tgz) return { skipped: 'npm pack produced no tarball for Node 22' };
-      const t = run('tar', ['xzf', tgz], { cwd: tmp });
-      if (!t.ok) return { skipped: `cannot untar ${tgz} (${t.describe})` };
-      fs.rmSync(path.join(tmp, tgz));
-      return null;
-    });
-    if (res) return res;
-  }
-  const v = run(nodeBin, ['--version']);
-  if (!v.ok || !versionAtLeast(v.stdout.trim(), NODE_MIN)) return { skipped: `Node 22 binary does not run here (${v.describe})` };
-  return { node: nodeBin, version: v.stdout.trim().replace(/^v/, '') };
+  let n = ensureNode(NODE_VERSION);
+  if (!n.ok) n = ensureNode(22);
+  if (!n.ok) return { skipped: `cannot fetch Node 22 from the npm registry (${n.reason})` };
+  if (!versionAtLeast(n.version, NODE_MIN)) return { skipped: `Node ${n.version} from npm is older than ${NODE_MIN.join('.')}` };
+  return { node: n.node, version: n.version };
 }
 
 /**
@@ -121,7 +107,7 @@ function ensureNode22(cacheDir) {
 function ensureKimiCode(cacheDir = defaultCacheDir()) {
   try {
     fs.mkdirSync(cacheDir, { recursive: true });
-    const n = ensureNode22(cacheDir);
+    const n = ensureNode22();
     if (n.skipped) return n;
     const dest = path.join(cacheDir, `kimi-code-${KIMI_CODE_VERSION}`);
     const entry = path.join(dest, 'node_modules', '@moonshot-ai', 'kimi-code', 'dist', 'main.mjs');

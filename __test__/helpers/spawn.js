@@ -1,32 +1,44 @@
 'use strict'
 // Runs a process with stdin ignored and collects its output, killing it (SIGKILL) after timeoutMs.
-// Resolves { code, signal, stdout, stderr, timedOut, ms }; never rejects (a spawn error lands in stderr).
+// Resolves { code, signal, stdout, stderr, timedOut, lingered, ms }; never rejects (a spawn error lands in stderr).
+// `kill(child)` replaces the plain SIGKILL (e.g. to kill a whole process tree); once `doneWhen(stdout)` holds the
+// process gets graceMs to exit by itself before it is killed (`lingered`); `onExit(child)` runs when it exits.
 
 const { spawn } = require('node:child_process')
 
-function spawnCollect(cmd, args, { cwd, env, timeoutMs, onStdout, onStderr }) {
+function spawnCollect(cmd, args, { cwd, env, timeoutMs, onStdout, onStderr, kill = (c) => c.kill('SIGKILL'), doneWhen, graceMs = 15000, onExit }) {
   return new Promise((resolve) => {
     const started = Date.now()
     const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     let timedOut = false
+    let lingered = false
+    let graceTimer = null
     const timer = setTimeout(() => {
       timedOut = true
-      child.kill('SIGKILL')
+      kill(child)
     }, timeoutMs)
     child.stdout.on('data', (d) => {
       stdout += d
       if (onStdout) onStdout(String(d), child)
+      if (doneWhen && !graceTimer && doneWhen(stdout)) {
+        graceTimer = setTimeout(() => {
+          lingered = true
+          kill(child)
+        }, graceMs)
+      }
     })
     child.stderr.on('data', (d) => {
       stderr += d
       if (onStderr) onStderr(String(d), child)
     })
     child.on('error', (e) => (stderr += `\nspawn error: ${e.message}`))
+    if (onExit) child.on('exit', () => onExit(child))
     child.on('close', (code, signal) => {
       clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr, timedOut, ms: Date.now() - started })
+      clearTimeout(graceTimer)
+      resolve({ code, signal, stdout, stderr, timedOut, lingered, ms: Date.now() - started })
     })
   })
 }
