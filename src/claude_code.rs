@@ -5,7 +5,7 @@
 //! that is not a JSON object is refused untouched, and what was set is recorded in kimi-native's
 //! home (values that are not secrets only) so `--remove` can undo exactly that.
 //!
-//! Keys (Claude Code 2.1.332, read from its binary and docs; claude-code.md): `apiKeyHelper`
+//! Keys (Claude Code 2.1.332, read from its binary and docs; docs/claude-code.md): `apiKeyHelper`
 //! (a `/bin/sh` command whose stdout is sent as `x-api-key` and as bearer), and in `env`:
 //! `ANTHROPIC_BASE_URL`, `ANTHROPIC_MODEL`, the model of each alias (`ANTHROPIC_DEFAULT_*_MODEL`,
 //! which replaced `ANTHROPIC_SMALL_FAST_MODEL`), `CLAUDE_CODE_MAX_CONTEXT_TOKENS` (the window of
@@ -264,7 +264,7 @@ fn plan_of(path: &Path, exists: bool, map: &Map<String, Value>, want: &[Entry], 
       });
     }
   }
-  // The environment wins over every settings file (claude-code.md): only say so, never read it.
+  // The environment wins over every settings file (docs/claude-code.md): only say so, never read it.
   let mut notes = Vec::new();
   for name in [env::ANTHROPIC_API_KEY, env::ANTHROPIC_AUTH_TOKEN] {
     if env_source.var(name).is_some() {

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Profile {
-  /// Honest default: the host's own product token, then kimi-native's (identity.md).
+  /// Honest default: the host's own product token, then kimi-native's (docs/identity.md).
   Native,
-  /// Opt-in: Moonshot's kimi-code 2.1.0 identity, byte for byte (kimi-wire §5).
+  /// Opt-in: Moonshot's kimi-code 2.1.0 identity, byte for byte (docs/kimi-wire.md §5).
   KimiCode,
-  /// Opt-in: Moonshot's kimi-cli 1.52.0 identity, byte for byte (kimi-wire §5).
+  /// Opt-in: Moonshot's kimi-cli 1.52.0 identity, byte for byte (docs/kimi-wire.md §5).
   KimiCli,
 }
 
@@ -183,11 +183,11 @@ pub struct Settings {
   /// credential may go (see [`Settings::origin_refusal`]).
   pub env_origins: Vec<String>,
   /// The host/base pair kimi-cli uses in this environment: it names its credential file the same
-  /// for every pair, so its login is usable only when ours is that pair (kimi-wire §3).
+  /// for every pair, so its login is usable only when ours is that pair (docs/kimi-wire.md §3).
   pub kimi_cli_pair: (String, String),
-  /// Floor of the refresh-ahead window (kimi-wire §2: 300 s).
+  /// Floor of the refresh-ahead window (docs/kimi-wire.md §2: 300 s).
   pub refresh_floor_secs: f64,
-  /// How long a device login may wait for approval in all (kimi-wire §1.4: 15 min).
+  /// How long a device login may wait for approval in all (docs/kimi-wire.md §1.4: 15 min).
   pub login_budget: Duration,
   /// How long one keychain call may take before `auto` falls back to the file.
   pub keychain_timeout: Duration,
@@ -518,7 +518,7 @@ impl Settings {
   }
 
   /// Storage slot for this host/base pair, named the way kimi-code names its credential
-  /// files so that logins against different servers never overwrite each other (kimi-wire §3).
+  /// files so that logins against different servers never overwrite each other (docs/kimi-wire.md §3).
   pub fn slot(&self) -> String {
     slot_for(&self.oauth_host, &self.base_url)
   }
@@ -599,7 +599,7 @@ mod tests {
       )]
     );
     assert_eq!(slot_for(c::OAUTH_HOST_CN, c::BASE_URL_CN), "kimi-code");
-    // kimi-wire §3: computed name for a global-region login
+    // docs/kimi-wire.md §3: computed name for a global-region login
     assert_eq!(
       slot_for(c::OAUTH_HOST_GLOBAL, c::BASE_URL_GLOBAL),
       "kimi-code-env-0e4f99c69cc27850"

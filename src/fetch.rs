@@ -332,7 +332,7 @@ async fn read_error_body(resp: &mut reqwest::Response, limit: usize, cancel: &Ca
 
 /// Headers kimi-native itself sets on every request (transport, credentials, identity, its own
 /// hints): a host's value for them is replaced, never merged. Everything else the host sends
-/// passes, including `X-Msh-Tool-Call-Id` (needed by /search and /fetch, kimi-wire §5.1).
+/// passes, including `X-Msh-Tool-Call-Id` (needed by /search and /fetch, docs/kimi-wire.md §5.1).
 fn is_owned(name: &str) -> bool {
   let n = name.to_ascii_lowercase();
   matches!(
@@ -515,7 +515,7 @@ async fn send_once(
   {
     rb = rb.header(k, v);
   }
-  // The Anthropic-compatible route authenticates with x-api-key (kimi-wire §8).
+  // The Anthropic-compatible route authenticates with x-api-key (docs/kimi-wire.md §8).
   if hop.url.path().ends_with("/messages") {
     rb = rb.header("x-api-key", token);
   } else {
@@ -753,7 +753,7 @@ mod tests {
     ] {
       assert!(!passes(&native, h) && !passes(&code, h), "{h}");
     }
-    // /search and /fetch need the tool-call id (kimi-wire §5.1); it is the host's, not ours.
+    // /search and /fetch need the tool-call id (docs/kimi-wire.md §5.1); it is the host's, not ours.
     for h in ["content-type", "accept", "anthropic-beta", "X-Msh-Tool-Call-Id"] {
       assert!(passes(&native, h) && passes(&code, h), "{h}");
     }

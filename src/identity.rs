@@ -1,7 +1,7 @@
-//! Who a request says it comes from. Default (`native`, identity.md): the host's own product
+//! Who a request says it comes from. Default (`native`, docs/identity.md): the host's own product
 //! token, then `kimi-native/<version> (<platform>; <runtime>; <arch>)`, and no official-client
 //! headers or device-id file. Opt-in (`kimi-code`, `kimi-cli`): the identity headers of the
-//! official clients (kimi-wire §4, §5), value formats, ASCII sanitising and device-id file
+//! official clients (docs/kimi-wire.md §4, §5), value formats, ASCII sanitising and device-id file
 //! semantics exactly as each client does — with a one-time warning per process.
 
 use crate::config::{Profile, Settings};
@@ -384,7 +384,7 @@ pub fn request_identity(settings: &Settings, incoming_ua: Option<&str>) -> Ident
   }
 }
 
-/// Non-chat API calls made by the core itself (kimi-wire §5.2).
+/// Non-chat API calls made by the core itself (docs/kimi-wire.md §5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
   Models,
@@ -435,7 +435,7 @@ pub fn api_request(
   req
 }
 
-/// Headers of the OAuth requests (device authorization, polls, refresh), kimi-wire §1.
+/// Headers of the OAuth requests (device authorization, polls, refresh), docs/kimi-wire.md §1.
 pub fn oauth_headers(settings: &Settings) -> Vec<(String, String)> {
   let ident = identity(settings);
   let form = (

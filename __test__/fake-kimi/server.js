@@ -3,7 +3,7 @@
 /*
  * Fake Kimi For Coding server (OAuth device flow + coding API) for tests.
  *
- * Faithful to shared/reference/kimi-wire.md (§1 OAuth, §2 refresh, §5 identity, §6 API, §7 errors) and to the
+ * Faithful to docs/kimi-wire.md (§1 OAuth, §2 refresh, §5 identity, §6 API, §7 errors) and to the
  * golden request logs. Everything listens on loopback only. No npm dependencies; Node >= 18.
  *
  * Library use:
@@ -55,7 +55,7 @@
  *   - A refresh token is rotated (and the old one burnt) when the request ARRIVES; refreshDelayMs only delays the
  *     answer. So of two concurrent refreshes with the same token the second gets invalid_grant while the first
  *     answer is still in flight, and a client that aborts during the delay loses the new pair.
- *   - slow_down is enforced (RFC 8628 §3.5; wire §11 says enforcement by the real server is UNCONFIRMED).
+ *   - slow_down is enforced (RFC 8628 §3.5; docs/kimi-wire.md §11 says enforcement by the real server is UNCONFIRMED).
  *     opts.enforceSlowDown = false turns it off.
  *   - A device code that already produced tokens answers invalid_grant.
  *   - Authentication (401) is checked before the client-identity gate (403).
@@ -78,19 +78,19 @@ const MSG_INVALID_AUTH =
 const MSG_ONLY_CODING_AGENTS =
   'Kimi For Coding is currently only available for Coding Agents such as Kimi CLI, Claude Code, Roo Code, Kilo Code, etc.';
 
-/** Canned error answers (wire §7). Each is { status, body[, headers] } and can be spread into inject(). */
+/** Canned error answers (docs/kimi-wire.md §7). Each is { status, body[, headers] } and can be spread into inject(). */
 const ERRORS = Object.freeze({
-  // wire §7 (bodies from MoonshotAI/kimi-cli#1088, kimi-agent-sdk#133)
+  // docs/kimi-wire.md §7 (bodies from MoonshotAI/kimi-cli#1088, kimi-agent-sdk#133)
   invalidAuth401: Object.freeze({
     status: 401,
     body: { error: { message: MSG_INVALID_AUTH, type: 'invalid_authentication_error' } },
   }),
-  // wire §7: the client-identity gate
+  // docs/kimi-wire.md §7: the client-identity gate
   accessTerminated403: Object.freeze({
     status: 403,
     body: { error: { message: MSG_ONLY_CODING_AGENTS, type: 'access_terminated_error' } },
   }),
-  // identity.md: account suspension as reported by pi users (pi#5009), type permission_error, top-level type
+  // docs/identity.md: account suspension as reported by pi users (pi#5009), type permission_error, top-level type
   accountSuspended403: Object.freeze({
     status: 403,
     body: {
@@ -102,7 +102,7 @@ const ERRORS = Object.freeze({
       type: 'error',
     },
   }),
-  // wire §7: account ban (community report), the access_terminated_error variant of the same text
+  // docs/kimi-wire.md §7: account ban (community report), the access_terminated_error variant of the same text
   accountBanned403: Object.freeze({
     status: 403,
     body: {
@@ -113,7 +113,7 @@ const ERRORS = Object.freeze({
       },
     },
   }),
-  // wire §7: the 402 body is UNCONFIRMED. The message is the one reported in MoonshotAI/kimi-code#2624;
+  // docs/kimi-wire.md §7: the 402 body is UNCONFIRMED. The message is the one reported in MoonshotAI/kimi-code#2624;
   // the envelope and `type` are a guess (OpenAI-style envelope like every other Kimi error).
   membership402: Object.freeze({
     status: 402,
@@ -125,7 +125,7 @@ const ERRORS = Object.freeze({
       },
     },
   }),
-  // wire §7 and golden ts-err-429-quota.jsonl
+  // docs/kimi-wire.md §7 and golden ts-err-429-quota.jsonl
   quota429: Object.freeze({
     status: 429,
     body: {
@@ -177,7 +177,7 @@ const DEFAULT_MODELS = Object.freeze([
 ]);
 
 /**
- * /usages. wire §6.5 documents `usage` (weekly) + `limits` (kimi-cli and the kimi-code 0.38 snapshot parse that).
+ * /usages. docs/kimi-wire.md §6.5 documents `usage` (weekly) + `limits` (kimi-cli and the kimi-code 0.38 snapshot parse that).
  * The published kimi-code 2.1.0 bundle instead parses `usages.{limit_5h,limit_7d,limit_month_total,
  * limit_month_code}.{used_ratio,reset_time}`. The fake answers a superset so both clients find their fields.
  */
@@ -333,10 +333,10 @@ function writeAndWait(res, data) {
 const estimateTokens = (s) => Math.max(1, Math.ceil(Buffer.byteLength(s || '') / 4));
 
 /**
- * The client gate (identity.md): prefix-based on the User-Agent. The accepted prefixes are the known coding agents:
+ * The client gate (docs/identity.md): prefix-based on the User-Agent. The accepted prefixes are the known coding agents:
  * the official clients, Claude Code, and the hosts Kimi names or allowlisted (pi: MoonshotAI/kimi-code#2185).
  * kimi-native's own `kimi-native/` (the CLI alone) is NOT in the list: whether Kimi accepts it is UNCONFIRMED, so
- * tests see the refusal. Claude Code itself sends `claude-cli/<version> (external, sdk-cli)` (claude-code.md); Kimi
+ * tests see the refusal. Claude Code itself sends `claude-cli/<version> (external, sdk-cli)` (docs/claude-code.md); Kimi
  * names Claude Code first among the agents it serves and documents its setup, so that prefix passes too.
  */
 const ALLOWED_UA_PREFIXES = Object.freeze(['KimiCLI/', 'kimi-code-cli/', 'claude-code/', 'claude-cli/', 'pi/', 'opencode/', 'openclaw/']);
@@ -347,7 +347,7 @@ function checkUserAgent(pairs, prefixes = ALLOWED_UA_PREFIXES) {
 }
 
 /**
- * The full official identity (wire §5), for the opt-in 'strict' mode. Returns null when acceptable, else a reason.
+ * The full official identity (docs/kimi-wire.md §5), for the opt-in 'strict' mode. Returns null when acceptable, else a reason.
  * kimi-code: `User-Agent: kimi-code-cli/<ver>[ (web)]` + `X-Msh-Platform: kimi_code_cli`;
  * kimi-cli:  `User-Agent: KimiCLI/<ver>` + `X-Msh-Platform: kimi_cli`;
  * both with non-empty X-Msh-Version / -Device-Id / -Device-Name / -Device-Model / -Os-Version.
@@ -377,7 +377,7 @@ function checkIdentity(pairs, identities = DEFAULT_IDENTITIES) {
  *   'strict' - the full official identity (checkIdentity) is required.
  *   'off'    - no check.
  * Default: the coding routes are gated; /models and /usages are not (both official clients send no identity on
- * /usages, kimi-cli none on /models, wire §5.2). Whether Kimi gates those two for other UAs is UNCONFIRMED:
+ * /usages, kimi-cli none on /models, docs/kimi-wire.md §5.2). Whether Kimi gates those two for other UAs is UNCONFIRMED:
  * opts.gateModelsAndUsages (--gate-models-usages) gates them too. opts.identityGate = false (--no-identity-gate)
  * turns every check off; an object sets modes per route.
  */
@@ -1139,7 +1139,7 @@ class FakeKimi extends EventEmitter {
     }
   }
 
-  /* ---------------------------------------------------------------- platform services (wire §6.6-§6.8) -- */
+  /* ---------------------------------------------------------------- platform services (docs/kimi-wire.md §6.6-§6.8) -- */
 
   /** Uploaded files of this server: id -> { id, bytes, mime, purpose, filename, sha256, data }. */
   get files() {
@@ -1147,7 +1147,7 @@ class FakeKimi extends EventEmitter {
     return this._uploads;
   }
 
-  /** Web search (wire §6.8): `text_query` required; `limit` (kimi-cli) caps the results (default 5). */
+  /** Web search (docs/kimi-wire.md §6.8): `text_query` required; `limit` (kimi-cli) caps the results (default 5). */
   _search(res, record) {
     const body = this._parseJsonBody(res, record);
     if (!body) return;
@@ -1174,7 +1174,7 @@ class FakeKimi extends EventEmitter {
   }
 
   /**
-   * URL fetch (wire §6.8): `{"url"}` -> the page as text/markdown. Hosts ending in `.unsafe.test` get the
+   * URL fetch (docs/kimi-wire.md §6.8): `{"url"}` -> the page as text/markdown. Hosts ending in `.unsafe.test` get the
    * community-reported refusal 403 {"error":{"type":"security_risk",...}}; hosts ending in `.missing.test` a 404
    * (that body is this fake's choice, UNCONFIRMED).
    */
@@ -1203,7 +1203,7 @@ class FakeKimi extends EventEmitter {
   }
 
   /**
-   * Files API (wire §6.7, golden py-chat): multipart/form-data with a `purpose` part and a `file` part that has
+   * Files API (docs/kimi-wire.md §6.7, golden py-chat): multipart/form-data with a `purpose` part and a `file` part that has
    * a filename and a content type. The id answers as `{"id","object":"file",...}` and is then usable in a chat as
    * `ms://<id>` (image_url / video_url). Accepted purposes: image, video, file-extract (UNCONFIRMED list).
    */
@@ -1244,7 +1244,7 @@ class FakeKimi extends EventEmitter {
   }
 
   /**
-   * /tools (wire §6.6): `chat_title`, and kimi-datasource's `get_data_source_desc` / `call_data_source_tool`.
+   * /tools (docs/kimi-wire.md §6.6): `chat_title`, and kimi-datasource's `get_data_source_desc` / `call_data_source_tool`.
    * The data-source answers' shapes are this fake's choice (UNCONFIRMED): one source `fake_weather` with api `now`.
    */
   _tools(res, record) {
@@ -1347,7 +1347,7 @@ class FakeKimi extends EventEmitter {
         this._invalidRequest(res, 'Invalid request: every message needs a role');
         return false;
       }
-      // wire §6.7: an ms://<id> media reference must name a file uploaded to this server
+      // docs/kimi-wire.md §6.7: an ms://<id> media reference must name a file uploaded to this server
       if (Array.isArray(m.content)) {
         for (const p of m.content) {
           const media = p && (p.image_url || p.video_url);
@@ -1358,7 +1358,7 @@ class FakeKimi extends EventEmitter {
           }
         }
       }
-      // wire §6.2/§7: the server rejects an assistant message whose content has an empty text part
+      // docs/kimi-wire.md §6.2/§7: the server rejects an assistant message whose content has an empty text part
       if (m.role === 'assistant' && Array.isArray(m.content)) {
         if (m.content.some((p) => p && p.type === 'text' && (p.text === '' || p.text === undefined))) {
           this._invalidRequest(res, 'text content is empty');
@@ -1512,7 +1512,7 @@ class FakeKimi extends EventEmitter {
     record.streamed = await this._pump(res, gen(), (e) => e, inj.chunkDelayMs ?? 0, { resetAfter: after });
   }
 
-  /* Anthropic-compatible route (wire §8): POST /coding/v1/messages?beta=true, x-api-key. */
+  /* Anthropic-compatible route (docs/kimi-wire.md §8): POST /coding/v1/messages?beta=true, x-api-key. */
   async _messages(req, res, record) {
     const body = this._parseJsonBody(res, record);
     if (!body) return;

@@ -2,7 +2,7 @@
 // Installs a pinned Claude Code (npm `@anthropic-ai/claude-code`, whose `claude` is a ~400 MB native binary from its
 // optional platform package) into <repo>/.test-cache/claude-code and runs it hermetically: its own HOME, no
 // auto-update, telemetry or other non-essential traffic, stdin from /dev/null, always under a timeout (with a key
-// the server keeps refusing, `claude -p` retries for minutes; claude-code.md).
+// the server keeps refusing, `claude -p` retries for minutes; docs/claude-code.md).
 
 const fs = require('node:fs')
 const os = require('node:os')

@@ -1,5 +1,5 @@
 //! One refresh, start to finish: the cross-process lock, a re-read of the store (another
-//! process may have rotated already), the OAuth call with kimi-wire §2's retries, and a write
+//! process may have rotated already), the OAuth call with docs/kimi-wire.md §2's retries, and a write
 //! that neither drops the rotation nor resurrects a login that was signed out meanwhile.
 
 use super::session::{blocking, Session};
