@@ -1,5 +1,5 @@
 'use strict';
-// The Anthropic-compatible route through createKimiFetch against the fake Kimi server (kimi-wire §8): the body an
+// The Anthropic-compatible route through createKimiFetch against the fake Kimi server (docs/kimi-wire.md §8): the body an
 // Anthropic SDK sends is shaped into kimi-code's (key order, metadata.user_id, thinking + output_config.effort,
 // context_management with its beta flag), `?beta=true` is added, and the token goes in x-api-key, never Bearer.
 // Compared field for field with the vendored golden/ts-chat-anthropic.jsonl (kimi-code 2.1.0's own request).
@@ -16,7 +16,7 @@ const { loadGolden } = require('./helpers/golden');
 
 for (const k of ['KIMI_NATIVE_PROFILE', 'KIMI_NATIVE_CLIENT_VERSION', 'KIMI_NATIVE_REGION']) delete process.env[k];
 
-// kimi-wire §8 body key order and the fields of the captured request.
+// docs/kimi-wire.md §8 body key order and the fields of the captured request.
 const KEY_ORDER = ['model', 'max_tokens', 'metadata', 'thinking', 'output_config', 'context_management', 'system', 'messages', 'tools', 'stream'];
 const SESSION = '1174f432-73a5-4d2f-8b94-9876761b9a12';
 

@@ -105,13 +105,13 @@ function credentialFiles(d) {
   }
 }
 
-/** The README's login transcript as one regex per line (example values become patterns). */
+/** The login transcript of docs/login.md as one regex per line (example values become patterns). */
 function transcriptPatterns() {
-  const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8')
+  const readme = fs.readFileSync(path.join(__dirname, '..', 'docs', 'login.md'), 'utf8')
   const begin = '<!-- login-transcript:begin -->'
   const block = readme.slice(readme.indexOf(begin) + begin.length, readme.indexOf('<!-- login-transcript:end -->'))
   const lines = block.split('\n').filter((l) => l && !l.startsWith('```'))
-  assert.ok(lines.length >= 8, 'README has a login transcript')
+  assert.ok(lines.length >= 8, 'docs/login.md has a login transcript')
   const url = 'https://www.kimi.com/code/authorize_device?user_code=ABCD-EFGH'
   const esc = (x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
   return lines.map((line) => {
@@ -318,13 +318,13 @@ test('login without --print-config: a short result with a pointer, a countdown l
   assert.match(r.stdout, /--print-config/)
   assert.match(r.stdout, /#use-it-from-a-host/)
   assert.ok(r.stdout.split('\n').filter(Boolean).length <= 5, `short: ${r.stdout}`)
-  // The README's transcript is what the CLI prints (the browser and terminal-only lines aside). The fake server is
+  // The transcript in docs/login.md is what the CLI prints (the browser and terminal-only lines aside). The fake server is
   // not Kimi, and the lines that name the server say so instead (a foreign server is never "Kimi For Coding").
   const printed = (r.stderr + '\n' + r.stdout).split('\n')
   for (const { line, re } of transcriptPatterns()) {
     if (line.startsWith('$ ') || line.includes('opened in your browser') || line.includes(' left')) continue
     if (/Kimi For Coding/.test(line)) continue
-    assert.ok(printed.some((l) => re.test(l)), `README transcript line not printed: ${line}\n${show(r)}`)
+    assert.ok(printed.some((l) => re.test(l)), `docs/login.md transcript line not printed: ${line}\n${show(r)}`)
   }
   assert.ok(printed.includes(`Open this URL to sign in at ${f.oauthHost}:`), show(r))
   assert.ok(printed.includes(`This login is with ${f.url}, which is NOT a Kimi server (oauthHost from env:KIMI_CODE_OAUTH_HOST). Approve it only if you run that server yourself.`), show(r))
@@ -369,7 +369,7 @@ test('login on a terminal shows a live countdown with the code, the URL and the 
   assert.ok(line.includes(dev.user_code), `the countdown names the code: ${line}`)
   assert.ok(line.includes(`${f.url}/code/authorize_device`), `the countdown names the URL: ${line}`)
   const waiting = transcriptPatterns().find((p) => p.line.includes(' left'))
-  assert.ok(waiting && waiting.re.test(line.replace(/\x1b\[2K/g, '')), `README's waiting line matches the terminal's: ${line}`)
+  assert.ok(waiting && waiting.re.test(line.replace(/\x1b\[2K/g, '')), `docs/login.md's waiting line matches the terminal's: ${line}`)
   const seen = [...new Set(lefts())]
   assert.ok(seen.length >= 3, `the time left ticks (${seen})`)
   assert.ok(seen[0] <= 1800 && seen[0] >= 1790, `starts from the code's expires_in (${seen[0]})`)

@@ -1,5 +1,5 @@
 'use strict';
-// Tests that the fake Kimi server is faithful to shared/reference/kimi-wire.md (§1, §2, §5, §6, §7).
+// Tests that the fake Kimi server is faithful to docs/kimi-wire.md (§1, §2, §5, §6, §7).
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
@@ -107,7 +107,7 @@ test('device flow: pending, approve, token response shape', async (t) => {
 
   r = await poll(k, da.device_code);
   assert.equal(r.json.error, 'invalid_grant', 'a device code is single use');
-  // the body the real clients send is exactly these bytes (wire §1.4)
+  // the body the real clients send is exactly these bytes (docs/kimi-wire.md §1.4)
   const rec = k.requestsTo('/api/oauth/token')[0];
   assert.equal(rec.body, `client_id=${CLIENT_ID}&device_code=${da.device_code}&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code`);
   // approve() without argument targets the latest code
@@ -195,7 +195,7 @@ test('oauth: invalid_client, strict form parsing, unknown grant', async (t) => {
   });
   assert.equal(r.status, 400);
   assert.equal(r.json.error, 'invalid_request');
-  // no scope, no PKCE (wire §1.1): unexpected fields are rejected by this fake
+  // no scope, no PKCE (docs/kimi-wire.md §1.1): unexpected fields are rejected by this fake
   r = await post(`${k.oauthHost}/api/oauth/device_authorization`, form({ client_id: CLIENT_ID, scope: 'kimi-code' }));
   assert.equal(r.json.error, 'invalid_request');
   r = await post(`${k.oauthHost}/api/oauth/device_authorization`, form([['client_id', CLIENT_ID], ['client_id', CLIENT_ID]]));
@@ -282,7 +282,7 @@ test('identity gate: UA-prefix allowlist on the coding routes, 403 for others; o
   assert.deepEqual(await r.json(), {
     error: { message: MSG_ONLY_CODING_AGENTS, type: 'access_terminated_error' },
   });
-  // identity.md: the known coding agents pass by User-Agent prefix alone, no X-Msh-* needed
+  // docs/identity.md: the known coding agents pass by User-Agent prefix alone, no X-Msh-* needed
   for (const ua of [
     'KimiCLI/1.52.0',
     'kimi-code-cli/2.1.0 (web)',
@@ -309,7 +309,7 @@ test('identity gate: UA-prefix allowlist on the coding routes, 403 for others; o
   // 401 comes before 403
   assert.equal((await chat(k, 'bogus', { stream: false }, { 'User-Agent': 'node' })).status, 401);
 
-  // /models and /usages: not gated by default (wire §5.2; UNCONFIRMED for other UAs) ...
+  // /models and /usages: not gated by default (docs/kimi-wire.md §5.2; UNCONFIRMED for other UAs) ...
   const get = (p, ua) => fetch(`${k.baseUrl}${p}`, { headers: { Authorization: `Bearer ${at}`, 'User-Agent': ua } });
   for (const p of ['/models', '/usages']) assert.equal((await get(p, 'kimi-native/0.1.0 (linux; x64)')).status, 200, p);
   // ... unless asked for
@@ -357,7 +357,7 @@ test('identity gate: UA-prefix allowlist on the coding routes, 403 for others; o
   assert.equal((await chat(k, at, { stream: false }, { 'User-Agent': 'node' })).status, 200);
 });
 
-test('GET /models shape (wire §6.4)', async (t) => {
+test('GET /models shape (docs/kimi-wire.md §6.4)', async (t) => {
   const k = await startFakeKimi();
   t.after(() => k.close());
   const { access_token } = k.issueTokens();

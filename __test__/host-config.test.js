@@ -14,20 +14,20 @@ const raw = (file, begin, end) => {
 }
 const fenced = (block) => block.slice(block.indexOf('\n', block.indexOf('```')) + 1, block.lastIndexOf('```'))
 
-for (const file of ['README.md', 'docs/opencode.md']) {
+for (const file of ['docs/opencode.md']) {
   test(`opencode.json printed by login equals the template in ${file}`, () => {
     const doc = JSON.parse(fenced(raw(file, '<!-- opencode-json:begin -->', '<!-- opencode-json:end -->')))
     assert.deepEqual(hosts.opencodeConfig(), doc)
   })
 }
 
-test('the Anthropic-mode opencode.json in README.md is the block lib/host-config builds', () => {
-  const doc = JSON.parse(fenced(raw('README.md', '<!-- opencode-anthropic-json:begin -->', '<!-- opencode-anthropic-json:end -->')))
+test('the Anthropic-mode opencode.json in docs/opencode.md is the block lib/host-config builds', () => {
+  const doc = JSON.parse(fenced(raw('docs/opencode.md', '<!-- opencode-anthropic-json:begin -->', '<!-- opencode-anthropic-json:end -->')))
   assert.deepEqual(doc, { plugin: ['kimi-native'], provider: hosts.opencodeAnthropicProvider() })
   assert.deepEqual(Object.keys(doc.provider), [hosts.OPENCODE_ANTHROPIC_ID])
 })
 
-for (const file of ['README.md', 'docs/pi.md']) {
+for (const file of ['docs/pi.md']) {
   test(`pi setup printed by login equals the commands in ${file}`, () => {
     const doc = raw(file, '<!-- pi-setup:begin -->', '<!-- pi-setup:end -->')
     for (const line of hosts.piSetup()) assert.ok(doc.includes(line), `${file} lacks: ${line}`)

@@ -113,7 +113,7 @@ function seedPi(d, kimiEntries) {
   writeFile(d.piAuth, text)
   return text
 }
-/** kimi-cli's file (golden py format) and kimi-code's (named after the host/base pair, kimi-wire §3). */
+/** kimi-cli's file (golden py format) and kimi-code's (named after the host/base pair, docs/kimi-wire.md §3). */
 function seedOfficial(d, f, cliTokens, codeTokens) {
   const py = (t) => `{"access_token": "${t.access_token}", "refresh_token": "${t.refresh_token}", "expires_at": ${Date.now() / 1000 + t.expires_in}, "scope": "kimi-code", "token_type": "Bearer", "expires_in": 900.0}`
   writeFile(d.kimiCli, py(cliTokens))

@@ -1,5 +1,5 @@
 'use strict'
-// End to end: the opt-in Anthropic-compatible provider block (README) in the real opencode binary (pinned), against
+// End to end: the opt-in Anthropic-compatible provider block (docs/opencode.md) in the real opencode binary (pinned), against
 // the fake Kimi server. Proves: opencode's bundled @ai-sdk/anthropic goes through the core's fetch to
 // POST /coding/v1/messages?beta=true with x-api-key holding the native login's token, opencode's UA first then
 // kimi-native, thinking per variant, the reply comes back, and no token lands in opencode's files.
@@ -11,14 +11,14 @@ const path = require('node:path')
 const { pathToFileURL } = require('node:url')
 const { REPO, ensureHost, createSandbox } = require('./helpers/sandbox')
 
-const README = path.join(REPO, 'README.md')
+const DOC = path.join(REPO, 'docs', 'opencode.md')
 const RUN_TIMEOUT_MS = 180000
 
-/** The Anthropic opencode.json block documented in the README. */
+/** The Anthropic opencode.json block documented in docs/opencode.md. */
 function documentedConfig() {
-  const md = fs.readFileSync(README, 'utf8')
+  const md = fs.readFileSync(DOC, 'utf8')
   const m = /<!-- opencode-anthropic-json:begin -->\s*```json\n([\s\S]*?)```\s*<!-- opencode-anthropic-json:end -->/.exec(md)
-  assert.ok(m, 'README has the opencode-anthropic-json block')
+  assert.ok(m, 'docs/opencode.md has the opencode-anthropic-json block')
   return JSON.parse(m[1])
 }
 
@@ -64,7 +64,7 @@ test('opencode with the Anthropic-compatible provider block', { timeout: 20 * 60
   const ID = OPENCODE_ANTHROPIC_ID
   const MODEL = core.PROVIDER.defaultModel
   const documented = documentedConfig()
-  assert.deepEqual(documented.provider, opencodeAnthropicProvider(), 'README block equals lib/host-config')
+  assert.deepEqual(documented.provider, opencodeAnthropicProvider(), 'documented block equals lib/host-config')
   sb.writeConfig({ ...documented, plugin: [pathToFileURL(REPO).href] })
 
   const ocRun = async ({ variant, prompt = 'say hi' } = {}) => {

@@ -19,7 +19,7 @@ const RUN_TIMEOUT_MS = 180000
 const EXIT_CHILD = path.join(__dirname, 'helpers', 'exit-child.js')
 const API_KEY = 'sk-user-static-key-0123456789abcdef'
 
-/** kimi-native's (and kimi-code's) file name for a host pair (kimi-wire §3). */
+/** kimi-native's (and kimi-code's) file name for a host pair (docs/kimi-wire.md §3). */
 function slotFile(oauthHost, baseUrl) {
   const hex = crypto.createHash('sha256').update(JSON.stringify({ oauthHost, baseUrl })).digest('hex').slice(0, 16)
   return `kimi-code-env-${hex}.json`

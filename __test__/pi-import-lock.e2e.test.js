@@ -63,7 +63,7 @@ async function setup() {
     KIMI_CODE_BASE_URL: f.baseUrl,
     ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
   }
-  // The core's refresh lock of this host pair (config.rs slot_for / lock_path).
+  // The core's refresh lock of this host pair (src/config/slot.rs slot_for / lock_path).
   const slot = crypto.createHash('sha256').update(JSON.stringify({ oauthHost: f.oauthHost, baseUrl: f.baseUrl })).digest('hex').slice(0, 16)
   d.refreshLock = path.join(d.kn, 'locks', `kimi-code-env-${slot}.lock`)
   fs.mkdirSync(path.dirname(d.refreshLock), { recursive: true, mode: 0o700 })

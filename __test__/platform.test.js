@@ -105,7 +105,7 @@ test('platform services against the fake Kimi server', async (t) => {
   });
 
   await t.test('search: a server that ignores limit still gives the caller no more than it asked for', async () => {
-    // Whether Kimi's search honours `limit` is undocumented (kimi-wire §6.8): this answer ignores it.
+    // Whether Kimi's search honours `limit` is undocumented (docs/kimi-wire.md §6.8): this answer ignores it.
     const five = Array.from({ length: 5 }, (_, i) => ({ title: `R${i + 1}`, url: `https://example.com/${i + 1}`, snippet: '' }));
     srv.inject({ path: '/coding/v1/search', status: 200, body: { search_results: five } });
     const n = srv.requests.length;

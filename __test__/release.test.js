@@ -757,7 +757,7 @@ test('.gitattributes keeps every byte-compared file LF in every checkout (Window
   }
   const walk = (dir) => fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })
     .flatMap((e) => (e.isDirectory() ? walk(`${dir}/${e.name}`) : [`${dir}/${e.name}`]))
-  const files = ['README.md', 'package.json', 'index.js', 'index.d.ts', ...walk('npm').filter((f) => !f.endsWith('.node')), ...walk('__test__/golden')]
+  const files = ['README.md', ...walk('docs'), 'package.json', 'index.js', 'index.d.ts', ...walk('npm').filter((f) => !f.endsWith('.node')), ...walk('__test__/golden')]
   const r = git(['check-attr', 'text', 'eol', '--', ...files])
   assert.equal(r.status, 0, r.stderr)
   const attrs = {}

@@ -1,4 +1,4 @@
-//! Maps Kimi API error responses to stable codes with actionable messages (kimi-wire §7).
+//! Maps Kimi API error responses to stable codes with actionable messages (docs/kimi-wire.md §7).
 
 use crate::config::Settings;
 use crate::constants as c;
@@ -57,7 +57,7 @@ pub fn classify(status: u16, body_text: &str, retry_after: Option<f64>, settings
       format!("Your Kimi For Coding quota for this billing cycle is used up (HTTP 403: {server_said}). Check `npx kimi-native usage`."),
     ),
     // Classified by wording: both are reported with `access_terminated_error` and with
-    // `permission_error` (kimi-wire §7, identity.md).
+    // `permission_error` (docs/kimi-wire.md §7, docs/identity.md).
     // The server's own words are left out on purpose: hosts retry errors whose text says
     // "terminated" (opencode 1.18 does), and this one must never be retried.
     403 if server_said.contains(c::MSG_ACCOUNT_TERMINATED) => KimiError::new(
@@ -83,7 +83,7 @@ pub fn classify(status: u16, body_text: &str, retry_after: Option<f64>, settings
         settings.profile.as_str(),
         match settings.host {
           None if !settings.profile.is_official() => "Use Kimi through a coding agent it accepts (opencode, pi, openclaw with the kimi-native plugin), or ask Kimi (code@moonshot.ai) to accept kimi-native; update kimi-native and the host.",
-          _ => "Update kimi-native and your coding agent; if it persists, ask Kimi (code@moonshot.ai) whether this agent is accepted. The official-client profiles (kimi-code, kimi-cli) risk your subscription: see the README.",
+          _ => "Update kimi-native and your coding agent; if it persists, ask Kimi (code@moonshot.ai) whether this agent is accepted. The official-client profiles (kimi-code, kimi-cli) risk your subscription: see https://github.com/kimi-native/kimi-native/blob/main/docs/identity.md.",
         }
       ),
     ),

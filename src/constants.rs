@@ -1,13 +1,13 @@
 //! Every fact about the Kimi service and the official clients lives here, once.
-//! Sources are cited as in the project's wire reference (kimi-wire.md).
+//! Sources are cited by section of the vendored wire reference, docs/kimi-wire.md.
 
-/// Public OAuth client of both official clients (no secret). kimi-wire §1.1.
+/// Public OAuth client of both official clients (no secret). docs/kimi-wire.md §1.1.
 pub const CLIENT_ID: &str = "17e5f671-d194-4dfb-9706-5516cb48c098";
 
-/// OAuth hosts per region (kimi-code `KIMI_REGION_PROFILES`). kimi-wire §1.1.
+/// OAuth hosts per region (kimi-code `KIMI_REGION_PROFILES`). docs/kimi-wire.md §1.1.
 pub const OAUTH_HOST_CN: &str = "https://auth.kimi.com";
 pub const OAUTH_HOST_GLOBAL: &str = "https://auth.kimi.ai";
-/// API bases per region. kimi-wire §6.0.
+/// API bases per region. docs/kimi-wire.md §6.0.
 pub const BASE_URL_CN: &str = "https://api.kimi.com/coding/v1";
 pub const BASE_URL_GLOBAL: &str = "https://api.kimi.ai/coding/v1";
 
@@ -15,7 +15,7 @@ pub const DEVICE_AUTHORIZATION_PATH: &str = "/api/oauth/device_authorization";
 pub const TOKEN_PATH: &str = "/api/oauth/token";
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
-/// Device-code defaults. kimi-wire §1.3/§1.4: default interval 5 s, clamp ≥ 1 s, +5 s on
+/// Device-code defaults. docs/kimi-wire.md §1.3/§1.4: default interval 5 s, clamp ≥ 1 s, +5 s on
 /// slow_down, a local 15-minute budget across expired_token restarts.
 pub const DEFAULT_POLL_INTERVAL_SECS: u64 = 5;
 pub const SLOW_DOWN_STEP_SECS: u64 = 5;
@@ -23,13 +23,13 @@ pub const DEVICE_LOGIN_BUDGET_SECS: u64 = 15 * 60;
 /// Per-request OAuth timeout of kimi-code (`DEFAULT_HTTP_TIMEOUT_MS`).
 pub const OAUTH_HTTP_TIMEOUT_SECS: u64 = 30;
 
-/// Refresh ahead when `expires_at − now < max(REFRESH_FLOOR_SECS, expires_in / 2)`. kimi-wire §2.
+/// Refresh ahead when `expires_at − now < max(REFRESH_FLOOR_SECS, expires_in / 2)`. docs/kimi-wire.md §2.
 pub const REFRESH_FLOOR_SECS: f64 = 300.0;
-/// Transient refresh failures: 3 attempts, sleeping 1 s then 2 s. kimi-wire §2.
+/// Transient refresh failures: 3 attempts, sleeping 1 s then 2 s. docs/kimi-wire.md §2.
 pub const REFRESH_ATTEMPTS: u32 = 3;
 pub const REFRESH_RETRY_STATUSES: [u16; 5] = [429, 500, 502, 503, 504];
 
-/// Identity header names in the order kimi-code sends them (kimi-wire §5.3).
+/// Identity header names in the order kimi-code sends them (docs/kimi-wire.md §5.3).
 pub const HEADER_USER_AGENT: &str = "User-Agent";
 pub const HEADER_PLATFORM: &str = "X-Msh-Platform";
 pub const HEADER_VERSION: &str = "X-Msh-Version";
@@ -38,30 +38,30 @@ pub const HEADER_DEVICE_MODEL: &str = "X-Msh-Device-Model";
 pub const HEADER_OS_VERSION: &str = "X-Msh-Os-Version";
 pub const HEADER_DEVICE_ID: &str = "X-Msh-Device-Id";
 
-/// kimi-native's own product token and version (the honest `native` profile, identity.md).
+/// kimi-native's own product token and version (the honest `native` profile, docs/identity.md).
 pub const NATIVE_PRODUCT: &str = "kimi-native";
 pub const NATIVE_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Headers opencode adds for its own gateways that no official client sends: dropped in the
 /// official profiles so their requests stay byte-exact; passed through in `native`.
 pub const OFFICIAL_DROPPED_HEADERS: [&str; 3] = ["x-parent-session-id", "x-session-affinity", "x-session-id"];
 
-/// kimi-code 2.1.0 identity (kimi-wire §5.1).
+/// kimi-code 2.1.0 identity (docs/kimi-wire.md §5.1).
 pub const KIMI_CODE_PRODUCT: &str = "kimi-code-cli";
 pub const KIMI_CODE_PLATFORM: &str = "kimi_code_cli";
 pub const KIMI_CODE_VERSION: &str = "2.1.0";
 pub const KIMI_CODE_HOME_DIR: &str = ".kimi-code";
-/// kimi-cli 1.52.0 identity (kimi-wire §5.1).
+/// kimi-cli 1.52.0 identity (docs/kimi-wire.md §5.1).
 pub const KIMI_CLI_PRODUCT: &str = "KimiCLI";
 pub const KIMI_CLI_PLATFORM: &str = "kimi_cli";
 pub const KIMI_CLI_VERSION: &str = "1.52.0";
 pub const KIMI_CLI_HOME_DIR: &str = ".kimi";
-/// kimi-cli sends OAuth with aiohttp's default User-Agent, not its own (kimi-wire §1.2).
+/// kimi-cli sends OAuth with aiohttp's default User-Agent, not its own (docs/kimi-wire.md §1.2).
 pub const KIMI_CLI_OAUTH_USER_AGENT: &str = "Python/3.13 aiohttp/3.13.3";
 pub const DEVICE_ID_FILE: &str = "device_id";
-/// Official credential file for the default host/base pair (kimi-wire §3).
+/// Official credential file for the default host/base pair (docs/kimi-wire.md §3).
 pub const OFFICIAL_CREDENTIALS_FILE: &str = "credentials/kimi-code.json";
 
-/// Chat request shaping facts (kimi-wire §6.1).
+/// Chat request shaping facts (docs/kimi-wire.md §6.1).
 pub const THINKING_KEEP: &str = "all";
 pub const KIMI_CODE_CACHE_KEY_PREFIX: &str = "session_";
 pub const DEFAULT_MODEL: &str = "kimi-for-coding";
@@ -71,11 +71,11 @@ pub const DEFAULT_CONTEXT_LENGTH: u64 = 262_144;
 /// Output cap hosts configure for the default model.
 pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 32_768;
 
-/// Error types in response bodies (kimi-wire §7).
+/// Error types in response bodies (docs/kimi-wire.md §7).
 pub const ERR_TYPE_ACCESS_TERMINATED: &str = "access_terminated_error";
 pub const ERR_TYPE_QUOTA: &str = "exceeded_current_quota_error";
 pub const ERR_TYPE_INVALID_AUTH: &str = "invalid_authentication_error";
-/// Wording of the two 403s (kimi-wire §7, identity.md): classified by text, since both are
+/// Wording of the two 403s (docs/kimi-wire.md §7, docs/identity.md): classified by text, since both are
 /// reported with more than one `type`.
 pub const MSG_CLIENT_GATE: &str = "only available for Coding Agents";
 pub const MSG_ACCOUNT_TERMINATED: &str = "Review our Community Guidelines";
@@ -122,7 +122,7 @@ pub const HANDED_OUT_DIR: &str = "handed-out";
 pub const HANDED_OUT_KEEP_SECS: f64 = 3600.0;
 pub const HANDED_OUT_MAX_ENTRIES: usize = 256;
 
-/// Claude Code (2.1.332, claude-code.md): it runs `apiKeyHelper` through `/bin/sh`, caches the
+/// Claude Code (2.1.332, docs/claude-code.md): it runs `apiKeyHelper` through `/bin/sh`, caches the
 /// output for `CLAUDE_CODE_API_KEY_HELPER_TTL_MS` (5 min when unset) and runs it again at once
 /// after a 401. It appends `/v1/messages` to `ANTHROPIC_BASE_URL` itself.
 pub const CLAUDE_CODE_HOST: &str = "claude-code";
@@ -135,15 +135,15 @@ pub const CLAUDE_CODE_LOCAL_SETTINGS_FILE: &str = "settings.local.json";
 pub const SETUP_RECORD_FILE: &str = "setup-claude-code.json";
 
 /// Environment variables.
-/// Platform endpoints under the coding base (kimi-wire §6.6–§6.8).
+/// Platform endpoints under the coding base (docs/kimi-wire.md §6.6–§6.8).
 pub const FILES_PATH: &str = "/files";
 pub const SEARCH_PATH: &str = "/search";
 pub const FETCH_PATH: &str = "/fetch";
 pub const TOOLS_PATH: &str = "/tools";
 pub const ME_PATH: &str = "/me";
-/// `ms://<file-id>` is how an uploaded file is referenced in a chat (kimi-wire §6.7).
+/// `ms://<file-id>` is how an uploaded file is referenced in a chat (docs/kimi-wire.md §6.7).
 pub const FILE_REF_SCHEME: &str = "ms://";
-/// Error type the fetch service answers for a URL it refuses (kimi-wire §6.8, community).
+/// Error type the fetch service answers for a URL it refuses (docs/kimi-wire.md §6.8, community).
 pub const ERR_TYPE_SECURITY_RISK: &str = "security_risk";
 /// Inline images larger than this (decoded bytes) go through the Files API (issue #16).
 pub const UPLOAD_THRESHOLD_BYTES: u64 = 1024 * 1024;
@@ -160,7 +160,7 @@ pub const PROJECT_CONFIG_FILE: &str = ".kimi-native.json";
 /// Backups `import` and `setup` keep of one host file (`<file>.bak-<time>`, 0600): each holds every
 /// provider's secrets that file held, so older ones are deleted.
 pub const HOST_FILE_BACKUPS_KEPT: usize = 3;
-/// Default timeouts of the platform calls. Search: kimi-cli's 180 s total (kimi-wire §6.8).
+/// Default timeouts of the platform calls. Search: kimi-cli's 180 s total (docs/kimi-wire.md §6.8).
 pub const SEARCH_TIMEOUT_MS: u64 = 180_000;
 pub const FETCH_URL_TIMEOUT_MS: u64 = 120_000;
 pub const UPLOAD_TIMEOUT_MS: u64 = 300_000;

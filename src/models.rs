@@ -1,4 +1,4 @@
-//! Model discovery (`GET {base}/models`, kimi-wire §6.4) and its non-secret cache file.
+//! Model discovery (`GET {base}/models`, docs/kimi-wire.md §6.4) and its non-secret cache file.
 
 use crate::config::Settings;
 use crate::error::{Code, KimiError, Result};

@@ -1,6 +1,6 @@
 //! The OAuth wire calls (RFC 8628 device flow and refresh), byte-for-byte as the official
 //! clients send them: form bodies with `client_id` only (no scope, no PKCE), fixed field order,
-//! the profile's identity headers (kimi-wire §1, §2).
+//! the profile's identity headers (docs/kimi-wire.md §1, §2).
 
 use crate::config::Settings;
 use crate::constants as c;

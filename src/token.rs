@@ -1,4 +1,4 @@
-//! The OAuth token as kimi-native stores it, and the refresh-ahead rule (kimi-wire §1.5, §2).
+//! The OAuth token as kimi-native stores it, and the refresh-ahead rule (docs/kimi-wire.md §1.5, §2).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -110,7 +110,7 @@ const MIN_USED_SHARE: f64 = 0.25;
 /// (or a quarter of its life, for short tokens); before that the refresh runs in the background.
 const BLOCKING_MARGIN_SECS: f64 = 60.0;
 
-/// Seconds before expiry at which a token is due: `max(floor, expires_in / 2)` (kimi-wire §2;
+/// Seconds before expiry at which a token is due: `max(floor, expires_in / 2)` (docs/kimi-wire.md §2;
 /// 450 s for a 900 s token), but never more than three quarters of its life.
 pub fn refresh_threshold(expires_in: f64, floor: f64) -> f64 {
   let ahead = floor.max(expires_in / 2.0);
@@ -134,7 +134,7 @@ pub fn needs_refresh(login: &StoredLogin, now: f64, floor: f64) -> bool {
   login.expires_at - now < refresh_threshold(login.expires_in, floor)
 }
 
-/// Reads an official client's credential file (kimi-wire §3), tolerant as both clients are:
+/// Reads an official client's credential file (docs/kimi-wire.md §3), tolerant as both clients are:
 /// missing fields become empty/0, numbers may be int or float.
 pub fn parse_official(text: &str) -> Option<StoredLogin> {
   let v: serde_json::Value = serde_json::from_str(text).ok()?;

@@ -1,4 +1,4 @@
-//! Quota windows from `GET {base}/usages` (kimi-wire §6.5): numbers arrive as decimal
+//! Quota windows from `GET {base}/usages` (docs/kimi-wire.md §6.5): numbers arrive as decimal
 //! strings; the top-level `usage` is the weekly window, `limits[]` carry shorter windows.
 
 use serde::Serialize;

@@ -18,7 +18,7 @@ const ERRORS = Object.freeze({
     status: 403,
     body: { error: { message: MSG_ONLY_CODING_AGENTS, type: 'access_terminated_error' } },
   }),
-  // identity.md: account suspension as reported by pi users (pi#5009), type permission_error, top-level type
+  // docs/identity.md: account suspension as reported by pi users (pi#5009), type permission_error, top-level type
   accountSuspended403: Object.freeze({
     status: 403,
     body: {

@@ -1,14 +1,14 @@
 'use strict';
-// The client-identity gate of the fake Kimi server (identity.md, wire §5): which User-Agents and identity headers
+// The client-identity gate of the fake Kimi server (docs/identity.md, wire §5): which User-Agents and identity headers
 // an API route accepts. Methods are mixed into FakeKimi (server.js).
 
 const { getHeader } = require('./util');
 
 /**
- * The client gate (identity.md): prefix-based on the User-Agent. The accepted prefixes are the known coding agents:
+ * The client gate (docs/identity.md): prefix-based on the User-Agent. The accepted prefixes are the known coding agents:
  * the official clients, Claude Code, and the hosts Kimi names or allowlisted (pi: MoonshotAI/kimi-code#2185).
  * kimi-native's own `kimi-native/` (the CLI alone) is NOT in the list: whether Kimi accepts it is UNCONFIRMED, so
- * tests see the refusal. Claude Code itself sends `claude-cli/<version> (external, sdk-cli)` (claude-code.md); Kimi
+ * tests see the refusal. Claude Code itself sends `claude-cli/<version> (external, sdk-cli)` (docs/claude-code.md); Kimi
  * names Claude Code first among the agents it serves and documents its setup, so that prefix passes too.
  */
 const ALLOWED_UA_PREFIXES = Object.freeze(['KimiCLI/', 'kimi-code-cli/', 'claude-code/', 'claude-cli/', 'pi/', 'opencode/', 'openclaw/']);

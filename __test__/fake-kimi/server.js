@@ -3,7 +3,7 @@
 /*
  * Fake Kimi For Coding server (OAuth device flow + coding API) for tests.
  *
- * Faithful to shared/reference/kimi-wire.md (§1 OAuth, §2 refresh, §5 identity, §6 API, §7 errors) and to the
+ * Faithful to docs/kimi-wire.md (§1 OAuth, §2 refresh, §5 identity, §6 API, §7 errors) and to the
  * golden request logs. Everything listens on loopback only. No npm dependencies; Node >= 18.
  *
  * Library use:

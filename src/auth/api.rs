@@ -10,7 +10,7 @@ use std::time::Duration;
 
 const API_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Request headers for `/models` per profile (kimi-wire §5.2): see `identity::api_headers`.
+/// Request headers for `/models` per profile (docs/kimi-wire.md §5.2): see `identity::api_headers`.
 fn models_request(settings: &Settings, http: &reqwest::Client, token: &str) -> reqwest::RequestBuilder {
   crate::identity::api_request(settings, http, crate::identity::Endpoint::Models, token)
 }
@@ -87,7 +87,7 @@ pub async fn list_models(settings: &Settings, refresh: bool) -> Result<Vec<Model
 }
 
 pub async fn usage(settings: &Settings) -> Result<serde_json::Value> {
-  // Per profile (kimi-wire §5.2): see `identity::api_headers`.
+  // Per profile (docs/kimi-wire.md §5.2): see `identity::api_headers`.
   get_json(
     settings,
     None,

@@ -1,6 +1,6 @@
 //! Refreshing a login: the one flight per login that every caller joins, the backoff after a
 //! failed one, and one refresh start to finish: the cross-process lock, a re-read of the store
-//! (another process may have rotated already), the OAuth call with kimi-wire §2's retries, and
+//! (another process may have rotated already), the OAuth call with docs/kimi-wire.md §2's retries, and
 //! a write that neither drops the rotation nor resurrects a login that was signed out meanwhile.
 
 use super::session::{Flight, Session};

@@ -5,7 +5,7 @@
 //! that is not a JSON object is refused untouched, and what was set is recorded in kimi-native's
 //! home (values that are not secrets only) so `--remove` can undo exactly that.
 //!
-//! Keys (Claude Code 2.1.332, read from its binary and docs; claude-code.md): `apiKeyHelper`
+//! Keys (Claude Code 2.1.332, read from its binary and docs; docs/claude-code.md): `apiKeyHelper`
 //! (a `/bin/sh` command whose stdout is sent as `x-api-key` and as bearer), and in `env`:
 //! `ANTHROPIC_BASE_URL`, `ANTHROPIC_MODEL`, the model of each alias (`ANTHROPIC_DEFAULT_*_MODEL`,
 //! which replaced `ANTHROPIC_SMALL_FAST_MODEL`), `CLAUDE_CODE_MAX_CONTEXT_TOKENS` (the window of

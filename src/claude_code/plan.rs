@@ -90,7 +90,7 @@ pub(super) fn plan_of(
       });
     }
   }
-  // The environment wins over every settings file (claude-code.md): only say so, never read it.
+  // The environment wins over every settings file (docs/claude-code.md): only say so, never read it.
   let mut notes = Vec::new();
   for name in [env::ANTHROPIC_API_KEY, env::ANTHROPIC_AUTH_TOKEN] {
     if env_source.var(name).is_some() {

@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Profile {
-  /// Honest default: the host's own product token, then kimi-native's (identity.md).
+  /// Honest default: the host's own product token, then kimi-native's (docs/identity.md).
   Native,
-  /// Opt-in: Moonshot's kimi-code 2.1.0 identity, byte for byte (kimi-wire §5).
+  /// Opt-in: Moonshot's kimi-code 2.1.0 identity, byte for byte (docs/kimi-wire.md §5).
   KimiCode,
-  /// Opt-in: Moonshot's kimi-cli 1.52.0 identity, byte for byte (kimi-wire §5).
+  /// Opt-in: Moonshot's kimi-cli 1.52.0 identity, byte for byte (docs/kimi-wire.md §5).
   KimiCli,
 }
 

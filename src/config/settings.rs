@@ -57,11 +57,11 @@ pub struct Settings {
   /// credential may go (see [`Settings::origin_refusal`]).
   pub env_origins: Vec<String>,
   /// The host/base pair kimi-cli uses in this environment: it names its credential file the same
-  /// for every pair, so its login is usable only when ours is that pair (kimi-wire §3).
+  /// for every pair, so its login is usable only when ours is that pair (docs/kimi-wire.md §3).
   pub kimi_cli_pair: (String, String),
-  /// Floor of the refresh-ahead window (kimi-wire §2: 300 s).
+  /// Floor of the refresh-ahead window (docs/kimi-wire.md §2: 300 s).
   pub refresh_floor_secs: f64,
-  /// How long a device login may wait for approval in all (kimi-wire §1.4: 15 min).
+  /// How long a device login may wait for approval in all (docs/kimi-wire.md §1.4: 15 min).
   pub login_budget: Duration,
   /// How long one keychain call may take before `auto` falls back to the file.
   pub keychain_timeout: Duration,

@@ -13,7 +13,7 @@ impl Settings {
   }
 
   /// Storage slot for this host/base pair, named the way kimi-code names its credential
-  /// files so that logins against different servers never overwrite each other (kimi-wire §3).
+  /// files so that logins against different servers never overwrite each other (docs/kimi-wire.md §3).
   pub fn slot(&self) -> String {
     slot_for(&self.oauth_host, &self.base_url)
   }
@@ -88,7 +88,7 @@ mod tests {
       )]
     );
     assert_eq!(slot_for(c::OAUTH_HOST_CN, c::BASE_URL_CN), "kimi-code");
-    // kimi-wire §3: computed name for a global-region login
+    // docs/kimi-wire.md §3: computed name for a global-region login
     assert_eq!(
       slot_for(c::OAUTH_HOST_GLOBAL, c::BASE_URL_GLOBAL),
       "kimi-code-env-0e4f99c69cc27850"

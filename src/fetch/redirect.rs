@@ -63,7 +63,7 @@ async fn send_once(
   {
     rb = rb.header(k, v);
   }
-  // The Anthropic-compatible route authenticates with x-api-key (kimi-wire §8).
+  // The Anthropic-compatible route authenticates with x-api-key (docs/kimi-wire.md §8).
   if hop.url.path().ends_with("/messages") {
     rb = rb.header("x-api-key", token);
   } else {

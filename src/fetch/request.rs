@@ -77,7 +77,7 @@ pub struct FetchRequest {
 
 /// Headers kimi-native itself sets on every request (transport, credentials, identity, its own
 /// hints): a host's value for them is replaced, never merged. Everything else the host sends
-/// passes, including `X-Msh-Tool-Call-Id` (needed by /search and /fetch, kimi-wire §5.1).
+/// passes, including `X-Msh-Tool-Call-Id` (needed by /search and /fetch, docs/kimi-wire.md §5.1).
 fn is_owned(name: &str) -> bool {
   let n = name.to_ascii_lowercase();
   matches!(
@@ -189,7 +189,7 @@ mod tests {
     ] {
       assert!(!passes(&native, h) && !passes(&code, h), "{h}");
     }
-    // /search and /fetch need the tool-call id (kimi-wire §5.1); it is the host's, not ours.
+    // /search and /fetch need the tool-call id (docs/kimi-wire.md §5.1); it is the host's, not ours.
     for h in ["content-type", "accept", "anthropic-beta", "X-Msh-Tool-Call-Id"] {
       assert!(passes(&native, h) && passes(&code, h), "{h}");
     }

@@ -141,7 +141,7 @@ pub fn request_identity(settings: &Settings, incoming_ua: Option<&str>) -> Ident
   }
 }
 
-/// Non-chat API calls made by the core itself (kimi-wire §5.2).
+/// Non-chat API calls made by the core itself (docs/kimi-wire.md §5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
   Models,
@@ -192,7 +192,7 @@ pub fn api_request(
   req
 }
 
-/// Headers of the OAuth requests (device authorization, polls, refresh), kimi-wire §1.
+/// Headers of the OAuth requests (device authorization, polls, refresh), docs/kimi-wire.md §1.
 pub fn oauth_headers(settings: &Settings) -> Vec<(String, String)> {
   let ident = identity(settings);
   let form = (

@@ -1,7 +1,7 @@
-//! Who a request says it comes from. Default (`native`, identity.md): the host's own product
+//! Who a request says it comes from. Default (`native`, docs/identity.md): the host's own product
 //! token, then `kimi-native/<version> (<platform>; <runtime>; <arch>)`, and no official-client
 //! headers or device-id file. Opt-in (`kimi-code`, `kimi-cli`): the identity headers of the
-//! official clients (kimi-wire §4, §5), value formats, ASCII sanitising and device-id file
+//! official clients (docs/kimi-wire.md §4, §5), value formats, ASCII sanitising and device-id file
 //! semantics exactly as each client does — with a one-time warning per process.
 //!
 //! `os` gathers the machine's facts, `device` turns them (and the device-id file) into what an

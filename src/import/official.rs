@@ -1,4 +1,4 @@
-//! The official clients' credential files (kimi-wire §3). Listed, never imported: taking over
+//! The official clients' credential files (docs/kimi-wire.md §3). Listed, never imported: taking over
 //! their chain would log the official client out. kimi-native reuses them read-only instead.
 
 use super::parse::{Chain, Entry};

@@ -1,4 +1,4 @@
-//! Data sources through `POST {base}/tools` (kimi-wire §6.6, kimi-code's kimi-datasource
+//! Data sources through `POST {base}/tools` (docs/kimi-wire.md §6.6, kimi-code's kimi-datasource
 //! plugin): without an api name the source's description, with one a call of that api.
 
 use super::{json_of, post_json, Call};

@@ -1,5 +1,5 @@
 //! URL fetch: `POST {base}/fetch` with `{"url":…}` and `Accept: text/markdown`; the answer is
-//! the page as markdown (golden ts-fetchurl, kimi-wire §6.8).
+//! the page as markdown (golden ts-fetchurl, docs/kimi-wire.md §6.8).
 
 use super::{post_json, Call};
 use crate::config::Settings;

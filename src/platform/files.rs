@@ -1,5 +1,5 @@
 //! The Files API: `POST {base}/files`, multipart with `purpose` first and then `file` named
-//! `upload.<ext>` with its real mime type (golden py-chat, kimi-wire §6.7). The answer's `id`
+//! `upload.<ext>` with its real mime type (golden py-chat, docs/kimi-wire.md §6.7). The answer's `id`
 //! is referenced as `ms://<id>`.
 //!
 //! Uploads are cached by content hash per account, so the same bytes go up once: a small JSON

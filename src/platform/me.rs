@@ -1,4 +1,4 @@
-//! The account's profile, `GET {base}/me` (kimi-wire §6.6), reduced to what a status line
+//! The account's profile, `GET {base}/me` (docs/kimi-wire.md §6.6), reduced to what a status line
 //! needs: no user id, email or phone leaves the core.
 
 use super::{endpoint, json_of, send, Call};

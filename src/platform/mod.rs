@@ -1,4 +1,4 @@
-//! Kimi's platform services beside chat (kimi-wire §6.6–§6.8): the Files API (`ms://`
+//! Kimi's platform services beside chat (docs/kimi-wire.md §6.6–§6.8): the Files API (`ms://`
 //! references), web search, URL fetch, data sources and the account's profile. Every call
 //! takes the current token, answers a 401 with one forced refresh and one retry, runs under a
 //! time limit and stops when its `Cancel` fires; failures are coded `KimiError`s.

@@ -1,5 +1,5 @@
 //! Web search: `POST {base}/search` with kimi-code's compact `{"text_query":…}` body (golden
-//! ts-websearch), plus `limit` when the caller asks for one (kimi-cli sends it, kimi-wire §6.8).
+//! ts-websearch), plus `limit` when the caller asks for one (kimi-cli sends it, docs/kimi-wire.md §6.8).
 //! Whether the service honours `limit` is not documented, so the answer is cut to it here: a
 //! caller (a tool budget, a UI row count) never gets more than it asked for.
 

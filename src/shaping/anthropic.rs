@@ -1,4 +1,4 @@
-//! Shaping for the Anthropic-compatible route, `POST {base}/messages?beta=true` (kimi-wire §8,
+//! Shaping for the Anthropic-compatible route, `POST {base}/messages?beta=true` (docs/kimi-wire.md §8,
 //! golden ts-chat-anthropic): the counterpart of `shaping::shape` for the other dialect.
 //! `metadata.user_id` carries the session key, thinking is `{"type":"enabled"}` plus
 //! `output_config.effort`, kept thinking is `context_management` with its beta header, and the
@@ -8,11 +8,11 @@ use super::{session_key, thinking, ShapeOptions, Thinking};
 use crate::config::Profile;
 use serde_json::{json, Map, Value};
 
-/// Beta flag that `context_management` needs (kimi-wire §8).
+/// Beta flag that `context_management` needs (docs/kimi-wire.md §8).
 pub const CONTEXT_MANAGEMENT_BETA: &str = "context-management-2025-06-27";
-/// Beta flag kimi-code's Kimi trait removes (kimi-wire §8).
+/// Beta flag kimi-code's Kimi trait removes (docs/kimi-wire.md §8).
 const INTERLEAVED_THINKING_BETA: &str = "interleaved-thinking-2025-05-14";
-/// kimi-code's body key order (kimi-wire §8); other keys follow in the host's order.
+/// kimi-code's body key order (docs/kimi-wire.md §8); other keys follow in the host's order.
 const KEY_ORDER: [&str; 10] = [
   "model",
   "max_tokens",
@@ -27,7 +27,7 @@ const KEY_ORDER: [&str; 10] = [
 ];
 
 /// The base an Anthropic SDK (Claude Code's) appends `/v1/messages` to: the coding base
-/// without its trailing `/v1`, as kimi-code's `stripTrailingV1` does (kimi-wire §8).
+/// without its trailing `/v1`, as kimi-code's `stripTrailingV1` does (docs/kimi-wire.md §8).
 pub fn sdk_base_url(base_url: &str) -> String {
   let base = base_url.trim_end_matches('/');
   base.strip_suffix("/v1").unwrap_or(base).to_string()

@@ -1,4 +1,4 @@
-//! Request shaping for `/chat/completions` bodies (kimi-wire §6.1, §6.2, §7): a pure function
+//! Request shaping for `/chat/completions` bodies (docs/kimi-wire.md §6.1, §6.2, §7): a pure function
 //! of the body and the options. Hosts that swap `fetch` get it applied by the fetch; others
 //! call `shapeRequest` themselves. The Anthropic route's dialect is in `anthropic`.
 
