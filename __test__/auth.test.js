@@ -30,7 +30,10 @@ test('device login: immediate first poll, interval, stores the login, discovers 
     assert.match(codes[0].userCode, /^[A-Z0-9]{4}-[A-Z0-9]{4}$/)
     assert.ok(codes[0].verificationUriComplete.includes(codes[0].userCode))
     assert.equal(res.store, 'file')
-    assert.deepEqual(res.models.map((m) => m.id), ['kimi-for-coding'])
+    assert.deepEqual(
+      res.models.map((m) => m.id),
+      ['kimi-for-coding'],
+    )
     const polls = tokenPolls(server)
     assert.equal(polls.length, 3, 'two pending polls, then success')
     const auth = server.requests.find((r) => r.path === '/api/oauth/device_authorization')
@@ -50,7 +53,12 @@ test('device login: immediate first poll, interval, stores the login, discovers 
 
 test('slow_down adds 5 s to the interval for good', () =>
   withServer({ autoApprove: false }, async (server) => {
-    server.inject({ path: '/api/oauth/token', status: 400, body: { error: 'slow_down', error_description: 'slow down' }, times: 1 })
+    server.inject({
+      path: '/api/oauth/token',
+      status: 400,
+      body: { error: 'slow_down', error_description: 'slow down' },
+      times: 1,
+    })
     const events = []
     const p = kimi.login({ onEvent: (e) => events.push(e) })
     // Approve once the poll after the slow_down has arrived.
@@ -129,7 +137,11 @@ test('refresh rotates the refresh token ahead of expiry; transient failures are 
       assert.notEqual(second, first)
       assert.equal(server.refreshCount, 1)
       const stored = JSON.parse(fs.readFileSync(credentialsFile(env.home)))
-      assert.equal(stored.refresh_token, server.refreshLog[0].newRefreshToken, 'the rotated refresh token was persisted')
+      assert.equal(
+        stored.refresh_token,
+        server.refreshLog[0].newRefreshToken,
+        'the rotated refresh token was persisted',
+      )
       // 503 twice, then success: 3 attempts with 1 s and 2 s pauses.
       server.inject({ path: '/api/oauth/token', status: 503, body: 'x', times: 2 })
       const t = Date.now()
@@ -145,7 +157,10 @@ test('a refused refresh marks the login for relogin and keeps it', () =>
   withServer({ autoApprove: 0 }, async (server, env) => {
     await kimi.login({})
     server.revokeAll()
-    await assert.rejects(kimi.getAccessToken({ force: true }), (e) => e.code === 'KIMI_RELOGIN_REQUIRED' && /kimi-native login/.test(e.message))
+    await assert.rejects(
+      kimi.getAccessToken({ force: true }),
+      (e) => e.code === 'KIMI_RELOGIN_REQUIRED' && /kimi-native login/.test(e.message),
+    )
     const files = fs.readdirSync(path.join(env.home, 'credentials'))
     assert.equal(files.length, 1, 'the stored login is kept, not deleted')
     const s = await kimi.status()
@@ -167,13 +182,16 @@ test('KIMI_API_KEY is used when there is no own login, and never refreshed', () 
       const s = await kimi.status()
       assert.equal(s.source, 'env:KIMI_API_KEY')
       assert.equal(server.refreshCount, 0)
-      assert.deepEqual((await kimi.models({ refresh: true })).map((m) => m.id), ['kimi-for-coding'])
+      assert.deepEqual(
+        (await kimi.models({ refresh: true })).map((m) => m.id),
+        ['kimi-for-coding'],
+      )
     } finally {
       delete process.env.KIMI_API_KEY
     }
   }))
 
-test('official clients\' credential files are used read-only while valid', () =>
+test("official clients' credential files are used read-only while valid", () =>
   withServer({}, async (server, env) => {
     const codeHome = tempHome('kimi-code-home-')
     const tokens = server.issueTokens()
@@ -182,9 +200,25 @@ test('official clients\' credential files are used read-only while valid', () =>
     // kimi-code names the file after the host/base pair; ask the core which slot that is by
     // writing our own login first and reusing its file name.
     fs.mkdirSync(path.join(codeHome, 'credentials'), { recursive: true })
-    const name = `${require('node:crypto').createHash('sha256').update(JSON.stringify({ oauthHost: server.oauthHost, baseUrl: server.baseUrl })).digest('hex').slice(0, 16)}`
+    const name = `${require('node:crypto')
+      .createHash('sha256')
+      .update(JSON.stringify({ oauthHost: server.oauthHost, baseUrl: server.baseUrl }))
+      .digest('hex')
+      .slice(0, 16)}`
     const file = path.join(codeHome, 'credentials', `kimi-code-env-${name}.json`)
-    const body = JSON.stringify({ access_token: tokens.access_token, refresh_token: tokens.refresh_token, expires_at: Math.floor(Date.now() / 1000) + 900, scope: 'kimi-code', token_type: 'Bearer', expires_in: 900 }, null, 2) + '\n'
+    const body =
+      JSON.stringify(
+        {
+          access_token: tokens.access_token,
+          refresh_token: tokens.refresh_token,
+          expires_at: Math.floor(Date.now() / 1000) + 900,
+          scope: 'kimi-code',
+          token_type: 'Bearer',
+          expires_in: 900,
+        },
+        null,
+        2,
+      ) + '\n'
     fs.writeFileSync(file, body, { mode: 0o600 })
     const mtime = fs.statSync(file).mtimeMs
     delete process.env.KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS
@@ -209,7 +243,10 @@ test('official clients\' credential files are used read-only while valid', () =>
 
 test('bad input: corrupt store and wrong option types give clear errors and lose nothing', () =>
   withServer({ autoApprove: 0 }, async (server, env) => {
-    await assert.rejects(kimi.getAccessToken(), (e) => e.code === 'KIMI_NOT_LOGGED_IN' && /npx kimi-native login/.test(e.message))
+    await assert.rejects(
+      kimi.getAccessToken(),
+      (e) => e.code === 'KIMI_NOT_LOGGED_IN' && /npx kimi-native login/.test(e.message),
+    )
     await kimi.login({})
     const file = credentialsFile(env.home)
     const truncated = fs.readFileSync(file, 'utf8').slice(0, 40)
@@ -217,14 +254,27 @@ test('bad input: corrupt store and wrong option types give clear errors and lose
     // A fresh home key forces a re-read; same slot, same file.
     const other = pointAt(server, { home: env.home })
     try {
-      await assert.rejects(kimi.status({ home: env.home + '/' }), (e) => e.code === 'KIMI_STORE' && /left untouched/.test(e.message))
+      await assert.rejects(
+        kimi.status({ home: env.home + '/' }),
+        (e) => e.code === 'KIMI_STORE' && /left untouched/.test(e.message),
+      )
       assert.equal(fs.readFileSync(file, 'utf8'), truncated, 'the corrupt file was not touched')
     } finally {
       other.restore()
     }
-    assert.throws(() => kimi.buildHeaders({ profile: 7 }), (e) => e instanceof Error && e.code === 'KIMI_BAD_INPUT')
+    assert.throws(
+      () => kimi.buildHeaders({ profile: 7 }),
+      (e) => e instanceof Error && e.code === 'KIMI_BAD_INPUT',
+    )
     await assert.rejects(kimi.status({ store: 'floppy' }), (e) => e.code === 'KIMI_BAD_INPUT')
     await assert.rejects(kimi.status({ baseUrl: 'ftp://x' }), (e) => e.code === 'KIMI_BAD_INPUT')
-    assert.throws(() => kimi.shapeRequest({}, { effort: 3 }), (e) => e.code === 'KIMI_BAD_INPUT')
-    assertNoSecrets(assert, truncated + JSON.stringify(await kimi.status().catch((e) => e.message)), server.issuedTokens().filter((t) => !truncated.includes(t)))
+    assert.throws(
+      () => kimi.shapeRequest({}, { effort: 3 }),
+      (e) => e.code === 'KIMI_BAD_INPUT',
+    )
+    assertNoSecrets(
+      assert,
+      truncated + JSON.stringify(await kimi.status().catch((e) => e.message)),
+      server.issuedTokens().filter((t) => !truncated.includes(t)),
+    )
   }))

@@ -9,7 +9,13 @@ const path = require('node:path')
 
 const ROOT = path.join(__dirname, '..')
 const read = (rel) => fs.readFileSync(path.join(ROOT, rel), 'utf8')
-const DOCS = ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
+const DOCS = [
+  'README.md',
+  ...fs
+    .readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+]
 
 /** Source files whose comments cite documents: src/, lib/, __test__/ (the vendored captures aside). */
 function sources(dir) {
@@ -29,7 +35,10 @@ function anchors(md) {
   const seen = new Map()
   const out = new Set()
   for (const m of prose(md).matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
-    const base = m[1].toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-')
+    const base = m[1]
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-')
     const n = seen.get(base) || 0
     seen.set(base, n + 1)
     out.add(n ? `${base}-${n}` : base)
@@ -38,7 +47,10 @@ function anchors(md) {
 }
 
 test('README.md has at most 150 lines, docs/architecture.md at most 80', () => {
-  assert.ok(read('README.md').split('\n').length - 1 <= 150, `README.md: ${read('README.md').split('\n').length - 1} lines`)
+  assert.ok(
+    read('README.md').split('\n').length - 1 <= 150,
+    `README.md: ${read('README.md').split('\n').length - 1} lines`,
+  )
   assert.ok(read('docs/architecture.md').split('\n').length - 1 <= 80, 'docs/architecture.md over 80 lines')
 })
 
@@ -69,18 +81,21 @@ test('every kimi-wire citation in src/, lib/, __test__/ and the docs names a sec
   const bad = []
   let cited = 0
   for (const file of [...SOURCES, ...DOCS]) {
-    read(file).split('\n').forEach((line, i) => {
-      const at = line.search(/kimi-wire/)
-      if (at < 0 || file === 'docs/kimi-wire.md') return
-      const rest = line.slice(at)
-      const where = `${file}:${i + 1}`
-      // A reader must be able to open what is cited: the path in code, the file (or a link to it) in the docs.
-      if (!/^kimi-wire\.md/.test(rest) && !/docs\/kimi-wire\.md/.test(line)) bad.push(`${where}: cite it as docs/kimi-wire.md §N`)
-      for (const s of rest.matchAll(/§(\d+(?:\.\d+)?)/g)) {
-        cited++
-        if (!sections.has(s[1])) bad.push(`${where}: §${s[1]} is not a section of docs/kimi-wire.md`)
-      }
-    })
+    read(file)
+      .split('\n')
+      .forEach((line, i) => {
+        const at = line.search(/kimi-wire/)
+        if (at < 0 || file === 'docs/kimi-wire.md') return
+        const rest = line.slice(at)
+        const where = `${file}:${i + 1}`
+        // A reader must be able to open what is cited: the path in code, the file (or a link to it) in the docs.
+        if (!/^kimi-wire\.md/.test(rest) && !/docs\/kimi-wire\.md/.test(line))
+          bad.push(`${where}: cite it as docs/kimi-wire.md §N`)
+        for (const s of rest.matchAll(/§(\d+(?:\.\d+)?)/g)) {
+          cited++
+          if (!sections.has(s[1])) bad.push(`${where}: §${s[1]} is not a section of docs/kimi-wire.md`)
+        }
+      })
   }
   assert.deepEqual(bad, [])
   assert.ok(cited >= 54, `citations found: ${cited}`)
@@ -102,7 +117,8 @@ test('the code paths the docs name exist (src/, lib/, scripts/, __test__/)', () 
     for (const m of read(doc).matchAll(/`((?:src|lib|scripts|__test__)\/[^`\s]*)`/g)) {
       const p = m[1]
       if (/[<*{]/.test(p)) continue // a pattern, not a path
-      if (!['', '.rs', '.js'].some((ext) => fs.existsSync(path.join(ROOT, p.replace(/\/$/, '') + ext)))) missing.push(`${doc}: ${p}`)
+      if (!['', '.rs', '.js'].some((ext) => fs.existsSync(path.join(ROOT, p.replace(/\/$/, '') + ext))))
+        missing.push(`${doc}: ${p}`)
     }
   }
   assert.deepEqual(missing, [])

@@ -22,7 +22,9 @@ for (const file of ['docs/opencode.md']) {
 }
 
 test('the Anthropic-mode opencode.json in docs/opencode.md is the block lib/host-config builds', () => {
-  const doc = JSON.parse(fenced(raw('docs/opencode.md', '<!-- opencode-anthropic-json:begin -->', '<!-- opencode-anthropic-json:end -->')))
+  const doc = JSON.parse(
+    fenced(raw('docs/opencode.md', '<!-- opencode-anthropic-json:begin -->', '<!-- opencode-anthropic-json:end -->')),
+  )
   assert.deepEqual(doc, { plugin: ['kimi-native'], provider: hosts.opencodeAnthropicProvider() })
   assert.deepEqual(Object.keys(doc.provider), [hosts.OPENCODE_ANTHROPIC_ID])
 })

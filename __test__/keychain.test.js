@@ -37,7 +37,9 @@ if (process.env.KIMI_NATIVE_KEYCHAIN_CHILD) {
       process.exit(0)
     },
     (err) => {
-      process.stdout.write(`${RESULT}${JSON.stringify({ crashed: true, code: err && err.code, message: String(err && err.message) })}\n`)
+      process.stdout.write(
+        `${RESULT}${JSON.stringify({ crashed: true, code: err && err.code, message: String(err && err.message) })}\n`,
+      )
       process.exit(1)
     },
   )
@@ -123,7 +125,12 @@ async function runChild(scenario) {
   /** A separate process (same environment, same D-Bus session) asking for a token. */
   const otherProcess = () => {
     const env = { ...process.env, KIMI_NATIVE_KEYCHAIN_CHILD: 'token' }
-    const r = spawnSync(process.execPath, [__filename], { env, encoding: 'utf8', timeout: 15000, stdio: ['ignore', 'pipe', 'pipe'] })
+    const r = spawnSync(process.execPath, [__filename], {
+      env,
+      encoding: 'utf8',
+      timeout: 15000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     process.stderr.write(r.stdout || '')
     process.stderr.write(r.stderr || '')
     const line = (r.stdout || '').split('\n').find((l) => l.startsWith(RESULT))
@@ -135,7 +142,10 @@ async function runChild(scenario) {
     const exists = (name) => {
       let r
       if (process.platform === 'darwin') {
-        r = spawnSync('security', ['find-generic-password', '-s', SERVICE, '-a', name], { encoding: 'utf8', timeout: 10000 })
+        r = spawnSync('security', ['find-generic-password', '-s', SERVICE, '-a', name], {
+          encoding: 'utf8',
+          timeout: 10000,
+        })
         return r.status === 0
       }
       if (process.platform === 'win32') {
@@ -147,7 +157,10 @@ async function runChild(scenario) {
         const lines = (r.stdout || '').split(/\r?\n/).map((l) => l.trim())
         return r.status === 0 && lines.some((l) => l.endsWith(`=${target}`) || l.endsWith(`: ${target}`))
       }
-      r = spawnSync('secret-tool', ['lookup', 'service', SERVICE, 'username', name], { encoding: 'utf8', timeout: 10000 })
+      r = spawnSync('secret-tool', ['lookup', 'service', SERVICE, 'username', name], {
+        encoding: 'utf8',
+        timeout: 10000,
+      })
       return r.status === 0 && Boolean(r.stdout)
     }
     let chunks = 0
@@ -259,7 +272,10 @@ function defineTests() {
         return false
       }
     })
-  const missing = process.platform === 'linux' ? ['dbus-run-session', 'gnome-keyring-daemon', 'secret-tool'].filter((c) => !onPath(c)) : []
+  const missing =
+    process.platform === 'linux'
+      ? ['dbus-run-session', 'gnome-keyring-daemon', 'secret-tool'].filter((c) => !onPath(c))
+      : []
 
   /** Runs a test only on its platforms: elsewhere it skips (not applicable, whatever the flag says); on its
    * platform, a missing tool skips, or fails with KIMI_NATIVE_TEST_KEYCHAIN=1. */
@@ -339,150 +355,186 @@ function defineTests() {
     return r.result
   }
 
-  test('keychain store: login lands in the Secret Service, is shared across processes, rotates on refresh, logout removes it', { timeout: 40000 }, async (t) => {
-    if (!gate(t, { platforms: LINUX, secretService: true })) return
-    const f = await fake()
-    const d = dirs()
-    const slot = slotFor(f.oauthHost, f.baseUrl)
-    assert.match(slot, /^kimi-code-env-[0-9a-f]{16}$/)
-    const r = await inSession('keychain-flow', baseEnv(f, d, { KIMI_NATIVE_STORE: 'keychain' }))
-    const out = ok(r)
-    const [at1, rt1, at2, rt2] = f.issuedTokens()
-    assert.equal(f.issuedTokens().length, 4, 'one login + one refresh')
+  test(
+    'keychain store: login lands in the Secret Service, is shared across processes, rotates on refresh, logout removes it',
+    { timeout: 40000 },
+    async (t) => {
+      if (!gate(t, { platforms: LINUX, secretService: true })) return
+      const f = await fake()
+      const d = dirs()
+      const slot = slotFor(f.oauthHost, f.baseUrl)
+      assert.match(slot, /^kimi-code-env-[0-9a-f]{16}$/)
+      const r = await inSession('keychain-flow', baseEnv(f, d, { KIMI_NATIVE_STORE: 'keychain' }))
+      const out = ok(r)
+      const [at1, rt1, at2, rt2] = f.issuedTokens()
+      assert.equal(f.issuedTokens().length, 4, 'one login + one refresh')
 
-    assert.equal(out.status0.store, 'keychain')
-    assert.equal(out.status0.loggedIn, false)
-    assert.equal(out.login.store, 'keychain')
-    assert.equal(out.login.model, 'kimi-for-coding')
-    assert.equal(out.status1.store, 'keychain')
-    assert.equal(out.status1.loggedIn, true)
-    assert.equal(out.status1.source, 'kimi-native')
+      assert.equal(out.status0.store, 'keychain')
+      assert.equal(out.status0.loggedIn, false)
+      assert.equal(out.login.store, 'keychain')
+      assert.equal(out.login.model, 'kimi-for-coding')
+      assert.equal(out.status1.store, 'keychain')
+      assert.equal(out.status1.loggedIn, true)
+      assert.equal(out.status1.source, 'kimi-native')
 
-    // The Secret Service holds the login, JSON with the tokens the fake issued.
-    assert.equal(out.lookup1.status, 0, JSON.stringify(out.lookup1))
-    assert.ok(out.lookup1.found && !out.lookup1.parseError, JSON.stringify(out.lookup1))
-    assert.ok(out.lookup1.keys.includes('refresh_token') && out.lookup1.keys.includes('access_token'))
-    assert.equal(out.lookup1.rtHash, sha(rt1))
-    assert.equal(out.lookup1.atHash, sha(at1))
-    // ... and no credentials file exists (only the models cache may be on disk).
-    assert.deepEqual(out.files1.filter((p) => p.startsWith('credentials')), [], out.files1.join(', '))
-    assert.ok(!fs.existsSync(path.join(d.kn, 'credentials', `${slot}.json`)))
+      // The Secret Service holds the login, JSON with the tokens the fake issued.
+      assert.equal(out.lookup1.status, 0, JSON.stringify(out.lookup1))
+      assert.ok(out.lookup1.found && !out.lookup1.parseError, JSON.stringify(out.lookup1))
+      assert.ok(out.lookup1.keys.includes('refresh_token') && out.lookup1.keys.includes('access_token'))
+      assert.equal(out.lookup1.rtHash, sha(rt1))
+      assert.equal(out.lookup1.atHash, sha(at1))
+      // ... and no credentials file exists (only the models cache may be on disk).
+      assert.deepEqual(
+        out.files1.filter((p) => p.startsWith('credentials')),
+        [],
+        out.files1.join(', '),
+      )
+      assert.ok(!fs.existsSync(path.join(d.kn, 'credentials', `${slot}.json`)))
 
-    // A second process in the same D-Bus session gets the token without logging in.
-    assert.equal(out.second.hash, sha(at1), JSON.stringify(out.second))
-    assert.equal(out.second.status.store, 'keychain')
-    assert.equal(f.stats().deviceAuthorizationCount, 1, 'only one device login happened')
+      // A second process in the same D-Bus session gets the token without logging in.
+      assert.equal(out.second.hash, sha(at1), JSON.stringify(out.second))
+      assert.equal(out.second.status.store, 'keychain')
+      assert.equal(f.stats().deviceAuthorizationCount, 1, 'only one device login happened')
 
-    // A forced refresh rotates the pair in the keychain; a third process sees the new one.
-    assert.equal(out.refreshedHash, sha(at2))
-    assert.equal(out.lookup2.rtHash, sha(rt2))
-    assert.notEqual(out.lookup2.rtHash, out.lookup1.rtHash)
-    assert.equal(out.third.hash, sha(at2))
-    assert.equal(f.stats().refreshCount, 1, 'the other processes did not refresh')
+      // A forced refresh rotates the pair in the keychain; a third process sees the new one.
+      assert.equal(out.refreshedHash, sha(at2))
+      assert.equal(out.lookup2.rtHash, sha(rt2))
+      assert.notEqual(out.lookup2.rtHash, out.lookup1.rtHash)
+      assert.equal(out.third.hash, sha(at2))
+      assert.equal(f.stats().refreshCount, 1, 'the other processes did not refresh')
 
-    // Logout removes the item.
-    assert.equal(out.logout.removed, true)
-    assert.equal(out.lookup3.found, false)
-    assert.notEqual(out.lookup3.status, 0)
-    assert.equal(out.status2.loggedIn, false)
-    assert.deepEqual(out.files2.filter((p) => p.startsWith('credentials')), [])
-  })
+      // Logout removes the item.
+      assert.equal(out.logout.removed, true)
+      assert.equal(out.lookup3.found, false)
+      assert.notEqual(out.lookup3.status, 0)
+      assert.equal(out.status2.loggedIn, false)
+      assert.deepEqual(
+        out.files2.filter((p) => p.startsWith('credentials')),
+        [],
+      )
+    },
+  )
 
-  test('auto store with a working Secret Service picks the keychain and says it is available', { timeout: 30000 }, async (t) => {
-    if (!gate(t, { platforms: LINUX, secretService: true })) return
-    const f = await fake()
-    const d = dirs()
-    const out = ok(await inSession('auto-flow', baseEnv(f, d, { KIMI_NATIVE_STORE: 'auto' })))
-    const [at1, rt1] = f.issuedTokens()
-    assert.equal(out.status0.store, 'keychain')
-    assert.match(out.status0.storeReason, /available/i)
-    assert.equal(out.login.store, 'keychain')
-    assert.match(out.login.storeReason, /available/i)
-    assert.equal(out.lookup1.rtHash, sha(rt1))
-    assert.deepEqual(out.files1.filter((p) => p.startsWith('credentials')), [], 'no plaintext copy next to the keychain item')
-    assert.equal(out.second.hash, sha(at1))
-    assert.equal(out.logout.removed, true)
-    assert.equal(out.lookup2.found, false)
-  })
+  test(
+    'auto store with a working Secret Service picks the keychain and says it is available',
+    { timeout: 30000 },
+    async (t) => {
+      if (!gate(t, { platforms: LINUX, secretService: true })) return
+      const f = await fake()
+      const d = dirs()
+      const out = ok(await inSession('auto-flow', baseEnv(f, d, { KIMI_NATIVE_STORE: 'auto' })))
+      const [at1, rt1] = f.issuedTokens()
+      assert.equal(out.status0.store, 'keychain')
+      assert.match(out.status0.storeReason, /available/i)
+      assert.equal(out.login.store, 'keychain')
+      assert.match(out.login.storeReason, /available/i)
+      assert.equal(out.lookup1.rtHash, sha(rt1))
+      assert.deepEqual(
+        out.files1.filter((p) => p.startsWith('credentials')),
+        [],
+        'no plaintext copy next to the keychain item',
+      )
+      assert.equal(out.second.hash, sha(at1))
+      assert.equal(out.logout.removed, true)
+      assert.equal(out.lookup2.found, false)
+    },
+  )
 
-  test('auto store without a D-Bus session falls back to a 0600 file in a 0700 dir, with the reason', { timeout: 30000 }, async (t) => {
-    if (!gate(t, { platforms: LINUX })) return
-    const f = await fake()
-    const d = dirs()
-    const env = baseEnv(f, d, { KIMI_NATIVE_STORE: 'auto', DBUS_SESSION_BUS_ADDRESS: undefined, DISPLAY: undefined })
-    assert.ok(!('DBUS_SESSION_BUS_ADDRESS' in env))
-    const r = await child('file-fallback', env)
-    const out = ok(r)
-    const [at1, rt1] = f.issuedTokens()
-    assert.equal(out.status0.store, 'file')
-    assert.match(out.status0.storeReason, /unavailable/i)
-    assert.match(out.status0.storeReason, /file/i)
-    assert.equal(out.login.store, 'file')
-    assert.equal(out.modes.file, 0o600, `file mode ${out.modes.file && out.modes.file.toString(8)}`)
-    assert.equal(out.modes.dir, 0o700, `dir mode ${out.modes.dir && out.modes.dir.toString(8)}`)
-    assert.ok(out.modes.keys.includes('refresh_token'))
-    const stored = JSON.parse(fs.readFileSync(path.join(d.kn, 'credentials', `${slotFor(f.oauthHost, f.baseUrl)}.json`), 'utf8'))
-    assert.equal(stored.refresh_token, rt1)
-    assert.equal(out.second.hash, sha(at1))
-    assert.equal(out.second.status.store, 'file')
-    assert.equal(out.status1.loggedIn, true)
-  })
+  test(
+    'auto store without a D-Bus session falls back to a 0600 file in a 0700 dir, with the reason',
+    { timeout: 30000 },
+    async (t) => {
+      if (!gate(t, { platforms: LINUX })) return
+      const f = await fake()
+      const d = dirs()
+      const env = baseEnv(f, d, { KIMI_NATIVE_STORE: 'auto', DBUS_SESSION_BUS_ADDRESS: undefined, DISPLAY: undefined })
+      assert.ok(!('DBUS_SESSION_BUS_ADDRESS' in env))
+      const r = await child('file-fallback', env)
+      const out = ok(r)
+      const [at1, rt1] = f.issuedTokens()
+      assert.equal(out.status0.store, 'file')
+      assert.match(out.status0.storeReason, /unavailable/i)
+      assert.match(out.status0.storeReason, /file/i)
+      assert.equal(out.login.store, 'file')
+      assert.equal(out.modes.file, 0o600, `file mode ${out.modes.file && out.modes.file.toString(8)}`)
+      assert.equal(out.modes.dir, 0o700, `dir mode ${out.modes.dir && out.modes.dir.toString(8)}`)
+      assert.ok(out.modes.keys.includes('refresh_token'))
+      const stored = JSON.parse(
+        fs.readFileSync(path.join(d.kn, 'credentials', `${slotFor(f.oauthHost, f.baseUrl)}.json`), 'utf8'),
+      )
+      assert.equal(stored.refresh_token, rt1)
+      assert.equal(out.second.hash, sha(at1))
+      assert.equal(out.second.status.store, 'file')
+      assert.equal(out.status1.loggedIn, true)
+    },
+  )
 
-  test('locked keyring (daemon auto-started, never unlocked): keychain fails fast, auto falls back to the file', { timeout: 30000 }, async (t) => {
-    if (!gate(t, { platforms: LINUX, secretService: true })) return
-    const f = await fake()
-    const d = dirs()
-    const out = ok(await inSession('locked', baseEnv(f, d, {}), { locked: true }))
-    assert.equal(out.keychainStatus.ok, false, JSON.stringify(out.keychainStatus))
-    assert.equal(out.keychainStatus.code, 'KIMI_KEYCHAIN_UNAVAILABLE')
-    assert.ok(out.keychainStatus.ms < 3000, `keychain probe took ${out.keychainStatus.ms} ms`)
-    assert.equal(out.keychainLogin.ok, false)
-    assert.equal(out.keychainLogin.code, 'KIMI_KEYCHAIN_UNAVAILABLE')
-    assert.equal(out.autoStatus.ok, true, JSON.stringify(out.autoStatus))
-    assert.equal(out.autoStatus.value.store, 'file')
-    assert.match(out.autoStatus.value.storeReason, /unavailable/i)
-    assert.ok(out.autoStatus.ms < 3000, `auto status took ${out.autoStatus.ms} ms`)
-    assert.equal(out.autoLogin.ok, true, JSON.stringify(out.autoLogin))
-    assert.equal(out.autoLogin.value.store, 'file')
-    assert.equal(out.modes.file, 0o600)
-    assert.equal(f.stats().deviceAuthorizationCount, 1, 'the keychain login failed before asking for a device code')
-  })
+  test(
+    'locked keyring (daemon auto-started, never unlocked): keychain fails fast, auto falls back to the file',
+    { timeout: 30000 },
+    async (t) => {
+      if (!gate(t, { platforms: LINUX, secretService: true })) return
+      const f = await fake()
+      const d = dirs()
+      const out = ok(await inSession('locked', baseEnv(f, d, {}), { locked: true }))
+      assert.equal(out.keychainStatus.ok, false, JSON.stringify(out.keychainStatus))
+      assert.equal(out.keychainStatus.code, 'KIMI_KEYCHAIN_UNAVAILABLE')
+      assert.ok(out.keychainStatus.ms < 3000, `keychain probe took ${out.keychainStatus.ms} ms`)
+      assert.equal(out.keychainLogin.ok, false)
+      assert.equal(out.keychainLogin.code, 'KIMI_KEYCHAIN_UNAVAILABLE')
+      assert.equal(out.autoStatus.ok, true, JSON.stringify(out.autoStatus))
+      assert.equal(out.autoStatus.value.store, 'file')
+      assert.match(out.autoStatus.value.storeReason, /unavailable/i)
+      assert.ok(out.autoStatus.ms < 3000, `auto status took ${out.autoStatus.ms} ms`)
+      assert.equal(out.autoLogin.ok, true, JSON.stringify(out.autoLogin))
+      assert.equal(out.autoLogin.value.store, 'file')
+      assert.equal(out.modes.file, 0o600)
+      assert.equal(f.stats().deviceAuthorizationCount, 1, 'the keychain login failed before asking for a device code')
+    },
+  )
 
-  test('hung D-Bus (accepts, never answers): status returns within ~3 s, auto → file, keychain → KIMI_KEYCHAIN_UNAVAILABLE', { timeout: 30000 }, async (t) => {
-    if (!gate(t, { platforms: LINUX })) return
-    const f = await fake()
-    const d = dirs()
-    const sock = path.join(d.run, 'hung-bus.sock')
-    const held = []
-    const server = net.createServer((s) => {
-      held.push(s)
-      s.on('error', () => {})
-      s.resume() // read whatever the client says, answer nothing
-    })
-    await new Promise((res) => server.listen(sock, res))
-    t.after(() => {
-      for (const s of held) s.destroy()
-      server.close()
-    })
-    const env = baseEnv(f, d, { DBUS_SESSION_BUS_ADDRESS: `unix:path=${sock}`, KIMI_NATIVE_KEYCHAIN_TIMEOUT_MS: '1500' })
-    const [auto, kc] = await Promise.all([
-      child('hung-status', { ...env, KIMI_NATIVE_STORE: 'auto' }, 15000),
-      child('hung-status', { ...env, KIMI_NATIVE_STORE: 'keychain' }, 15000),
-    ])
-    const a = ok(auto)
-    const k = ok(kc)
-    assert.ok(held.length >= 2, `both processes connected to the hung bus (${held.length})`)
-    assert.equal(a.ok, true, JSON.stringify(a))
-    assert.equal(a.value.store, 'file')
-    assert.match(a.value.storeReason, /did not answer/)
-    assert.ok(a.ms >= 1400 && a.ms < 3000, `auto status took ${a.ms} ms`)
-    assert.equal(k.ok, false, JSON.stringify(k))
-    assert.equal(k.code, 'KIMI_KEYCHAIN_UNAVAILABLE')
-    assert.match(k.message, /did not answer/)
-    assert.ok(k.ms >= 1400 && k.ms < 3000, `keychain status took ${k.ms} ms`)
-    // The stuck keychain thread must not keep the process alive.
-    assert.ok(auto.ms < 6000 && kc.ms < 6000, `processes exited after ${auto.ms} / ${kc.ms} ms`)
-  })
+  test(
+    'hung D-Bus (accepts, never answers): status returns within ~3 s, auto → file, keychain → KIMI_KEYCHAIN_UNAVAILABLE',
+    { timeout: 30000 },
+    async (t) => {
+      if (!gate(t, { platforms: LINUX })) return
+      const f = await fake()
+      const d = dirs()
+      const sock = path.join(d.run, 'hung-bus.sock')
+      const held = []
+      const server = net.createServer((s) => {
+        held.push(s)
+        s.on('error', () => {})
+        s.resume() // read whatever the client says, answer nothing
+      })
+      await new Promise((res) => server.listen(sock, res))
+      t.after(() => {
+        for (const s of held) s.destroy()
+        server.close()
+      })
+      const env = baseEnv(f, d, {
+        DBUS_SESSION_BUS_ADDRESS: `unix:path=${sock}`,
+        KIMI_NATIVE_KEYCHAIN_TIMEOUT_MS: '1500',
+      })
+      const [auto, kc] = await Promise.all([
+        child('hung-status', { ...env, KIMI_NATIVE_STORE: 'auto' }, 15000),
+        child('hung-status', { ...env, KIMI_NATIVE_STORE: 'keychain' }, 15000),
+      ])
+      const a = ok(auto)
+      const k = ok(kc)
+      assert.ok(held.length >= 2, `both processes connected to the hung bus (${held.length})`)
+      assert.equal(a.ok, true, JSON.stringify(a))
+      assert.equal(a.value.store, 'file')
+      assert.match(a.value.storeReason, /did not answer/)
+      assert.ok(a.ms >= 1400 && a.ms < 3000, `auto status took ${a.ms} ms`)
+      assert.equal(k.ok, false, JSON.stringify(k))
+      assert.equal(k.code, 'KIMI_KEYCHAIN_UNAVAILABLE')
+      assert.match(k.message, /did not answer/)
+      assert.ok(k.ms >= 1400 && k.ms < 3000, `keychain status took ${k.ms} ms`)
+      // The stuck keychain thread must not keep the process alive.
+      assert.ok(auto.ms < 6000 && kc.ms < 6000, `processes exited after ${auto.ms} / ${kc.ms} ms`)
+    },
+  )
 
   /** Asserts the OAuth-sized flow of the 'native-flow' scenario: the login is chunked under the Windows blob
    * limit, a second process reads it, a refresh rotates it everywhere, logout removes every entry. */
@@ -497,7 +549,11 @@ function defineTests() {
     assert.equal(out.login.store, 'keychain', JSON.stringify(out.login))
     assert.equal(out.entries1.head, true, JSON.stringify(out.entries1))
     assert.ok(out.entries1.chunks >= 3, `stored in chunks under the limit (${out.entries1.chunks})`)
-    assert.deepEqual(out.files1.filter((p) => p.startsWith('credentials')), [], 'no plaintext copy')
+    assert.deepEqual(
+      out.files1.filter((p) => p.startsWith('credentials')),
+      [],
+      'no plaintext copy',
+    )
     assert.equal(out.second.hash, sha(at1), `a second process reads the login: ${JSON.stringify(out.second)}`)
     assert.equal(out.second.status.store, 'keychain')
     assert.equal(out.refreshedHash, sha(at2))
@@ -509,31 +565,37 @@ function defineTests() {
     assert.equal(out.status2.loggedIn, false)
   }
 
-  test('macOS Keychain / Windows Credential Manager: OAuth-sized login stored, read by a second process, rotated, deleted', { timeout: 60000 }, async (t) => {
-    if (!gate(t, { platforms: ['darwin', 'win32'] })) return
-    const f = await fake({ tokenLength: 1200 })
-    const d = dirs()
-    // The real user session (its keychain / credential set), minus anything that picks another login.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^KIMI_|^NODE_OPTIONS$/.test(k)))
-    Object.assign(env, {
-      KIMI_NATIVE_HOME: d.kn,
-      KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS: '1',
-      KIMI_CODE_OAUTH_HOST: f.oauthHost,
-      KIMI_CODE_BASE_URL: f.baseUrl,
-      KIMI_NATIVE_STORE: 'keychain',
-      NO_COLOR: '1',
-    })
-    // The slot is unique to this fake server's port; remove it whatever happens.
-    t.after(() => child('cleanup', env))
-    const out = ok(await child('native-flow', env, 50000))
-    checkNativeFlow(f, d, out)
-  })
+  test(
+    'macOS Keychain / Windows Credential Manager: OAuth-sized login stored, read by a second process, rotated, deleted',
+    { timeout: 60000 },
+    async (t) => {
+      if (!gate(t, { platforms: ['darwin', 'win32'] })) return
+      const f = await fake({ tokenLength: 1200 })
+      const d = dirs()
+      // The real user session (its keychain / credential set), minus anything that picks another login.
+      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^KIMI_|^NODE_OPTIONS$/.test(k)))
+      Object.assign(env, {
+        KIMI_NATIVE_HOME: d.kn,
+        KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS: '1',
+        KIMI_CODE_OAUTH_HOST: f.oauthHost,
+        KIMI_CODE_BASE_URL: f.baseUrl,
+        KIMI_NATIVE_STORE: 'keychain',
+        NO_COLOR: '1',
+      })
+      // The slot is unique to this fake server's port; remove it whatever happens.
+      t.after(() => child('cleanup', env))
+      const out = ok(await child('native-flow', env, 50000))
+      checkNativeFlow(f, d, out)
+    },
+  )
 
   test('Secret Service: the same OAuth-sized flow, chunked', { timeout: 60000 }, async (t) => {
     if (!gate(t, { platforms: LINUX, secretService: true })) return
     const f = await fake({ tokenLength: 1200 })
     const d = dirs()
-    const out = ok(await inSession('native-flow', baseEnv(f, d, { KIMI_NATIVE_STORE: 'keychain' }), { timeoutMs: 50000 }))
+    const out = ok(
+      await inSession('native-flow', baseEnv(f, d, { KIMI_NATIVE_STORE: 'keychain' }), { timeoutMs: 50000 }),
+    )
     checkNativeFlow(f, d, out)
   })
 

@@ -17,7 +17,8 @@ const REPO = path.join(__dirname, '..')
 function bareCopy(t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kn-no-binding-'))
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
-  for (const f of ['package.json', 'index.js', 'openclaw.plugin.json']) fs.copyFileSync(path.join(REPO, f), path.join(dir, f))
+  for (const f of ['package.json', 'index.js', 'openclaw.plugin.json'])
+    fs.copyFileSync(path.join(REPO, f), path.join(dir, f))
   fs.cpSync(path.join(REPO, 'lib'), path.join(dir, 'lib'), { recursive: true })
   return dir
 }
@@ -67,7 +68,8 @@ test('the adapters load without the native binding and say why on use', { timeou
   // The copy really has no binding: the core itself does not load there.
   assert.ok(out.core, 'lib/index.js loaded without its binding: the copy is not bare')
   assert.match(out.core.message, /native binding/i)
-  for (const [file, err] of Object.entries(out.load)) assert.equal(err, null, `${file} threw while loading: ${err && err.message}`)
+  for (const [file, err] of Object.entries(out.load))
+    assert.equal(err, null, `${file} threw while loading: ${err && err.message}`)
 
   const missing = (err, who) => {
     assert.ok(err, `${who}: used without the binding, it did not fail`)
@@ -81,19 +83,36 @@ test('the adapters load without the native binding and say why on use', { timeou
   assert.equal(out.pi.count, 1)
   assert.match(out.pi.name, /unavailable/)
   assert.deepEqual(out.pi.models, ['kimi-for-coding'])
-  assert.deepEqual(out.pi.events.map((e) => e.type), ['error'])
+  assert.deepEqual(
+    out.pi.events.map((e) => e.type),
+    ['error'],
+  )
   assert.match(out.pi.events[0].message, /kimi-native could not start in this pi: .*native binding/i)
 })
 
-test('the CLI without the native binding: a coded error and exit 3, for the quick path and commander alike', { timeout: 30000 }, async (t) => {
-  const dir = bareCopy(t)
-  for (const args of [['status'], ['login', '--no-browser']]) {
-    const r = await spawnCollect(process.execPath, [path.join(dir, 'lib', 'cli.js'), ...args], { cwd: dir, env: env(), timeoutMs: 20000 })
-    assert.equal(r.code, 3, `${args.join(' ')}: ${r.stdout}${r.stderr}`)
-    assert.match(r.stderr, new RegExp(`^error \\[${ERROR_CODES.INTERNAL}\\] kimi-native's native binding did not load: .*native binding`, 'im'))
-    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
-  }
-})
+test(
+  'the CLI without the native binding: a coded error and exit 3, for the quick path and commander alike',
+  { timeout: 30000 },
+  async (t) => {
+    const dir = bareCopy(t)
+    for (const args of [['status'], ['login', '--no-browser']]) {
+      const r = await spawnCollect(process.execPath, [path.join(dir, 'lib', 'cli.js'), ...args], {
+        cwd: dir,
+        env: env(),
+        timeoutMs: 20000,
+      })
+      assert.equal(r.code, 3, `${args.join(' ')}: ${r.stdout}${r.stderr}`)
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^error \\[${ERROR_CODES.INTERNAL}\\] kimi-native's native binding did not load: .*native binding`,
+          'im',
+        ),
+      )
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
+    }
+  },
+)
 
 test("the missing-binding error's code is the core's", () => {
   // lib/kit/core.js spells it out because without the binding the core's list is out of reach.

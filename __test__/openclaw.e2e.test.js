@@ -63,7 +63,10 @@ const bodyOf = (rec) => JSON.parse(rec.body)
 const MODEL = () => `${core.PROVIDER.openclawId}/${core.PROVIDER.defaultModel}`
 
 function sandbox(t) {
-  const sb = createSandbox({ host: 'openclaw', env: { KIMI_CODE_BASE_URL: fake.baseUrl, KIMI_CODE_OAUTH_HOST: fake.oauthHost } })
+  const sb = createSandbox({
+    host: 'openclaw',
+    env: { KIMI_CODE_BASE_URL: fake.baseUrl, KIMI_CODE_OAUTH_HOST: fake.oauthHost },
+  })
   sb.coreOpts = () => ({ home: sb.kimiHome, store: 'file', baseUrl: fake.baseUrl, oauthHost: fake.oauthHost })
   t.after(() => sb.cleanup())
   return sb
@@ -97,7 +100,20 @@ function envelope(r) {
 async function agentExec(sb, prompt, { thinking = 'off', timeoutMs = 400000 } = {}) {
   const since = fake.requests.length
   const r = await sb.openclaw(
-    ['agent', 'exec', prompt, '--state-dir', sb.state, '--model', MODEL(), '--thinking', thinking, '--timeout', '150', '--json'],
+    [
+      'agent',
+      'exec',
+      prompt,
+      '--state-dir',
+      sb.state,
+      '--model',
+      MODEL(),
+      '--thinking',
+      thinking,
+      '--timeout',
+      '150',
+      '--json',
+    ],
     { timeoutMs, doneWhen: (out) => envelope({ stdout: out }) !== null },
   )
   // openclaw may take a while to exit after printing its answer; that is its own shutdown, not a failure here.
@@ -121,15 +137,24 @@ function describe(chats) {
     .join('\n')
 }
 
-const show = (r) => `exit ${r.code}${r.lingered ? ' (stopped after its answer)' : ''} after ${r.ms} ms\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${r.stderr.slice(-3000)}`
+const show = (r) =>
+  `exit ${r.code}${r.lingered ? ' (stopped after its answer)' : ''} after ${r.ms} ms\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${r.stderr.slice(-3000)}`
 
 /** Identity per the contract: openclaw's own token first, then kimi-native's; no official-client identity. */
 function assertIdentity(rec) {
   const ua = header(rec, 'user-agent') || ''
-  assert.match(ua, new RegExp(`^openclaw/${OPENCLAW.version.replace(/\./g, '\\.')} `), `UA starts with openclaw's token: ${ua}`)
+  assert.match(
+    ua,
+    new RegExp(`^openclaw/${OPENCLAW.version.replace(/\./g, '\\.')} `),
+    `UA starts with openclaw's token: ${ua}`,
+  )
   assert.match(ua, /kimi-native\//, `UA names kimi-native: ${ua}`)
   for (const [k, v] of rec.headers) {
-    assert.doesNotMatch(`${k}: ${v}`, /kimi-code-cli\/|KimiCLI\/|kimi_code_cli|kimi_cli/, `official-client identity in ${k}`)
+    assert.doesNotMatch(
+      `${k}: ${v}`,
+      /kimi-code-cli\/|KimiCLI\/|kimi_code_cli|kimi_cli/,
+      `official-client identity in ${k}`,
+    )
   }
 }
 
@@ -155,10 +180,14 @@ function assertChat(rec, { effort, sessionId, modelInfo }) {
 /** No token the fake ever issued, in any file under openclaw's state dir (SQLite + -wal/-shm as bytes) or its log. */
 function assertNoTokenInState(sb) {
   const files = sb.stateFiles()
-  assert.ok(files.some((f) => /\.sqlite$/.test(f.path)), 'openclaw wrote its SQLite stores')
+  assert.ok(
+    files.some((f) => /\.sqlite$/.test(f.path)),
+    'openclaw wrote its SQLite stores',
+  )
   const secrets = fake.issuedTokens()
   assert.ok(secrets.length > 0)
-  for (const f of files) for (const s of secrets) assert.ok(!f.text.includes(s), `${path.relative(sb.dir, f.path)} holds an issued token`)
+  for (const f of files)
+    for (const s of secrets) assert.ok(!f.text.includes(s), `${path.relative(sb.dir, f.path)} holds an issued token`)
   return files
 }
 
@@ -177,7 +206,11 @@ test('openclaw: manifest and package declare the plugin with the core ids', asyn
   const manifest = JSON.parse(fs.readFileSync(path.join(REPO, 'openclaw.plugin.json'), 'utf8'))
   assert.deepEqual(pkg.openclaw.extensions, ['./lib/adapters/openclaw.js'])
   assert.ok(pkg.files.includes('openclaw.plugin.json'), 'manifest ships in the tarball')
-  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: REPO,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
   const packed = JSON.parse(out.slice(out.indexOf('[')))[0].files.map((f) => f.path)
   for (const f of ['openclaw.plugin.json', 'lib/adapters/openclaw.js', 'lib/index.js', 'lib/timeout.js']) {
     assert.ok(packed.includes(f), `npm pack ships ${f}`)
@@ -202,10 +235,16 @@ test('openclaw: manifest and package declare the plugin with the core ids', asyn
 /** The checkout's package files (npm pack's list), built addon and runtime dependencies, copied into `dir`. */
 function stageCheckout(dir) {
   // openclaw checks that a plugin's declared dependencies are installed next to it.
-  for (const dep of Object.keys(JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).dependencies || {})) {
+  for (const dep of Object.keys(
+    JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).dependencies || {},
+  )) {
     fs.cpSync(path.join(REPO, 'node_modules', dep), path.join(dir, 'node_modules', dep), { recursive: true })
   }
-  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: REPO,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
   const files = JSON.parse(out.slice(out.indexOf('[')))[0].files.map((f) => f.path)
   files.push(...fs.readdirSync(REPO).filter((f) => /^kimi-native\..+\.node$/.test(f)))
   for (const f of files) {
@@ -253,7 +292,14 @@ test('openclaw: linked plugin; CLI login alone; no login; onboard; agent exec of
     // openclaw's install-time safety scan gives up past 10,000 directories, and a working checkout has more
     // (target/, .test-cache/). So the link points at the checkout's package files (what npm pack ships) and
     // its built addon, copied as they are: the same files openclaw loads from the checkout.
-    const r = await sb.openclaw(['plugins', 'install', '--link', stageCheckout(path.join(sb.dir, 'checkout')), '--force', '--accept-capabilities'])
+    const r = await sb.openclaw([
+      'plugins',
+      'install',
+      '--link',
+      stageCheckout(path.join(sb.dir, 'checkout')),
+      '--force',
+      '--accept-capabilities',
+    ])
     assert.equal(r.code, 0, show(r))
     assert.match(r.stdout, /Linked plugin path/)
   })
@@ -278,14 +324,26 @@ test('openclaw: linked plugin; CLI login alone; no login; onboard; agent exec of
     const run = await agentExec(sb, 'say hi', { thinking: 'off' })
     assert.notEqual(run.env && run.env.ok, true, show(run.r))
     assert.match(run.r.stdout + run.r.stderr, /npx kimi-native login/, `the error says how to log in\n${show(run.r)}`)
-    assert.match(run.env.error.message, /^kimi-native: Not logged in.*openclaw models auth login --provider/s, show(run.r))
+    assert.match(
+      run.env.error.message,
+      /^kimi-native: Not logged in.*openclaw models auth login --provider/s,
+      show(run.r),
+    )
     assert.equal(run.chats.length, 0, 'no request without a token')
   })
 
   await t.test('onboard --non-interactive logs in through the core', async () => {
     const tokensBefore = fake.stats().tokenIssueCount
     const r = await sb.openclaw(
-      ['onboard', '--non-interactive', '--accept-risk', '--skip-health', '--skip-bootstrap', '--auth-choice', 'kimi-native-device'],
+      [
+        'onboard',
+        '--non-interactive',
+        '--accept-risk',
+        '--skip-health',
+        '--skip-bootstrap',
+        '--auth-choice',
+        'kimi-native-device',
+      ],
       { onStdout: approver(/confirm code (\S+)/) },
     )
     assert.equal(r.code, 0, show(r))
@@ -293,7 +351,10 @@ test('openclaw: linked plugin; CLI login alone; no login; onboard; agent exec of
     assert.equal((await core.status(sb.coreOpts())).loggedIn, true, 'the login landed in kimi-native')
     assert.equal(sb.readConfig().agents.defaults.model.primary, MODEL())
     assertNoTokenInState(sb)
-    assert.ok(sb.stateFiles().some((f) => f.text.includes(adapter.MARKER)), "openclaw's store holds the non-secret marker")
+    assert.ok(
+      sb.stateFiles().some((f) => f.text.includes(adapter.MARKER)),
+      "openclaw's store holds the non-secret marker",
+    )
   })
 
   await t.test('agent exec --thinking off; a 401 costs one refresh and one retry', async (st) => {
@@ -307,7 +368,8 @@ test('openclaw: linked plugin; CLI login alone; no login; onboard; agent exec of
     assert.equal(run.chats[0].status, 401, describe(run.chats))
     assert.equal(run.chats[1].status, 200, describe(run.chats))
     assert.equal(run.chats[1].body, run.chats[0].body, 'the retry sends the same request')
-    if (run.chats.length !== 2) st.diagnostic(`openclaw made ${run.chats.length - 2} more call(s) after the answer:\n${describe(run.chats)}`)
+    if (run.chats.length !== 2)
+      st.diagnostic(`openclaw made ${run.chats.length - 2} more call(s) after the answer:\n${describe(run.chats)}`)
     assert.notEqual(bearer(run.chats[1]), bearer(run.chats[0]), 'the retry carries the refreshed bearer')
     assertChat(run.chats[1], { effort: 'off', sessionId: run.env.sessionId, modelInfo })
     checkIdentity(run.chats[1])
@@ -327,7 +389,11 @@ test('openclaw: linked plugin; CLI login alone; no login; onboard; agent exec of
       return { toolCalls: [{ id: 'call_kimi_1', name: 'read', arguments: JSON.stringify({ [key]: note }) }] }
     })
     const run = await agentExec(sb, 'read note.txt', { thinking: 'high' })
-    assert.equal(run.env && run.env.ok, true, `${show(run.r)}\nread tool: ${JSON.stringify(readTool)}\n${describe(run.chats)}`)
+    assert.equal(
+      run.env && run.env.ok,
+      true,
+      `${show(run.r)}\nread tool: ${JSON.stringify(readTool)}\n${describe(run.chats)}`,
+    )
     assert.equal(run.env.final, 'reply-high')
     assert.ok(run.chats.length >= 2, `tool call, then the answer\n${describe(run.chats)}`)
     for (const rec of run.chats.slice(0, 2)) {
@@ -406,14 +472,20 @@ test('openclaw: plugin installed from the packed tarball serves a CLI login', as
   // Dependencies (commander) come from the registry npm is configured with.
   const registry = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim()
   const npmEnv = { NPM_CONFIG_REGISTRY: registry, npm_config_registry: registry }
-  const r = await sb.openclaw(['plugins', 'install', `npm-pack:${final}`, '--force', '--accept-capabilities'], { env: npmEnv })
+  const r = await sb.openclaw(['plugins', 'install', `npm-pack:${final}`, '--force', '--accept-capabilities'], {
+    env: npmEnv,
+  })
   assert.equal(r.code, 0, show(r))
   const projects = path.join(sb.state, 'npm', 'projects')
   const roots = fs.existsSync(projects)
-    ? fs.readdirSync(projects).map((p) => path.join(projects, p, 'node_modules', pkg.name)).filter((d) => fs.existsSync(d))
+    ? fs
+        .readdirSync(projects)
+        .map((p) => path.join(projects, p, 'node_modules', pkg.name))
+        .filter((d) => fs.existsSync(d))
     : []
   assert.equal(roots.length, 1, `installed under the state dir\n${show(r)}`)
-  for (const f of ['openclaw.plugin.json', 'lib/adapters/openclaw.js', addon]) assert.ok(fs.existsSync(path.join(roots[0], f)), f)
+  for (const f of ['openclaw.plugin.json', 'lib/adapters/openclaw.js', addon])
+    assert.ok(fs.existsSync(path.join(roots[0], f)), f)
 
   const login = await spawnCollect(process.execPath, [path.join(REPO, 'lib', 'cli.js'), 'login'], {
     cwd: sb.workspace,
@@ -429,4 +501,3 @@ test('openclaw: plugin installed from the packed tarball serves a CLI login', as
   assert.ok(fake.isAccessTokenValid(bearer(run.chats[0])))
   assertNoTokenInState(sb)
 })
-

@@ -17,7 +17,8 @@ const RUN_TIMEOUT_MS = 180000
 /** The Anthropic opencode.json block documented in docs/opencode.md. */
 function documentedConfig() {
   const md = fs.readFileSync(DOC, 'utf8')
-  const m = /<!-- opencode-anthropic-json:begin -->\s*```json\n([\s\S]*?)```\s*<!-- opencode-anthropic-json:end -->/.exec(md)
+  const m =
+    /<!-- opencode-anthropic-json:begin -->\s*```json\n([\s\S]*?)```\s*<!-- opencode-anthropic-json:end -->/.exec(md)
   assert.ok(m, 'docs/opencode.md has the opencode-anthropic-json block')
   return JSON.parse(m[1])
 }
@@ -55,7 +56,10 @@ test('opencode with the Anthropic-compatible provider block', { timeout: 20 * 60
   const { OPENCODE_ANTHROPIC_ID, opencodeAnthropicProvider } = require('../lib/host-config')
   const { startFakeKimi } = require('./fake-kimi/server')
   const kimi = await startFakeKimi({ deviceInterval: 1 })
-  const sb = createSandbox({ host: 'opencode', env: { KIMI_CODE_OAUTH_HOST: kimi.oauthHost, KIMI_CODE_BASE_URL: kimi.baseUrl } })
+  const sb = createSandbox({
+    host: 'opencode',
+    env: { KIMI_CODE_OAUTH_HOST: kimi.oauthHost, KIMI_CODE_BASE_URL: kimi.baseUrl },
+  })
   t.after(async () => {
     if (!process.env.KEEP_OPENCODE_SANDBOX) sb.cleanup()
     await kimi.close()
@@ -120,7 +124,8 @@ test('opencode with the Anthropic-compatible provider block', { timeout: 20 * 60
     const ua = header(q.headers, 'user-agent') || ''
     assert.ok(ua.startsWith(`opencode/${oc.version} `), `${what}: opencode's UA first: ${ua}`)
     assert.match(ua, / kimi-native\/\S+ /, `${what}: then kimi-native: ${ua}`)
-    for (const name of Object.values(core.HINT_HEADERS)) assert.equal(header(q.headers, name), undefined, `${what}: ${name} stripped`)
+    for (const name of Object.values(core.HINT_HEADERS))
+      assert.equal(header(q.headers, name), undefined, `${what}: ${name} stripped`)
     const body = JSON.parse(q.body)
     assert.equal(body.model, MODEL, what)
     assert.equal(body.reasoningEffort, undefined, `${what}: no reasoningEffort in the body`)
@@ -132,14 +137,25 @@ test('opencode with the Anthropic-compatible provider block', { timeout: 20 * 60
     assert.deepEqual(r.failures, [], r.describe)
     assert.equal(r.code, 0, r.describe)
     assert.ok(!r.events.some((e) => e.type === 'error'), r.describe)
-    assert.ok(r.events.some((e) => e.type === 'text' && e.part && e.part.text), `reply text came back\n${r.describe}`)
+    assert.ok(
+      r.events.some((e) => e.type === 'text' && e.part && e.part.text),
+      `reply text came back\n${r.describe}`,
+    )
     assert.ok(r.messages.length >= 1, r.describe)
-    assert.ok(!r.all.some((q) => q.path.startsWith('/coding/v1/chat/completions')), `no OpenAI-route request\n${r.describe}`)
-    for (const tok of tokens) assert.ok(!r.stdout.includes(tok) && !r.stderr.includes(tok), 'no token in opencode output')
+    assert.ok(
+      !r.all.some((q) => q.path.startsWith('/coding/v1/chat/completions')),
+      `no OpenAI-route request\n${r.describe}`,
+    )
+    for (const tok of tokens)
+      assert.ok(!r.stdout.includes(tok) && !r.stderr.includes(tok), 'no token in opencode output')
     const body = assertMessagesRequest(r.messages[0], 'variant high')
     assert.deepEqual(body.thinking, { type: 'enabled' }, 'variant high: thinking on')
     assert.ok(body.output_config && body.output_config.effort, 'variant high: output_config.effort set')
-    assert.deepEqual(body.metadata, { user_id: r.sessionID }, 'metadata.user_id: opencode session id (default profile, no kimi-code prefix)')
+    assert.deepEqual(
+      body.metadata,
+      { user_id: r.sessionID },
+      'metadata.user_id: opencode session id (default profile, no kimi-code prefix)',
+    )
     console.log(`opencode ${oc.version} Anthropic route UA: ${header(r.messages[0].headers, 'user-agent')}`)
   })
 
@@ -152,14 +168,17 @@ test('opencode with the Anthropic-compatible provider block', { timeout: 20 * 60
     assert.equal(body.output_config, undefined, 'variant off: no output_config')
   })
 
-  await t.test('no variant: no Claude adaptive thinking reaches Kimi (server default, as on the OpenAI route)', async () => {
-    const r = await ocRun()
-    assert.equal(r.code, 0, r.describe)
-    assert.ok(r.messages.length >= 1, r.describe)
-    const body = assertMessagesRequest(r.messages[0], 'no variant')
-    assert.equal(body.thinking, undefined, `no variant: no thinking field: ${JSON.stringify(body.thinking)}`)
-    assert.equal(body.output_config, undefined, 'no variant: no output_config')
-  })
+  await t.test(
+    'no variant: no Claude adaptive thinking reaches Kimi (server default, as on the OpenAI route)',
+    async () => {
+      const r = await ocRun()
+      assert.equal(r.code, 0, r.describe)
+      assert.ok(r.messages.length >= 1, r.describe)
+      const body = assertMessagesRequest(r.messages[0], 'no variant')
+      assert.equal(body.thinking, undefined, `no variant: no thinking field: ${JSON.stringify(body.thinking)}`)
+      assert.equal(body.output_config, undefined, 'no variant: no output_config')
+    },
+  )
 
   await t.test('next to the default provider: each provider keeps its own route', async () => {
     const { opencodeConfig } = require('../lib/host-config')
@@ -172,13 +191,19 @@ test('opencode with the Anthropic-compatible provider block', { timeout: 20 * 60
     assert.ok(a.messages.length >= 1 && !a.all.some((q) => q.path.startsWith('/coding/v1/chat/')), a.describe)
     assertMessagesRequest(a.messages[0], 'both configured, Anthropic provider')
     const since = kimi.requests.length
-    const r = await sb.opencode(['run', '-m', `${core.PROVIDER.opencodeId}/${MODEL}`, '--format', 'json', '--title', 'x', 'say hi'], {
-      timeoutMs: RUN_TIMEOUT_MS,
-    })
+    const r = await sb.opencode(
+      ['run', '-m', `${core.PROVIDER.opencodeId}/${MODEL}`, '--format', 'json', '--title', 'x', 'say hi'],
+      {
+        timeoutMs: RUN_TIMEOUT_MS,
+      },
+    )
     const all = kimi.requests.slice(since)
     const describe = `rc=${r.code}\n${r.stdout.slice(-1500)}\n${r.stderr.slice(-1500)}\n${all.map((q) => q.path).join(', ')}`
     assert.equal(r.code, 0, describe)
-    assert.ok(all.some((q) => q.path === '/coding/v1/chat/completions'), `default provider on the OpenAI route\n${describe}`)
+    assert.ok(
+      all.some((q) => q.path === '/coding/v1/chat/completions'),
+      `default provider on the OpenAI route\n${describe}`,
+    )
     assert.ok(!all.some((q) => q.path.startsWith('/coding/v1/messages')), describe)
   })
 

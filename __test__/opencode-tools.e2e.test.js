@@ -64,9 +64,12 @@ test('opencode runs kimi_search end to end when the user enables it', { timeout:
     if (projectConfig) fs.writeFileSync(path.join(sb.project, core.CONFIG_FILES.project), JSON.stringify(projectConfig))
     if (userConfig) fs.writeFileSync(path.join(sb.kimiHome, core.CONFIG_FILES.user), JSON.stringify(userConfig))
     const since = kimi.requests.length
-    const r = await sb.opencode(['run', '-m', `${ID}/${MODEL}`, '--format', 'json', '--title', 'tools e2e', 'search the web for kimi code'], {
-      timeoutMs: RUN_TIMEOUT_MS,
-    })
+    const r = await sb.opencode(
+      ['run', '-m', `${ID}/${MODEL}`, '--format', 'json', '--title', 'tools e2e', 'search the web for kimi code'],
+      {
+        timeoutMs: RUN_TIMEOUT_MS,
+      },
+    )
     r.sb = sb
     r.requests = kimi.requests.slice(since)
     r.chats = r.requests.filter((q) => q.path.startsWith('/coding/v1/chat/completions'))
@@ -77,31 +80,41 @@ test('opencode runs kimi_search end to end when the user enables it', { timeout:
   }
   const plugin = pathToFileURL(REPO).href
 
-  await t.test('config.json { tools: true } → the model calls kimi_search, the result comes back in the next turn', async () => {
-    const r = await run(plugin, { userConfig: { tools: true } })
-    assert.deepEqual(r.failures, [], r.describe)
-    assert.equal(r.code, 0, r.describe)
-    const offered = JSON.parse(r.chats[0].body).tools.map((x) => x.function.name)
-    for (const name of ['kimi_search', 'kimi_fetch', 'kimi_datasource']) assert.ok(offered.includes(name), `${name} offered: ${offered}`)
-    const kimiSearch = JSON.parse(r.chats[0].body).tools.find((x) => x.function.name === 'kimi_search')
-    assert.deepEqual(kimiSearch.function.parameters.required, ['query', 'limit'])
-    const searches = r.requests.filter((q) => q.path === '/coding/v1/search')
-    assert.equal(searches.length, 1, r.describe)
-    assert.equal(searches[0].body, '{"text_query":"kimi code","limit":5}')
-    assert.equal(searches[0].headers.find(([k]) => k.toLowerCase() === 'authorization')[1], `Bearer ${API_KEY}`)
-    assert.equal(r.chats.length, 2, r.describe)
-    const second = JSON.parse(r.chats[1].body)
-    const toolMsg = second.messages.find((m) => m.role === 'tool')
-    assert.ok(toolMsg, 'the tool result is in the second turn')
-    const content = typeof toolMsg.content === 'string' ? toolMsg.content : JSON.stringify(toolMsg.content)
-    assert.match(content, /Result 1 for kimi code/)
-    assert.ok(r.events.some((e) => e.type === 'text' && e.part && /searched/.test(e.part.text)), r.describe)
-    assert.ok(!r.sb.opencodeFilesText().includes(API_KEY), 'the key is in no opencode file')
-    assert.ok(!r.stdout.includes(API_KEY) && !r.stderr.includes(API_KEY), 'the key is in no output')
-  })
+  await t.test(
+    'config.json { tools: true } → the model calls kimi_search, the result comes back in the next turn',
+    async () => {
+      const r = await run(plugin, { userConfig: { tools: true } })
+      assert.deepEqual(r.failures, [], r.describe)
+      assert.equal(r.code, 0, r.describe)
+      const offered = JSON.parse(r.chats[0].body).tools.map((x) => x.function.name)
+      for (const name of ['kimi_search', 'kimi_fetch', 'kimi_datasource'])
+        assert.ok(offered.includes(name), `${name} offered: ${offered}`)
+      const kimiSearch = JSON.parse(r.chats[0].body).tools.find((x) => x.function.name === 'kimi_search')
+      assert.deepEqual(kimiSearch.function.parameters.required, ['query', 'limit'])
+      const searches = r.requests.filter((q) => q.path === '/coding/v1/search')
+      assert.equal(searches.length, 1, r.describe)
+      assert.equal(searches[0].body, '{"text_query":"kimi code","limit":5}')
+      assert.equal(searches[0].headers.find(([k]) => k.toLowerCase() === 'authorization')[1], `Bearer ${API_KEY}`)
+      assert.equal(r.chats.length, 2, r.describe)
+      const second = JSON.parse(r.chats[1].body)
+      const toolMsg = second.messages.find((m) => m.role === 'tool')
+      assert.ok(toolMsg, 'the tool result is in the second turn')
+      const content = typeof toolMsg.content === 'string' ? toolMsg.content : JSON.stringify(toolMsg.content)
+      assert.match(content, /Result 1 for kimi code/)
+      assert.ok(
+        r.events.some((e) => e.type === 'text' && e.part && /searched/.test(e.part.text)),
+        r.describe,
+      )
+      assert.ok(!r.sb.opencodeFilesText().includes(API_KEY), 'the key is in no opencode file')
+      assert.ok(!r.stdout.includes(API_KEY) && !r.stderr.includes(API_KEY), 'the key is in no output')
+    },
+  )
 
-  await t.test('the project file .kimi-native.json narrows the user\'s choice to the tools it names', async () => {
-    const r = await run([plugin, { tools: true }], { projectConfig: { tools: ['search'] }, userConfig: { tools: true } })
+  await t.test("the project file .kimi-native.json narrows the user's choice to the tools it names", async () => {
+    const r = await run([plugin, { tools: true }], {
+      projectConfig: { tools: ['search'] },
+      userConfig: { tools: true },
+    })
     assert.deepEqual(r.failures, [], r.describe)
     assert.equal(r.code, 0, r.describe)
     const offered = JSON.parse(r.chats[0].body).tools.map((x) => x.function.name)
@@ -110,19 +123,22 @@ test('opencode runs kimi_search end to end when the user enables it', { timeout:
     assert.equal(r.requests.filter((q) => q.path === '/coding/v1/search').length, 1, r.describe)
   })
 
-  await t.test('a project whose opencode.json plugin option and .kimi-native.json turn tools on when the user did not: no kimi tool reaches the model', async () => {
-    const r = await run([plugin, { tools: true }], { projectConfig: { tools: true } })
-    assert.deepEqual(r.failures, [], r.describe)
-    assert.equal(r.code, 0, r.describe)
-    assert.ok(r.chats.length > 0, r.describe)
-    for (const chat of r.chats) {
-      const offered = (JSON.parse(chat.body).tools || []).map((x) => x.function.name)
-      assert.ok(!offered.some((n) => n.startsWith('kimi_')), `offered: ${offered}`)
-    }
-    assert.equal(r.requests.filter((q) => q.path === '/coding/v1/search').length, 0)
-  })
+  await t.test(
+    'a project whose opencode.json plugin option and .kimi-native.json turn tools on when the user did not: no kimi tool reaches the model',
+    async () => {
+      const r = await run([plugin, { tools: true }], { projectConfig: { tools: true } })
+      assert.deepEqual(r.failures, [], r.describe)
+      assert.equal(r.code, 0, r.describe)
+      assert.ok(r.chats.length > 0, r.describe)
+      for (const chat of r.chats) {
+        const offered = (JSON.parse(chat.body).tools || []).map((x) => x.function.name)
+        assert.ok(!offered.some((n) => n.startsWith('kimi_')), `offered: ${offered}`)
+      }
+      assert.equal(r.requests.filter((q) => q.path === '/coding/v1/search').length, 0)
+    },
+  )
 
-  await t.test('without the user\'s opt-in no kimi tool is offered', async () => {
+  await t.test("without the user's opt-in no kimi tool is offered", async () => {
     const r = await run(plugin)
     assert.deepEqual(r.failures, [], r.describe)
     assert.equal(r.code, 0, r.describe)

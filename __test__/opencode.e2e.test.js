@@ -73,7 +73,10 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
   const hintNames = Object.values(core.HINT_HEADERS).map((h) => h.toLowerCase())
 
   const newSandbox = (plugin = pathToFileURL(REPO).href) => {
-    const sb = createSandbox({ host: 'opencode', env: { KIMI_CODE_OAUTH_HOST: kimi.oauthHost, KIMI_CODE_BASE_URL: kimi.baseUrl } })
+    const sb = createSandbox({
+      host: 'opencode',
+      env: { KIMI_CODE_OAUTH_HOST: kimi.oauthHost, KIMI_CODE_BASE_URL: kimi.baseUrl },
+    })
     sandboxes.push(sb)
     sb.writeConfig({ ...documented, plugin: [plugin] })
     sb.coreScript = path.join(sb.dir, 'core-call.js')
@@ -137,7 +140,11 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
   const assertHonestIdentity = (q, what) => {
     const ua = header(q.headers, 'user-agent') || ''
     assert.ok(ua.startsWith(`opencode/${oc.version} `), `${what}: UA starts with opencode's own token: ${ua}`)
-    assert.match(ua, / kimi-native\/\S+ \(linux; bun\/[^;]+; x64\)$/, `${what}: then kimi-native, in opencode's Bun: ${ua}`)
+    assert.match(
+      ua,
+      / kimi-native\/\S+ \(linux; bun\/[^;]+; x64\)$/,
+      `${what}: then kimi-native, in opencode's Bun: ${ua}`,
+    )
     for (const [k, v] of q.headers) {
       for (const bad of OFFICIAL_MARKS) assert.ok(!k.includes(bad) && !v.includes(bad), `${what}: ${k}: ${v}`)
       assert.ok(!/^x-msh-/i.test(k), `${what}: no X-Msh-* (${k})`)
@@ -178,10 +185,19 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
     assert.deepEqual(r.failures, [], r.describe)
     assert.equal(r.code, 0, r.describe)
     assert.ok(!r.events.some((e) => e.type === 'error'), r.describe)
-    assert.ok(r.events.some((e) => e.type === 'text' && e.part && e.part.text), `the reply text came back\n${r.describe}`)
+    assert.ok(
+      r.events.some((e) => e.type === 'text' && e.part && e.part.text),
+      `the reply text came back\n${r.describe}`,
+    )
     assert.equal(r.chats.length, 1, r.describe)
     assert.ok(r.sessionID, 'session id in the JSON events')
-    await assertChatRequest(r.chats[0], { tokens: tokensA, sb: A, effort: undefined, sessionId: r.sessionID, what: 'no variant' })
+    await assertChatRequest(r.chats[0], {
+      tokens: tokensA,
+      sb: A,
+      effort: undefined,
+      sessionId: r.sessionID,
+      what: 'no variant',
+    })
     for (const q of r.all) assertHonestIdentity(q, `every request of the run (${q.path})`)
     console.log(`opencode ${oc.version} User-Agent: ${header(r.chats[0].headers, 'user-agent')}`)
     assert.deepEqual(A.readAuth(), { [ID]: MARKER }, 'auth.json holds the marker only')
@@ -199,7 +215,13 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
       assert.deepEqual(r.failures, [], r.describe)
       assert.equal(r.code, 0, `variant ${v}: ${r.describe}`)
       assert.equal(r.chats.length, 1, `variant ${v}: ${r.describe}`)
-      await assertChatRequest(r.chats[0], { tokens: tokensA, sb: A, effort: v, sessionId: r.sessionID, what: `variant ${v}` })
+      await assertChatRequest(r.chats[0], {
+        tokens: tokensA,
+        sb: A,
+        effort: v,
+        sessionId: r.sessionID,
+        what: `variant ${v}`,
+      })
       seen.add(r.sessionID)
     }
     assert.equal(seen.size, names.length, 'one session per run')
@@ -231,7 +253,13 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
       assert.deepEqual(r.failures, [], r.describe)
       assert.equal(r.code, 0, r.describe)
       assert.equal(r.chats.length, 1, r.describe)
-      await assertChatRequest(r.chats[0], { tokens: tokensA, sb: A, effort: 'low', sessionId: r.sessionID, what: 'npm spec' })
+      await assertChatRequest(r.chats[0], {
+        tokens: tokensA,
+        sb: A,
+        effort: 'low',
+        sessionId: r.sessionID,
+        what: 'npm spec',
+      })
     } finally {
       A.writeConfig({ ...documented, plugin: [pathToFileURL(REPO).href] })
     }
@@ -257,55 +285,69 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
     for (const tok of all) assert.ok(!text.includes(tok), `token ${tok.slice(0, 10)}... not in opencode files`)
   })
 
-  await t.test('KIMI_NATIVE_PROFILE=kimi-code (opt-in): the official headers, session headers dropped, warned once', async () => {
-    const env = { KIMI_NATIVE_PROFILE: 'kimi-code' }
-    const r = await ocRun(A, { env })
-    assert.deepEqual(r.failures, [], r.describe)
-    assert.equal(r.code, 0, r.describe)
-    assert.equal(r.chats.length, 1, r.describe)
-    const official = await coreCall(A, 'headers', { profile: 'kimi-code' })
-    assert.equal(official.length, 7)
-    assert.equal(official[0][1], 'kimi-code-cli/2.1.0')
-    for (const [name, value] of official) assert.equal(header(r.chats[0].headers, name), value, `kimi-code: ${name}`)
-    for (const name of ['x-session-affinity', 'x-session-id']) assert.equal(header(r.chats[0].headers, name), undefined, name)
-    const body = JSON.parse(r.chats[0].body)
-    assert.deepEqual(body.thinking, { type: 'enabled', keep: 'all' }, 'kimi-code default thinking (golden ts-chat-openai)')
-    const warned = (r.stdout + r.stderr).split('Community Guidelines forbid falsifying client identity').length - 1
-    assert.equal(warned, 1, `the warning once in opencode's output\n${r.describe}`)
-  })
-
-  await t.test('403 "only available for Coding Agents" → KIMI_CLIENT_NOT_ALLOWED in opencode, one request', async () => {
-    kimi.allowedUserAgents = ['KimiCLI/', 'kimi-code-cli/', 'claude-code/', 'pi/', 'openclaw/'] // opencode not accepted
-    try {
-      const r = await ocRun(A)
+  await t.test(
+    'KIMI_NATIVE_PROFILE=kimi-code (opt-in): the official headers, session headers dropped, warned once',
+    async () => {
+      const env = { KIMI_NATIVE_PROFILE: 'kimi-code' }
+      const r = await ocRun(A, { env })
       assert.deepEqual(r.failures, [], r.describe)
-      assert.equal(r.chats.length, 1, `no retry\n${r.describe}`)
-      assert.equal(r.chats[0].gateRejected !== undefined, true)
-      const out = r.stdout + r.stderr
-      assert.match(out, /KIMI_CLIENT_NOT_ALLOWED/, r.describe)
-      assert.match(out, /did not accept this client identity/, r.describe)
-    } finally {
-      kimi.allowedUserAgents = require('./fake-kimi/server').ALLOWED_UA_PREFIXES
-    }
-  })
+      assert.equal(r.code, 0, r.describe)
+      assert.equal(r.chats.length, 1, r.describe)
+      const official = await coreCall(A, 'headers', { profile: 'kimi-code' })
+      assert.equal(official.length, 7)
+      assert.equal(official[0][1], 'kimi-code-cli/2.1.0')
+      for (const [name, value] of official) assert.equal(header(r.chats[0].headers, name), value, `kimi-code: ${name}`)
+      for (const name of ['x-session-affinity', 'x-session-id'])
+        assert.equal(header(r.chats[0].headers, name), undefined, name)
+      const body = JSON.parse(r.chats[0].body)
+      assert.deepEqual(
+        body.thinking,
+        { type: 'enabled', keep: 'all' },
+        'kimi-code default thinking (golden ts-chat-openai)',
+      )
+      const warned = (r.stdout + r.stderr).split('Community Guidelines forbid falsifying client identity').length - 1
+      assert.equal(warned, 1, `the warning once in opencode's output\n${r.describe}`)
+    },
+  )
 
-  await t.test('403 "Access terminated" (both variants) → KIMI_ACCOUNT_SUSPENDED in opencode, no retry, no refresh', async () => {
-    for (const kind of ['accountSuspended403', 'accountBanned403']) {
-      kimi.setSuspended(kind)
+  await t.test(
+    '403 "only available for Coding Agents" → KIMI_CLIENT_NOT_ALLOWED in opencode, one request',
+    async () => {
+      kimi.allowedUserAgents = ['KimiCLI/', 'kimi-code-cli/', 'claude-code/', 'pi/', 'openclaw/'] // opencode not accepted
       try {
-        const refreshes = kimi.refreshCount
         const r = await ocRun(A)
         assert.deepEqual(r.failures, [], r.describe)
-        assert.equal(r.chats.length, 1, `${kind}: no retry\n${r.describe}`)
-        assert.equal(kimi.refreshCount, refreshes, `${kind}: no refresh`)
+        assert.equal(r.chats.length, 1, `no retry\n${r.describe}`)
+        assert.equal(r.chats[0].gateRejected !== undefined, true)
         const out = r.stdout + r.stderr
-        assert.match(out, /KIMI_ACCOUNT_SUSPENDED/, r.describe)
-        assert.match(out, /support@moonshot\.cn/, r.describe)
+        assert.match(out, /KIMI_CLIENT_NOT_ALLOWED/, r.describe)
+        assert.match(out, /did not accept this client identity/, r.describe)
       } finally {
-        kimi.setSuspended(null)
+        kimi.allowedUserAgents = require('./fake-kimi/server').ALLOWED_UA_PREFIXES
       }
-    }
-  })
+    },
+  )
+
+  await t.test(
+    '403 "Access terminated" (both variants) → KIMI_ACCOUNT_SUSPENDED in opencode, no retry, no refresh',
+    async () => {
+      for (const kind of ['accountSuspended403', 'accountBanned403']) {
+        kimi.setSuspended(kind)
+        try {
+          const refreshes = kimi.refreshCount
+          const r = await ocRun(A)
+          assert.deepEqual(r.failures, [], r.describe)
+          assert.equal(r.chats.length, 1, `${kind}: no retry\n${r.describe}`)
+          assert.equal(kimi.refreshCount, refreshes, `${kind}: no refresh`)
+          const out = r.stdout + r.stderr
+          assert.match(out, /KIMI_ACCOUNT_SUSPENDED/, r.describe)
+          assert.match(out, /support@moonshot\.cn/, r.describe)
+        } finally {
+          kimi.setSuspended(null)
+        }
+      }
+    },
+  )
 
   // ---------------------------------------------------------------------------------------------------
   const B = newSandbox()
@@ -346,7 +388,11 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
     assert.deepEqual(B.pluginFailures(r), [], out)
     assert.equal(r.code, 0, out)
     assert.ok(code, `opencode showed the code\n${out}`)
-    assert.match(out, new RegExp(`Go to: ${kimi.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\S*`), 'opencode showed the URL')
+    assert.match(
+      out,
+      new RegExp(`Go to: ${kimi.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\S*`),
+      'opencode showed the URL',
+    )
     assert.doesNotMatch(out, /Failed to authorize/)
     const st = await coreCall(B, 'status')
     assert.equal(st.loggedIn, true, 'the native store has the login')
@@ -357,7 +403,13 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
     const run = await ocRun(B, { variant: 'medium' })
     assert.equal(run.code, 0, run.describe)
     assert.equal(run.chats.length, 1, run.describe)
-    await assertChatRequest(run.chats[0], { tokens, sb: B, effort: 'medium', sessionId: run.sessionID, what: 'after opencode login' })
+    await assertChatRequest(run.chats[0], {
+      tokens,
+      sb: B,
+      effort: 'medium',
+      sessionId: run.sessionID,
+      what: 'after opencode login',
+    })
     const text = B.opencodeFilesText()
     for (const tok of kimi.issuedTokens()) assert.ok(!text.includes(tok), 'no token in opencode files')
   })
@@ -367,7 +419,12 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
     const C = newSandbox()
     const script = path.join(C.dir, 'bun-probe.js')
     fs.writeFileSync(script, BUN_PROBE)
-    const env = { KN_REPO: REPO, KN_HOST: `opencode/${oc.version}`, KIMI_CODE_OAUTH_HOST: kimi.oauthHost, KIMI_CODE_BASE_URL: kimi.baseUrl }
+    const env = {
+      KN_REPO: REPO,
+      KN_HOST: `opencode/${oc.version}`,
+      KIMI_CODE_OAUTH_HOST: kimi.oauthHost,
+      KIMI_CODE_BASE_URL: kimi.baseUrl,
+    }
     const runProbe = async (runner) => {
       // Three spaced chunks for the streaming check, then a slow stream for the abort check.
       kimi.enqueueReply({ chunks: ['one ', 'two ', 'three'], chunkDelayMs: 250 })
@@ -385,7 +442,10 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
       const events = parseEvents(r.stdout)
       const result = (events.find((e) => e.result) || {}).result
       const error = (events.find((e) => e.error) || {}).error
-      assert.ok(result, `probe result (${runner === C.bun ? 'bun' : 'node'}): rc=${r.code} ${JSON.stringify(error)} ${r.stderr.slice(-2000)}`)
+      assert.ok(
+        result,
+        `probe result (${runner === C.bun ? 'bun' : 'node'}): rc=${r.code} ${JSON.stringify(error)} ${r.stderr.slice(-2000)}`,
+      )
       result.chats = kimi.requests.slice(since).filter((q) => q.path.startsWith('/coding/v1/chat/completions'))
       return result
     }
@@ -410,17 +470,31 @@ test('opencode plugin with the real opencode binary', { timeout: 30 * 60000 }, a
       assert.equal(r.chats.length, 2, `${name}: two chat requests reached the server`)
     }
     // The User-Agent names the runtime it runs in; otherwise buildHeaders() is identical.
-    const runtimeFree = (pairs) => pairs.map(([k, v]) => [k.toLowerCase(), /^user-agent$/i.test(k) ? v.replace(/; (node|bun)\/[^;]+;/, '; <runtime>;') : v])
+    const runtimeFree = (pairs) =>
+      pairs.map(([k, v]) => [
+        k.toLowerCase(),
+        /^user-agent$/i.test(k) ? v.replace(/; (node|bun)\/[^;]+;/, '; <runtime>;') : v,
+      ])
     assert.match(bun.headers[0][1], /^opencode\/\S+ kimi-native\/\S+ \(linux; bun\/[^;]+; x64\)$/, bun.headers[0][1])
     assert.match(node.headers[0][1], /; node\/v/)
-    assert.deepEqual(runtimeFree(bun.headers), runtimeFree(node.headers), 'buildHeaders() identical in both runtimes but for the runtime')
+    assert.deepEqual(
+      runtimeFree(bun.headers),
+      runtimeFree(node.headers),
+      'buildHeaders() identical in both runtimes but for the runtime',
+    )
     assert.deepEqual(bun.shaped, node.shaped, 'shapeRequest() identical in both runtimes')
     assert.equal(bun.abort, node.abort, 'abort surfaces the same way')
     assert.equal(bun.text, node.text)
     const strip = (q) =>
-      runtimeFree(q.headers.filter(([k]) => !/^(authorization|host|content-length|connection|accept-encoding)$/i.test(k))).sort()
+      runtimeFree(
+        q.headers.filter(([k]) => !/^(authorization|host|content-length|connection|accept-encoding)$/i.test(k)),
+      ).sort()
     assert.deepEqual(strip(bun.chats[0]), strip(node.chats[0]), 'same request headers from Bun as from Node')
-    assert.deepEqual(JSON.parse(bun.chats[0].body), JSON.parse(node.chats[0].body), 'same request body from Bun as from Node')
+    assert.deepEqual(
+      JSON.parse(bun.chats[0].body),
+      JSON.parse(node.chats[0].body),
+      'same request body from Bun as from Node',
+    )
   })
 })
 

@@ -83,7 +83,11 @@ function receivedByF(secrets, since) {
   return { seen: [...seen], requests: reqs.length }
 }
 
-const settle = (p) => p.then((v) => ({ ok: true, v }), (e) => ({ ok: false, e }))
+const settle = (p) =>
+  p.then(
+    (v) => ({ ok: true, v }),
+    (e) => ({ ok: false, e }),
+  )
 
 /** Asks for the credential every way a host does: a token, a fetch to the API base, status. */
 async function use(opts, base) {
@@ -158,7 +162,8 @@ for (const [source, cells] of Object.entries(RULE)) {
       } else {
         // Names the servers the credential would have been for.
         assert.match(out.token.e.message, new RegExp(F.oauthHost.replace(/[.:/]/g, '\\$&')))
-        if (source === 'kimi-cli') assert.match(out.token.e.message, /kimi-cli's login .* belongs to https:\/\/auth\.kimi\.com/)
+        if (source === 'kimi-cli')
+          assert.match(out.token.e.message, /kimi-cli's login .* belongs to https:\/\/auth\.kimi\.com/)
       }
       assertNoSecrets(assert, JSON.stringify(out) + (out.token.e ? out.token.e.message : ''), secrets)
     })

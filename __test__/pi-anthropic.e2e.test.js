@@ -68,10 +68,14 @@ async function run(t, pi, { project, user, thinking }) {
   if (user !== undefined) fs.writeFileSync(path.join(sb.kimiHome, core.CONFIG_FILES.user), JSON.stringify(user))
   const since = fake.requests.length
   const model = `${core.PROVIDER.piId}/${core.PROVIDER.defaultModel}`
-  const r = await sb.pi(pi, ['--no-session', '-ne', '-e', REPO, '--model', model, '--thinking', thinking, '--mode', 'json', '-p', 'say hi'], {
-    env: checks.piEnv(sb),
-    timeoutMs: 120000,
-  })
+  const r = await sb.pi(
+    pi,
+    ['--no-session', '-ne', '-e', REPO, '--model', model, '--thinking', thinking, '--mode', 'json', '-p', 'say hi'],
+    {
+      env: checks.piEnv(sb),
+      timeoutMs: 120000,
+    },
+  )
   r.sb = sb
   r.requests = fake.requests.slice(since)
   r.messages = r.requests.filter((q) => q.path.startsWith('/coding/v1/messages'))
@@ -82,7 +86,10 @@ async function run(t, pi, { project, user, thinking }) {
 function assertAnthropicRun(r, host) {
   assert.equal(r.code, 0, r.describe)
   assert.equal(r.messages.length, 1, r.describe)
-  assert.ok(!r.requests.some((q) => q.path.startsWith('/coding/v1/chat/completions')), `no OpenAI-route request\n${r.describe}`)
+  assert.ok(
+    !r.requests.some((q) => q.path.startsWith('/coding/v1/chat/completions')),
+    `no OpenAI-route request\n${r.describe}`,
+  )
   const q = r.messages[0]
   assert.equal(q.method, 'POST')
   assert.equal(q.path, MESSAGES, 'Anthropic route with ?beta=true')
@@ -93,28 +100,43 @@ function assertAnthropicRun(r, host) {
   checks.assertHonestUA(q, host)
   assert.equal(replyText(r.stdout), REPLY, r.describe)
   checks.assertNoSecretInPiFiles(r.sb)
-  for (const secret of fake.issuedTokens()) assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), 'no token in pi output')
+  for (const secret of fake.issuedTokens())
+    assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), 'no token in pi output')
   const body = bodyOf(q)
   assert.equal(body.model, core.PROVIDER.defaultModel)
   return body
 }
 
-test(`pi ${PI1.version}: .kimi-native.json { protocol: "anthropic" }, --thinking high → /messages?beta=true, thinking on`, { timeout: 10 * 60000 }, async (t) => {
-  const { pi, skip } = install(PI1)
-  if (skip) return t.skip(skip)
-  const r = await run(t, pi, { project: { protocol: 'anthropic' }, thinking: 'high' })
-  const body = assertAnthropicRun(r, `pi/${pi.version}`)
-  assert.deepEqual(body.thinking, { type: 'enabled' }, 'thinking on, no budget_tokens')
-  assert.ok(body.output_config && body.output_config.effort, `output_config.effort: ${JSON.stringify(body.output_config)}`)
-  assert.ok(body.metadata && typeof body.metadata.user_id === 'string' && body.metadata.user_id, 'metadata.user_id from pi session')
-  console.log(`# pi ${pi.version} anthropic run: ${r.ms} ms, UA ${header(r.messages[0], 'user-agent')}`)
-})
+test(
+  `pi ${PI1.version}: .kimi-native.json { protocol: "anthropic" }, --thinking high → /messages?beta=true, thinking on`,
+  { timeout: 10 * 60000 },
+  async (t) => {
+    const { pi, skip } = install(PI1)
+    if (skip) return t.skip(skip)
+    const r = await run(t, pi, { project: { protocol: 'anthropic' }, thinking: 'high' })
+    const body = assertAnthropicRun(r, `pi/${pi.version}`)
+    assert.deepEqual(body.thinking, { type: 'enabled' }, 'thinking on, no budget_tokens')
+    assert.ok(
+      body.output_config && body.output_config.effort,
+      `output_config.effort: ${JSON.stringify(body.output_config)}`,
+    )
+    assert.ok(
+      body.metadata && typeof body.metadata.user_id === 'string' && body.metadata.user_id,
+      'metadata.user_id from pi session',
+    )
+    console.log(`# pi ${pi.version} anthropic run: ${r.ms} ms, UA ${header(r.messages[0], 'user-agent')}`)
+  },
+)
 
-test(`pi ${PI1.version}: the user's config.json { protocol: "anthropic" }, --thinking off → thinking disabled`, { timeout: 10 * 60000 }, async (t) => {
-  const { pi, skip } = install(PI1)
-  if (skip) return t.skip(skip)
-  const r = await run(t, pi, { user: { protocol: 'anthropic' }, thinking: 'off' })
-  const body = assertAnthropicRun(r, `pi/${pi.version}`)
-  assert.deepEqual(body.thinking, { type: 'disabled' }, 'thinking off')
-  assert.equal(body.output_config, undefined, 'no output_config when thinking is off')
-})
+test(
+  `pi ${PI1.version}: the user's config.json { protocol: "anthropic" }, --thinking off → thinking disabled`,
+  { timeout: 10 * 60000 },
+  async (t) => {
+    const { pi, skip } = install(PI1)
+    if (skip) return t.skip(skip)
+    const r = await run(t, pi, { user: { protocol: 'anthropic' }, thinking: 'off' })
+    const body = assertAnthropicRun(r, `pi/${pi.version}`)
+    assert.deepEqual(body.thinking, { type: 'disabled' }, 'thinking off')
+    assert.equal(body.output_config, undefined, 'no output_config when thinking is off')
+  },
+)

@@ -35,7 +35,8 @@ let node22 = null
 
 before(async () => {
   if (!core) setupSkip = 'kimi-native core not loadable'
-  else if (process.platform !== 'linux' || process.arch !== 'x64') setupSkip = 'publishes the linux-x64-gnu platform package only'
+  else if (process.platform !== 'linux' || process.arch !== 'x64')
+    setupSkip = 'publishes the linux-x64-gnu platform package only'
   else {
     node22 = ensureNode(22)
     if (!node22.ok) setupSkip = node22.reason
@@ -47,7 +48,9 @@ before(async () => {
       // verdaccio 6 needs Node >= 22
       registry = await startRegistry(path.join(work, 'registry'), { node: node22.node })
       published = publishCheckout(registry, path.join(work, 'stage'))
-      console.log(`# registry up and ${published.platformPackages.join(', ')} + root published in ${Date.now() - t0} ms`)
+      console.log(
+        `# registry up and ${published.platformPackages.join(', ')} + root published in ${Date.now() - t0} ms`,
+      )
     } catch (err) {
       setupSkip = `local registry: ${err.message.split('\n')[0]}`
     }
@@ -88,13 +91,33 @@ async function installAndPrompt(t, pi, { npmRoot, extraEnv = {} }) {
   const installed = path.join(root, 'node_modules', 'kimi-native')
   assert.ok(fs.existsSync(path.join(installed, 'package.json')), `kimi-native installed under ${root}`)
   // Where node's resolution from kimi-native's loader finds it: hoisted (a project) or nested (npm -g).
-  const addonPkg = [path.join(installed, 'node_modules', platformPkg), path.join(root, 'node_modules', platformPkg)].find((d) => fs.existsSync(d))
+  const addonPkg = [
+    path.join(installed, 'node_modules', platformPkg),
+    path.join(root, 'node_modules', platformPkg),
+  ].find((d) => fs.existsSync(d))
   assert.ok(addonPkg, `optional platform package ${platformPkg} resolved for it`)
-  assert.ok(fs.readdirSync(addonPkg).some((f) => f.endsWith('.node')), 'platform package carries the addon')
+  assert.ok(
+    fs.readdirSync(addonPkg).some((f) => f.endsWith('.node')),
+    'platform package carries the addon',
+  )
   assert.ok(!fs.readdirSync(installed).some((f) => f.endsWith('.node')), 'no addon copied by hand')
 
   const since = fake.requests.length
-  r = await sb.pi(pi, ['--no-session', '--model', `${id}/${core.PROVIDER.defaultModel}`, '--thinking', 'low', '--mode', 'json', '-p', 'hello'], { env, timeoutMs: 90000 })
+  r = await sb.pi(
+    pi,
+    [
+      '--no-session',
+      '--model',
+      `${id}/${core.PROVIDER.defaultModel}`,
+      '--thinking',
+      'low',
+      '--mode',
+      'json',
+      '-p',
+      'hello',
+    ],
+    { env, timeoutMs: 90000 },
+  )
   assert.equal(r.code, 0, r.stderr)
   assert.doesNotMatch(r.stderr, /could not start|native binding/i)
   const chats = checks.chatsSince(since)

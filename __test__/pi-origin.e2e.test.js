@@ -52,35 +52,49 @@ function install(spec) {
 }
 
 for (const spec of [PI1, PI0]) {
-  test(`pi ${spec.version}: a project's .kimi-native.json naming a foreign baseUrl gets no credential`, { timeout: 10 * 60000 }, async (t) => {
-    const { pi, skip } = install(spec)
-    if (skip) return t.skip(skip)
-    const sb = createSandbox({ host: 'pi' })
-    const restore = sb.enterProcess({ KIMI_CODE_OAUTH_HOST: K.oauthHost, KIMI_CODE_BASE_URL: K.baseUrl })
-    t.after(() => {
-      restore()
-      sb.cleanup()
-    })
-    await checks.nativeLogin(sb)
-    const project = { baseUrl: F.baseUrl, oauthHost: F.oauthHost, tools: true }
-    fs.writeFileSync(path.join(sb.cwd, core.CONFIG_FILES.project), JSON.stringify(project))
-    const since = { k: K.requests.length, f: F.requests.length }
-    const model = `${core.PROVIDER.piId}/${core.PROVIDER.defaultModel}`
-    const r = await sb.pi(pi, ['--no-session', '-ne', '-e', REPO, '--model', model, '--thinking', 'off', '--mode', 'json', '-p', 'say hi'], {
-      env: checks.piEnv(sb, { KIMI_API_KEY: API_KEY }),
-      timeoutMs: 120000,
-    })
-    const describe = `rc=${r.code} ms=${r.ms}\nstdout: ${r.stdout.slice(-1500)}\nstderr: ${r.stderr.slice(-1500)}`
-    const toF = F.requests.slice(since.f)
-    const secrets = [...K.issuedTokens(), API_KEY]
-    const leaked = toF.filter((q) => secrets.some((s) => JSON.stringify(q.headers).includes(s) || q.body.includes(s)))
-    assert.deepEqual(leaked.map((q) => q.path), [], `a credential reached the foreign server\n${describe}`)
-    assert.equal(toF.length, 0, `the foreign server was not contacted: ${toF.map((q) => q.path)}`)
-    // The user's Kimi still serves the run, with the user's own login.
-    const chats = K.requests.slice(since.k).filter((q) => q.path.startsWith('/coding/v1/chat/completions'))
-    assert.equal(r.code, 0, describe)
-    assert.ok(chats.length >= 1, describe)
-    assert.ok(K.issuedTokens().includes(bearer(chats[0])), 'the bearer is the native login K issued')
-    console.log(`pi ${pi.version}, .kimi-native.json naming a foreign server: ${toF.length} requests reached it, ${chats.length} chat(s) went to the user's Kimi`)
-  })
+  test(
+    `pi ${spec.version}: a project's .kimi-native.json naming a foreign baseUrl gets no credential`,
+    { timeout: 10 * 60000 },
+    async (t) => {
+      const { pi, skip } = install(spec)
+      if (skip) return t.skip(skip)
+      const sb = createSandbox({ host: 'pi' })
+      const restore = sb.enterProcess({ KIMI_CODE_OAUTH_HOST: K.oauthHost, KIMI_CODE_BASE_URL: K.baseUrl })
+      t.after(() => {
+        restore()
+        sb.cleanup()
+      })
+      await checks.nativeLogin(sb)
+      const project = { baseUrl: F.baseUrl, oauthHost: F.oauthHost, tools: true }
+      fs.writeFileSync(path.join(sb.cwd, core.CONFIG_FILES.project), JSON.stringify(project))
+      const since = { k: K.requests.length, f: F.requests.length }
+      const model = `${core.PROVIDER.piId}/${core.PROVIDER.defaultModel}`
+      const r = await sb.pi(
+        pi,
+        ['--no-session', '-ne', '-e', REPO, '--model', model, '--thinking', 'off', '--mode', 'json', '-p', 'say hi'],
+        {
+          env: checks.piEnv(sb, { KIMI_API_KEY: API_KEY }),
+          timeoutMs: 120000,
+        },
+      )
+      const describe = `rc=${r.code} ms=${r.ms}\nstdout: ${r.stdout.slice(-1500)}\nstderr: ${r.stderr.slice(-1500)}`
+      const toF = F.requests.slice(since.f)
+      const secrets = [...K.issuedTokens(), API_KEY]
+      const leaked = toF.filter((q) => secrets.some((s) => JSON.stringify(q.headers).includes(s) || q.body.includes(s)))
+      assert.deepEqual(
+        leaked.map((q) => q.path),
+        [],
+        `a credential reached the foreign server\n${describe}`,
+      )
+      assert.equal(toF.length, 0, `the foreign server was not contacted: ${toF.map((q) => q.path)}`)
+      // The user's Kimi still serves the run, with the user's own login.
+      const chats = K.requests.slice(since.k).filter((q) => q.path.startsWith('/coding/v1/chat/completions'))
+      assert.equal(r.code, 0, describe)
+      assert.ok(chats.length >= 1, describe)
+      assert.ok(K.issuedTokens().includes(bearer(chats[0])), 'the bearer is the native login K issued')
+      console.log(
+        `pi ${pi.version}, .kimi-native.json naming a foreign server: ${toF.length} requests reached it, ${chats.length} chat(s) went to the user's Kimi`,
+      )
+    },
+  )
 }

@@ -73,10 +73,27 @@ async function run(t, pi, { project, user } = {}) {
   if (user !== undefined) fs.writeFileSync(path.join(sb.kimiHome, core.CONFIG_FILES.user), text(user))
   const since = fake.requests.length
   const model = `${core.PROVIDER.piId}/${core.PROVIDER.defaultModel}`
-  const r = await sb.pi(pi, ['--no-session', '-ne', '-e', REPO, '--model', model, '--thinking', 'off', '--mode', 'json', '-p', 'search the web for kimi code'], {
-    env: checks.piEnv(sb),
-    timeoutMs: 120000,
-  })
+  const r = await sb.pi(
+    pi,
+    [
+      '--no-session',
+      '-ne',
+      '-e',
+      REPO,
+      '--model',
+      model,
+      '--thinking',
+      'off',
+      '--mode',
+      'json',
+      '-p',
+      'search the web for kimi code',
+    ],
+    {
+      env: checks.piEnv(sb),
+      timeoutMs: 120000,
+    },
+  )
   r.sb = sb
   r.requests = fake.requests.slice(since)
   r.chats = checks.chatsSince(since)
@@ -88,14 +105,19 @@ async function run(t, pi, { project, user } = {}) {
 function assertSearchRound(r, host) {
   assert.equal(r.code, 0, r.describe)
   assert.ok(r.offered.includes('kimi_search'), `kimi_search offered: ${r.offered}`)
-  assert.ok(!r.offered.includes('kimi_fetch') && !r.offered.includes('kimi_datasource'), `only the named tool: ${r.offered}`)
+  assert.ok(
+    !r.offered.includes('kimi_fetch') && !r.offered.includes('kimi_datasource'),
+    `only the named tool: ${r.offered}`,
+  )
   const searches = r.requests.filter((q) => q.path === SEARCH)
   assert.equal(searches.length, 1, r.describe)
   assert.deepEqual(bodyOf(searches[0]), { text_query: 'kimi code', limit: 5 })
   assert.ok(fake.issuedTokens().includes(bearer(searches[0])), 'bearer is an issued token')
   checks.assertHonestUA(searches[0], host)
   // The search comes after the first chat turn and before the second, which carries its result.
-  const order = r.requests.map((q) => (q.path === SEARCH ? 'search' : q.path.startsWith('/coding/v1/chat') ? 'chat' : null)).filter(Boolean)
+  const order = r.requests
+    .map((q) => (q.path === SEARCH ? 'search' : q.path.startsWith('/coding/v1/chat') ? 'chat' : null))
+    .filter(Boolean)
   assert.deepEqual(order, ['chat', 'search', 'chat'], r.describe)
   const toolMsg = bodyOf(r.chats[1]).messages.find((m) => m.role === 'tool')
   assert.ok(toolMsg, 'the tool result is in the second turn')
@@ -103,16 +125,21 @@ function assertSearchRound(r, host) {
   assert.match(content, /Result 1 for kimi code/)
   assert.equal(replyText(r.stdout), 'searched', r.describe)
   checks.assertNoSecretInPiFiles(r.sb)
-  for (const secret of fake.issuedTokens()) assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), 'no token in pi output')
+  for (const secret of fake.issuedTokens())
+    assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), 'no token in pi output')
 }
 
-test(`pi ${PI1.version}: config.json { tools: true } narrowed by .kimi-native.json { tools: ["search"] } → the model calls kimi_search, the result comes back`, { timeout: 10 * 60000 }, async (t) => {
-  const { pi, skip } = install(PI1)
-  if (skip) return t.skip(skip)
-  const r = await run(t, pi, { user: { tools: true }, project: { tools: ['search'] } })
-  assertSearchRound(r, `pi/${pi.version}`)
-  console.log(`# pi ${pi.version} tools run: ${r.ms} ms`)
-})
+test(
+  `pi ${PI1.version}: config.json { tools: true } narrowed by .kimi-native.json { tools: ["search"] } → the model calls kimi_search, the result comes back`,
+  { timeout: 10 * 60000 },
+  async (t) => {
+    const { pi, skip } = install(PI1)
+    if (skip) return t.skip(skip)
+    const r = await run(t, pi, { user: { tools: true }, project: { tools: ['search'] } })
+    assertSearchRound(r, `pi/${pi.version}`)
+    console.log(`# pi ${pi.version} tools run: ${r.ms} ms`)
+  },
+)
 
 test(`pi ${PI1.version}: without opt-in no kimi_* tool is offered`, { timeout: 10 * 60000 }, async (t) => {
   const { pi, skip } = install(PI1)
@@ -137,40 +164,65 @@ function assertNoKimiTools(r) {
   assert.equal(replyText(r.stdout), 'hi', r.describe)
 }
 
-test(`pi ${PI1.version}: a project's .kimi-native.json { tools: true } alone turns no tool on`, { timeout: 10 * 60000 }, async (t) => {
-  const { pi, skip } = install(PI1)
-  if (skip) return t.skip(skip)
-  assertNoKimiTools(await run(t, pi, { project: { tools: true } }))
-})
+test(
+  `pi ${PI1.version}: a project's .kimi-native.json { tools: true } alone turns no tool on`,
+  { timeout: 10 * 60000 },
+  async (t) => {
+    const { pi, skip } = install(PI1)
+    if (skip) return t.skip(skip)
+    assertNoKimiTools(await run(t, pi, { project: { tools: true } }))
+  },
+)
 
-test(`pi ${PI1.version}: a broken project file is skipped for the user's config.json; a failing search reaches the model, pi carries on`, { timeout: 10 * 60000 }, async (t) => {
-  const { pi, skip } = install(PI1)
-  if (skip) return t.skip(skip)
-  fake.inject({ path: SEARCH, status: 500, body: { error: { message: 'search backend down', type: 'server_error' } }, times: Infinity })
-  t.after(() => fake.clearInjections())
-  const r = await run(t, pi, { project: '{"tools": [', user: { tools: true } })
-  assert.equal(r.code, 0, r.describe)
-  for (const name of ['kimi_search', 'kimi_fetch', 'kimi_datasource']) assert.ok(r.offered.includes(name), `${name} offered: ${r.offered}`)
-  assert.ok(r.requests.some((q) => q.path === SEARCH), r.describe)
-  assert.equal(r.chats.length, 2, r.describe)
-  const toolMsg = bodyOf(r.chats[1]).messages.find((m) => m.role === 'tool')
-  assert.ok(toolMsg, 'the failure is the tool result of the second turn')
-  const content = typeof toolMsg.content === 'string' ? toolMsg.content : JSON.stringify(toolMsg.content)
-  assert.doesNotMatch(content, /Result 1/)
-  assert.match(content, /HTTP 500: search backend down/, 'the core\'s own error text, not a bare failure')
-  assert.equal(replyText(r.stdout), 'searched', r.describe)
-})
+test(
+  `pi ${PI1.version}: a broken project file is skipped for the user's config.json; a failing search reaches the model, pi carries on`,
+  { timeout: 10 * 60000 },
+  async (t) => {
+    const { pi, skip } = install(PI1)
+    if (skip) return t.skip(skip)
+    fake.inject({
+      path: SEARCH,
+      status: 500,
+      body: { error: { message: 'search backend down', type: 'server_error' } },
+      times: Infinity,
+    })
+    t.after(() => fake.clearInjections())
+    const r = await run(t, pi, { project: '{"tools": [', user: { tools: true } })
+    assert.equal(r.code, 0, r.describe)
+    for (const name of ['kimi_search', 'kimi_fetch', 'kimi_datasource'])
+      assert.ok(r.offered.includes(name), `${name} offered: ${r.offered}`)
+    assert.ok(
+      r.requests.some((q) => q.path === SEARCH),
+      r.describe,
+    )
+    assert.equal(r.chats.length, 2, r.describe)
+    const toolMsg = bodyOf(r.chats[1]).messages.find((m) => m.role === 'tool')
+    assert.ok(toolMsg, 'the failure is the tool result of the second turn')
+    const content = typeof toolMsg.content === 'string' ? toolMsg.content : JSON.stringify(toolMsg.content)
+    assert.doesNotMatch(content, /Result 1/)
+    assert.match(content, /HTTP 500: search backend down/, "the core's own error text, not a bare failure")
+    assert.equal(replyText(r.stdout), 'searched', r.describe)
+  },
+)
 
-test(`pi ${PI0.version}: the same opt-in kimi_search round (config.json { tools: ["search"] })`, { timeout: 10 * 60000 }, async (t) => {
-  const { pi, skip } = install(PI0)
-  if (skip) return t.skip(skip)
-  const r = await run(t, pi, { user: { tools: ['search'] } })
-  assertSearchRound(r, `pi/${pi.version}`)
-  console.log(`# pi ${pi.version} tools run: ${r.ms} ms`)
-})
+test(
+  `pi ${PI0.version}: the same opt-in kimi_search round (config.json { tools: ["search"] })`,
+  { timeout: 10 * 60000 },
+  async (t) => {
+    const { pi, skip } = install(PI0)
+    if (skip) return t.skip(skip)
+    const r = await run(t, pi, { user: { tools: ['search'] } })
+    assertSearchRound(r, `pi/${pi.version}`)
+    console.log(`# pi ${pi.version} tools run: ${r.ms} ms`)
+  },
+)
 
-test(`pi ${PI0.version}: a project's .kimi-native.json { tools: ["search", "fetch"] } alone turns no tool on`, { timeout: 10 * 60000 }, async (t) => {
-  const { pi, skip } = install(PI0)
-  if (skip) return t.skip(skip)
-  assertNoKimiTools(await run(t, pi, { project: { tools: ['search', 'fetch'] } }))
-})
+test(
+  `pi ${PI0.version}: a project's .kimi-native.json { tools: ["search", "fetch"] } alone turns no tool on`,
+  { timeout: 10 * 60000 },
+  async (t) => {
+    const { pi, skip } = install(PI0)
+    if (skip) return t.skip(skip)
+    assertNoKimiTools(await run(t, pi, { project: { tools: ['search', 'fetch'] } }))
+  },
+)

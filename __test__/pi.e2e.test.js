@@ -82,7 +82,14 @@ test('pi -e <checkout>: a kimi-native CLI login is used with no /login; thinking
   const sb = sandbox(t)
   // a second model with other metadata shows that pi gets the account's live /models list
   const { DEFAULT_MODELS } = require(FAKE_PATH)
-  const extra = { id: 'kimi-test-small', object: 'model', context_length: 131072, display_name: 'Small', supports_reasoning: false, supports_image_in: false }
+  const extra = {
+    id: 'kimi-test-small',
+    object: 'model',
+    context_length: 131072,
+    display_name: 'Small',
+    supports_reasoning: false,
+    supports_image_in: false,
+  }
   fake.setModels([...DEFAULT_MODELS, extra])
   t.after(() => fake.setModels(DEFAULT_MODELS.map((m) => JSON.parse(JSON.stringify(m)))))
   await nativeLogin(sb)
@@ -97,9 +104,25 @@ test('pi -e <checkout>: a kimi-native CLI login is used with no /login; thinking
 
   // pi level -> effort on the wire (the core maps minimal to the model's lowest; xhigh exists because the
   // fake model declares "max" and goes out as its highest)
-  for (const [level, effort] of [['off', 'off'], ['minimal', 'low'], ['low', 'low'], ['medium', 'medium'], ['high', 'high'], ['xhigh', 'max']]) {
+  for (const [level, effort] of [
+    ['off', 'off'],
+    ['minimal', 'low'],
+    ['low', 'low'],
+    ['medium', 'medium'],
+    ['high', 'high'],
+    ['xhigh', 'max'],
+  ]) {
     const since = fake.requests.length
-    const r = await runPi(sb, ['--model', `${id}/${modelInfo.id}`, '--thinking', level, '--mode', 'json', '-p', `hello ${level}`])
+    const r = await runPi(sb, [
+      '--model',
+      `${id}/${modelInfo.id}`,
+      '--thinking',
+      level,
+      '--mode',
+      'json',
+      '-p',
+      `hello ${level}`,
+    ])
     assert.equal(r.code, 0, `${level}: ${r.stderr}`)
     const sessionId = sessionIdOf(r.stdout)
     assert.ok(sessionId, 'json mode reports the session id')
@@ -117,10 +140,22 @@ test('tool-call turn: reasoning and tool result replayed, same bearer/identity/c
   const sb = sandbox(t)
   await nativeLogin(sb)
   const modelInfo = await accountModel(sb)
-  fake.enqueueReply({ reasoning: 'I should run echo.', toolCalls: [{ id: 'call_1', name: 'bash', arguments: { command: 'echo hi-from-tool' } }] })
+  fake.enqueueReply({
+    reasoning: 'I should run echo.',
+    toolCalls: [{ id: 'call_1', name: 'bash', arguments: { command: 'echo hi-from-tool' } }],
+  })
   fake.enqueueReply({ reasoning: 'done', text: 'tool said hi' })
   const since = fake.requests.length
-  const r = await runPi(sb, ['--model', `${core.PROVIDER.piId}/${modelInfo.id}`, '--thinking', 'high', '--mode', 'json', '-p', 'run echo'])
+  const r = await runPi(sb, [
+    '--model',
+    `${core.PROVIDER.piId}/${modelInfo.id}`,
+    '--thinking',
+    'high',
+    '--mode',
+    'json',
+    '-p',
+    'run echo',
+  ])
   assert.equal(r.code, 0, r.stderr)
   const chats = fake.requests.slice(since).filter((q) => q.path.startsWith(CHAT))
   assert.equal(chats.length, 2)
@@ -152,11 +187,15 @@ test('401 before any output: exactly one forced refresh and one retry', async (t
   assert.equal(r.code, 0, r.stderr)
   let recs = fake.requests.slice(since)
   let chats = recs.filter((q) => q.path.startsWith(CHAT))
-  const refreshReqs = recs.filter((q) => q.path.startsWith('/api/oauth/token') && q.body.includes('grant_type=refresh_token'))
+  const refreshReqs = recs.filter(
+    (q) => q.path.startsWith('/api/oauth/token') && q.body.includes('grant_type=refresh_token'),
+  )
   assert.equal(chats.length, 2, 'one retry')
   assert.equal(refreshReqs.length, 1, 'one refresh request')
   assert.equal(fake.refreshCount - refreshes, 1)
-  assert.ok(recs.indexOf(refreshReqs[0]) > recs.indexOf(chats[0]) && recs.indexOf(refreshReqs[0]) < recs.indexOf(chats[1]))
+  assert.ok(
+    recs.indexOf(refreshReqs[0]) > recs.indexOf(chats[0]) && recs.indexOf(refreshReqs[0]) < recs.indexOf(chats[1]),
+  )
   assert.notEqual(bearer(chats[1]), bearer(chats[0]), 'retry carries the refreshed token')
   assert.ok(fake.isAccessTokenValid(bearer(chats[1])))
   assertIdentity(chats[1], sb)
@@ -308,12 +347,34 @@ test(`also works with ${EARENDIL.pkg}@${EARENDIL.version} (newest that runs on N
   const since = fake.requests.length
   const refreshes = fake.refreshCount
   fake.inject({ path: CHAT, ...ERRORS.invalidAuth401, times: 1 })
-  const r = await sb.pi(other, ['--no-session', '-ne', '-e', REPO, '--model', `${core.PROVIDER.piId}/${modelInfo.id}`, '--thinking', 'off', '--mode', 'json', '-p', 'hello'], { env: piEnv(sb) })
+  const r = await sb.pi(
+    other,
+    [
+      '--no-session',
+      '-ne',
+      '-e',
+      REPO,
+      '--model',
+      `${core.PROVIDER.piId}/${modelInfo.id}`,
+      '--thinking',
+      'off',
+      '--mode',
+      'json',
+      '-p',
+      'hello',
+    ],
+    { env: piEnv(sb) },
+  )
   assert.equal(r.code, 0, r.stderr)
   const chats = fake.requests.slice(since).filter((q) => q.path.startsWith(CHAT))
   assert.equal(chats.length, 2)
   assert.equal(fake.refreshCount - refreshes, 1)
-  checks.assertChatShape(chats.slice(1), sb, { effort: 'off', sessionId: sessionIdOf(r.stdout), modelInfo, host: host(other) })
+  checks.assertChatShape(chats.slice(1), sb, {
+    effort: 'off',
+    sessionId: sessionIdOf(r.stdout),
+    modelInfo,
+    host: host(other),
+  })
 })
 
 // Fails until the identity work (#12) is merged: today the core still sends the kimi-code profile by default.
@@ -322,7 +383,14 @@ test('requests identify as pi/<version> then kimi-native/<version> (identity con
   const sb = sandbox(t)
   await nativeLogin(sb)
   const since = fake.requests.length
-  const r = await runPi(sb, ['--model', `${core.PROVIDER.piId}/${core.PROVIDER.defaultModel}`, '--thinking', 'off', '-p', 'hello'])
+  const r = await runPi(sb, [
+    '--model',
+    `${core.PROVIDER.piId}/${core.PROVIDER.defaultModel}`,
+    '--thinking',
+    'off',
+    '-p',
+    'hello',
+  ])
   assert.equal(r.code, 0, r.stderr)
   const chat = fake.requests.slice(since).find((q) => q.path.startsWith(CHAT))
   assert.ok(chat, 'a chat request')

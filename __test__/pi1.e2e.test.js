@@ -78,9 +78,20 @@ test(`pi ${PI1.version}: a CLI login alone serves pi; live models; thinking off/
   if (setupSkip) return t.skip(setupSkip)
   const sb = sandbox(t)
   const { DEFAULT_MODELS } = require(FAKE_PATH)
-  const extra = { id: 'kimi-test-small', object: 'model', context_length: 131072, display_name: 'Small', supports_reasoning: false, supports_image_in: false }
+  const extra = {
+    id: 'kimi-test-small',
+    object: 'model',
+    context_length: 131072,
+    display_name: 'Small',
+    supports_reasoning: false,
+    supports_image_in: false,
+  }
   // reasoning without "max": pi must not offer xhigh for it
-  const noMax = { ...JSON.parse(JSON.stringify(DEFAULT_MODELS[0])), id: 'kimi-test-nomax', think_efforts: { support: true, valid_efforts: ['low', 'high'], default_effort: 'high' } }
+  const noMax = {
+    ...JSON.parse(JSON.stringify(DEFAULT_MODELS[0])),
+    id: 'kimi-test-nomax',
+    think_efforts: { support: true, valid_efforts: ['low', 'high'], default_effort: 'high' },
+  }
   fake.setModels([...DEFAULT_MODELS, extra, noMax])
   t.after(() => fake.setModels(DEFAULT_MODELS.map((m) => JSON.parse(JSON.stringify(m)))))
   await checks.nativeLogin(sb)
@@ -90,11 +101,27 @@ test(`pi ${PI1.version}: a CLI login alone serves pi; live models; thinking off/
   assert.equal(list.code, 0, list.stderr)
   const table = list.stdout + list.stderr
   assert.match(table, new RegExp(`${id()}\\s+${modelInfo.id}\\s+262\\.1K\\s+\\S+\\s+yes\\s+yes`))
-  assert.match(table, new RegExp(`${id()}\\s+kimi-test-small\\s+131\\.1K\\s+\\S+\\s+no\\s+no`), 'the account list, not a fixed one')
+  assert.match(
+    table,
+    new RegExp(`${id()}\\s+kimi-test-small\\s+131\\.1K\\s+\\S+\\s+no\\s+no`),
+    'the account list, not a fixed one',
+  )
 
   for (const level of ['off', 'low', 'high']) {
     const since = fake.requests.length
-    const r = timed(`-p ${level}`, await runPi(sb, ['--model', `${id()}/${modelInfo.id}`, '--thinking', level, '--mode', 'json', '-p', `hello ${level}`]))
+    const r = timed(
+      `-p ${level}`,
+      await runPi(sb, [
+        '--model',
+        `${id()}/${modelInfo.id}`,
+        '--thinking',
+        level,
+        '--mode',
+        'json',
+        '-p',
+        `hello ${level}`,
+      ]),
+    )
     assert.equal(r.code, 0, `${level}: ${r.stderr}`)
     const sessionId = sessionIdOf(r.stdout)
     assert.ok(sessionId, 'json mode reports the session id')
@@ -106,14 +133,21 @@ test(`pi ${PI1.version}: a CLI login alone serves pi; live models; thinking off/
   // thinking levels from the live metadata: xhigh exists where the model declares "max" (sent as its
   // highest effort), and pi clamps it to high where it does not
   const noMaxInfo = (await core.models(checks.coreOpts(sb))).find((m) => m.id === 'kimi-test-nomax')
-  for (const [info, effort] of [[modelInfo, 'xhigh'], [noMaxInfo, 'high']]) {
+  for (const [info, effort] of [
+    [modelInfo, 'xhigh'],
+    [noMaxInfo, 'high'],
+  ]) {
     const since = fake.requests.length
-    const r = timed(`-p xhigh ${info.id}`, await runPi(sb, ['--model', `${id()}/${info.id}`, '--thinking', 'xhigh', '--mode', 'json', '-p', 'hello xhigh']))
+    const r = timed(
+      `-p xhigh ${info.id}`,
+      await runPi(sb, ['--model', `${id()}/${info.id}`, '--thinking', 'xhigh', '--mode', 'json', '-p', 'hello xhigh']),
+    )
     assert.equal(r.code, 0, r.stderr)
     const chats = checks.chatsSince(since)
     assert.equal(chats.length, 1)
     checks.assertChatShape(chats, sb, { effort, sessionId: sessionIdOf(r.stdout), modelInfo: info, host: host() })
-    if (effort === 'xhigh') assert.equal(bodyOf(chats[0]).thinking.effort, 'max', 'xhigh goes out as the model\'s "max"')
+    if (effort === 'xhigh')
+      assert.equal(bodyOf(chats[0]).thinking.effort, 'max', 'xhigh goes out as the model\'s "max"')
   }
   const raw = checks.assertNoSecretInPiAuth(sb)
   assert.ok(raw === '' || !JSON.parse(raw)[id()], `pi auth.json holds nothing for ${id()}: ${raw}`)
@@ -126,7 +160,10 @@ test(`pi ${PI1.version}: tool-call turn with a 401 mid-session: one refresh, one
   await checks.nativeLogin(sb)
   const modelInfo = await checks.accountModel(sb)
   const { ERRORS } = require(FAKE_PATH)
-  fake.enqueueReply({ reasoning: 'I should run echo.', toolCalls: [{ id: 'call_1', name: 'bash', arguments: { command: 'echo hi-from-tool' } }] })
+  fake.enqueueReply({
+    reasoning: 'I should run echo.',
+    toolCalls: [{ id: 'call_1', name: 'bash', arguments: { command: 'echo hi-from-tool' } }],
+  })
   fake.enqueueReply({ reasoning: 'done', text: 'tool said hi' })
   // The token goes bad after the first turn: the request that carries the tool result gets a 401.
   let seen = 0
@@ -142,20 +179,33 @@ test(`pi ${PI1.version}: tool-call turn with a 401 mid-session: one refresh, one
   })
   const since = fake.requests.length
   const refreshes = fake.refreshCount
-  const r = timed('tool+401', await runPi(sb, ['--model', `${id()}/${modelInfo.id}`, '--thinking', 'high', '--mode', 'json', '-p', 'run echo']))
+  const r = timed(
+    'tool+401',
+    await runPi(sb, ['--model', `${id()}/${modelInfo.id}`, '--thinking', 'high', '--mode', 'json', '-p', 'run echo']),
+  )
   assert.equal(r.code, 0, r.stderr)
   const recs = fake.requests.slice(since)
   const chats = recs.filter((q) => q.path.startsWith('/coding/v1/chat/completions'))
-  const refreshReqs = recs.filter((q) => q.path.startsWith('/api/oauth/token') && q.body.includes('grant_type=refresh_token'))
+  const refreshReqs = recs.filter(
+    (q) => q.path.startsWith('/api/oauth/token') && q.body.includes('grant_type=refresh_token'),
+  )
   assert.equal(chats.length, 3, 'first turn, the 401, the retry')
   assert.equal(refreshReqs.length, 1, 'one refresh request')
   assert.equal(fake.refreshCount - refreshes, 1)
   const order = (q) => recs.indexOf(q)
-  assert.ok(order(refreshReqs[0]) > order(chats[1]) && order(refreshReqs[0]) < order(chats[2]), 'refresh between the 401 and the retry')
+  assert.ok(
+    order(refreshReqs[0]) > order(chats[1]) && order(refreshReqs[0]) < order(chats[2]),
+    'refresh between the 401 and the retry',
+  )
   assert.notEqual(bearer(chats[2]), bearer(chats[1]), 'the retry carries the refreshed token')
   assert.ok(fake.isAccessTokenValid(bearer(chats[2])))
   assert.equal(chats[1].body, chats[2].body, 'the retry sends the same body')
-  const [, , second] = checks.assertChatShape(chats, sb, { effort: 'high', sessionId: sessionIdOf(r.stdout), modelInfo, host: host() })
+  const [, , second] = checks.assertChatShape(chats, sb, {
+    effort: 'high',
+    sessionId: sessionIdOf(r.stdout),
+    modelInfo,
+    host: host(),
+  })
   const asst = second.messages.find((m) => m.role === 'assistant')
   assert.equal(asst.tool_calls[0].id, 'call_1')
   assert.equal(asst.reasoning_content, 'I should run echo.')
@@ -170,7 +220,10 @@ test(`pi ${PI1.version}: not logged in fails fast with the core's message and a 
   if (setupSkip) return t.skip(setupSkip)
   const sb = sandbox(t)
   const since = fake.requests.length
-  const r = timed('not-logged-in', await runPi(sb, ['--model', `${id()}/${core.PROVIDER.defaultModel}`, '-p', 'hello'], { timeoutMs: 30000 }))
+  const r = timed(
+    'not-logged-in',
+    await runPi(sb, ['--model', `${id()}/${core.PROVIDER.defaultModel}`, '-p', 'hello'], { timeoutMs: 30000 }),
+  )
   assert.notEqual(r.code, 0)
   assert.equal(r.timedOut, false)
   assert.match(r.stderr + r.stdout, /Not logged in/)
@@ -200,7 +253,10 @@ test(`pi ${PI1.version}: a corrupt store or a missing native binding never stops
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stdout + r.stderr, new RegExp(`${id()}\\s+\\S+`), 'provider still listed')
   const since = fake.requests.length
-  r = await runPi(sb, ['--model', `${id()}/${core.PROVIDER.defaultModel}`, '-p', 'hello'], { ext: bare, timeoutMs: 30000 })
+  r = await runPi(sb, ['--model', `${id()}/${core.PROVIDER.defaultModel}`, '-p', 'hello'], {
+    ext: bare,
+    timeoutMs: 30000,
+  })
   assert.notEqual(r.code, 0)
   assert.equal(r.timedOut, false)
   assert.match(r.stderr + r.stdout, /kimi-native could not start in this pi: .*native binding/i)
@@ -257,7 +313,14 @@ test(`pi ${PI1.version}: /login ${'kimi-native'} runs the core's device login, r
   if (setupSkip) return t.skip(setupSkip)
   const sb = sandbox(t)
   const { DEFAULT_MODELS } = require(FAKE_PATH)
-  const extra = { id: 'kimi-test-small', object: 'model', context_length: 131072, display_name: 'Small', supports_reasoning: false, supports_image_in: false }
+  const extra = {
+    id: 'kimi-test-small',
+    object: 'model',
+    context_length: 131072,
+    display_name: 'Small',
+    supports_reasoning: false,
+    supports_image_in: false,
+  }
   fake.setModels([...DEFAULT_MODELS, extra])
   t.after(() => fake.setModels(DEFAULT_MODELS.map((m) => JSON.parse(JSON.stringify(m)))))
   const driver = path.join(sb.dir, 'login-driver.mjs')
@@ -266,28 +329,31 @@ test(`pi ${PI1.version}: /login ${'kimi-native'} runs the core's device login, r
   const since = fake.requests.length
   const events = []
   let buf = ''
-  const r = timed('sdk-login', await sb.node([driver, piIndex, REPO, id(), core.PROVIDER.defaultModel], {
-    node: pi.node,
-    env: checks.piEnv(sb),
-    timeoutMs: 90000,
-    onStdout: (chunk) => {
-      buf += chunk
-      let nl
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        let ev
-        try {
-          ev = JSON.parse(line)
-        } catch {
-          continue
+  const r = timed(
+    'sdk-login',
+    await sb.node([driver, piIndex, REPO, id(), core.PROVIDER.defaultModel], {
+      node: pi.node,
+      env: checks.piEnv(sb),
+      timeoutMs: 90000,
+      onStdout: (chunk) => {
+        buf += chunk
+        let nl
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl)
+          buf = buf.slice(nl + 1)
+          let ev
+          try {
+            ev = JSON.parse(line)
+          } catch {
+            continue
+          }
+          events.push(ev)
+          // approve while the extension polls, as the user's browser would
+          if (ev.event === 'notify' && ev.type === 'device_code') setTimeout(() => fake.approve(ev.userCode), 300)
         }
-        events.push(ev)
-        // approve while the extension polls, as the user's browser would
-        if (ev.event === 'notify' && ev.type === 'device_code') setTimeout(() => fake.approve(ev.userCode), 300)
-      }
-    },
-  }))
+      },
+    }),
+  )
   assert.equal(r.code, 0, r.stderr + r.stdout)
   const code = events.find((e) => e.event === 'notify' && e.type === 'device_code')
   assert.ok(code, 'pi got a device_code event')
@@ -305,12 +371,18 @@ test(`pi ${PI1.version}: /login ${'kimi-native'} runs the core's device login, r
   assert.ok(fake.isAccessTokenValid(bearer(chat)))
   checks.assertIdentity(chat, sb, host())
   assert.match(r.stdout, /Kimi For Coding usage\n.*\d+\/\d+ used/, '/kimi-usage printed the quota windows')
-  assert.ok(recs.some((q) => q.path.startsWith('/coding/v1/usages')), 'usage asked the server')
+  assert.ok(
+    recs.some((q) => q.path.startsWith('/coding/v1/usages')),
+    'usage asked the server',
+  )
   assert.match(r.stdout, /Logged out of Kimi For Coding/)
 
   const stored = JSON.parse(checks.assertNoSecretInPiAuth(sb))[id()]
   assert.equal(stored.type, 'oauth')
-  assert.ok(Object.values(stored).every((v) => typeof v !== 'string' || !fake.issuedTokens().includes(v)), 'a marker, not a token')
+  assert.ok(
+    Object.values(stored).every((v) => typeof v !== 'string' || !fake.issuedTokens().includes(v)),
+    'a marker, not a token',
+  )
   checks.assertNoSecretInPiFiles(sb)
   const st = await core.status(checks.coreOpts(sb))
   assert.equal(st.loggedIn, false, '/kimi-logout ended the shared login')

@@ -38,9 +38,12 @@ function loadYaml() {
   const entry = path.join(dir, 'node_modules', 'yaml')
   if (!fs.existsSync(path.join(entry, 'package.json'))) {
     fs.mkdirSync(dir, { recursive: true })
-    execSync(`npm install --no-save --no-package-lock --ignore-scripts --no-audit --no-fund --prefix "${dir}" yaml@${YAML_VERSION}`, {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    })
+    execSync(
+      `npm install --no-save --no-package-lock --ignore-scripts --no-audit --no-fund --prefix "${dir}" yaml@${YAML_VERSION}`,
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    )
   }
   return require(entry)
 }
@@ -48,7 +51,10 @@ const YAML = loadYaml()
 
 function readWorkflows() {
   const files = fs.existsSync(WORKFLOW_DIR)
-    ? fs.readdirSync(WORKFLOW_DIR).filter((f) => /\.ya?ml$/.test(f)).sort()
+    ? fs
+        .readdirSync(WORKFLOW_DIR)
+        .filter((f) => /\.ya?ml$/.test(f))
+        .sort()
     : []
   return files.map((file) => {
     const text = fs.readFileSync(path.join(WORKFLOW_DIR, file), 'utf8')
@@ -114,7 +120,10 @@ const NAPI = napiBin()
 const helpCache = new Map()
 function napiHelp(sub) {
   if (!helpCache.has(sub)) {
-    const r = spawnSync(process.execPath, [NAPI, sub, '--help'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } })
+    const r = spawnSync(process.execPath, [NAPI, sub, '--help'], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    })
     // eslint-disable-next-line no-control-regex
     const text = `${r.stdout}${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, '')
     helpCache.set(sub, { ok: r.status === 0, text })
@@ -134,7 +143,29 @@ function checkNapiInvocation(args, where, problems) {
   }
 }
 
-const YARN_BUILTINS = new Set(['install', 'add', 'remove', 'run', 'dlx', 'exec', 'config', 'set', 'workspace', 'workspaces', 'up', 'why', 'info', 'pack', 'npm', 'version', 'cache', 'node', 'bin', 'plugin', 'constraints'])
+const YARN_BUILTINS = new Set([
+  'install',
+  'add',
+  'remove',
+  'run',
+  'dlx',
+  'exec',
+  'config',
+  'set',
+  'workspace',
+  'workspaces',
+  'up',
+  'why',
+  'info',
+  'pack',
+  'npm',
+  'version',
+  'cache',
+  'node',
+  'bin',
+  'plugin',
+  'constraints',
+])
 const NPM_LIFECYCLE = new Set(['test', 'start', 'stop', 'restart'])
 
 // ---------------------------------------------------------------------------------------------------
@@ -149,7 +180,7 @@ test('every workflow file parses as YAML and every job is well formed', () => {
       assert.ok(job['runs-on'], `${w.file} job ${name}: no runs-on`)
       assert.ok(Array.isArray(job.steps) && job.steps.length, `${w.file} job ${name}: no steps`)
       for (const [i, step] of job.steps.entries()) {
-        assert.ok(('uses' in step) !== ('run' in step), `${w.file} job ${name} step ${i}: needs exactly one of uses/run`)
+        assert.ok('uses' in step !== 'run' in step, `${w.file} job ${name} step ${i}: needs exactly one of uses/run`)
       }
       for (const need of [].concat(job.needs || [])) {
         assert.ok(w.data.jobs[need], `${w.file} job ${name}: needs unknown job ${need}`)
@@ -179,14 +210,16 @@ test('every npm run / yarn / npx napi command in the workflows exists', (t) => {
               }
               const sep = tk.indexOf('--', i + 3)
               const body = tokens(scripts[script])
-              if (body[0] === 'napi') checkNapiInvocation([...body.slice(1), ...(sep >= 0 ? tk.slice(sep + 1) : [])], where, problems)
+              if (body[0] === 'napi')
+                checkNapiInvocation([...body.slice(1), ...(sep >= 0 ? tk.slice(sep + 1) : [])], where, problems)
             } else if (tk[i] === 'npm' && NPM_LIFECYCLE.has(tk[i + 1])) {
               checked++
               if (!(tk[i + 1] in scripts)) problems.push(`${where}: package.json has no script "${tk[i + 1]}"`)
             } else if (tk[i] === 'yarn' && tk[i + 1] && !tk[i + 1].startsWith('-')) {
               checked++
               if (tk[i + 1] === 'napi') checkNapiInvocation(tk.slice(i + 2), where, problems)
-              else if (!YARN_BUILTINS.has(tk[i + 1]) && !(tk[i + 1] in scripts)) problems.push(`${where}: package.json has no script "${tk[i + 1]}"`)
+              else if (!YARN_BUILTINS.has(tk[i + 1]) && !(tk[i + 1] in scripts))
+                problems.push(`${where}: package.json has no script "${tk[i + 1]}"`)
             } else if (tk[i] === 'npx') {
               let j = i + 1
               while (tk[j] && tk[j].startsWith('-')) j++
@@ -232,7 +265,8 @@ test('files and scripts referenced by workflow commands exist', () => {
 test('build matrix builds exactly napi.targets, each with the right toolchain', () => {
   assert.ok(targets.length > 0, 'package.json napi.targets is empty')
   const buildJobs = jobsOf(ci).filter(([, job]) =>
-    usesStep(job, 'actions/upload-artifact').some((s) => String(s.with && s.with.name).startsWith('bindings-')))
+    usesStep(job, 'actions/upload-artifact').some((s) => String(s.with && s.with.name).startsWith('bindings-')),
+  )
   assert.equal(buildJobs.length, 1, 'expected exactly one job uploading bindings-<target> artifacts')
   const [, build] = buildJobs[0]
   const settings = build.strategy.matrix.settings
@@ -244,7 +278,11 @@ test('build matrix builds exactly napi.targets, each with the right toolchain', 
   assert.equal(upload['if-no-files-found'], 'error')
   for (const s of settings) {
     const cmd = s.build
-    assert.match(cmd, new RegExp(`--target ${s.target}(\\s|$)`), `${s.target}: build command does not pass --target ${s.target}`)
+    assert.match(
+      cmd,
+      new RegExp(`--target ${s.target}(\\s|$)`),
+      `${s.target}: build command does not pass --target ${s.target}`,
+    )
     if (/linux-gnu/.test(s.target)) {
       assert.match(cmd, /--use-napi-cross/, `${s.target}: linux-gnu must use --use-napi-cross (glibc 2.17 floor)`)
       assert.match(s.host, /^ubuntu/)
@@ -252,7 +290,11 @@ test('build matrix builds exactly napi.targets, each with the right toolchain', 
       assert.match(cmd, /(\s-x|--cross-compile)(\s|$)/, `${s.target}: musl must build with -x (cargo-zigbuild)`)
       assert.match(s.host, /^ubuntu/)
     } else {
-      assert.doesNotMatch(cmd, /--use-napi-cross|\s-x(\s|$)|--cross-compile|--use-cross/, `${s.target}: must build natively`)
+      assert.doesNotMatch(
+        cmd,
+        /--use-napi-cross|\s-x(\s|$)|--cross-compile|--use-cross/,
+        `${s.target}: must build natively`,
+      )
       assert.match(s.host, /apple-darwin/.test(s.target) ? /^macos/ : /^windows/, `${s.target}: wrong host ${s.host}`)
     }
   }
@@ -269,8 +311,12 @@ test('every target binary is tested on its own platform', () => {
     if (!dl.length || name === 'publish') continue
     const ts = findMatrixTargets(job)
     assert.ok(ts.length, `${name}: downloads artifacts but has no target matrix`)
-    for (const step of dl) assert.match(String(step.with && step.with.name), /^bindings-\$\{\{ matrix\.(settings\.)?target \}\}$/)
-    assert.ok(commandsOf(job).some((c) => /npm run test:js/.test(c)), `${name}: does not run the JS tests`)
+    for (const step of dl)
+      assert.match(String(step.with && step.with.name), /^bindings-\$\{\{ matrix\.(settings\.)?target \}\}$/)
+    assert.ok(
+      commandsOf(job).some((c) => /npm run test:js/.test(c)),
+      `${name}: does not run the JS tests`,
+    )
     ts.forEach((x) => tested.add(x))
     if (name === 'test-linux-binding') {
       const text = commandsOf(job).join('\n')
@@ -291,7 +337,8 @@ test('publish job: version commit gate, provenance, dist-tags', () => {
   const needs = [].concat(publish.needs || [])
   for (const [name, job] of jobsOf(ci)) {
     if (name !== 'publish' && /^test|^lint/.test(name)) assert.ok(needs.includes(name), `publish must wait for ${name}`)
-    if (name !== 'publish' && job.permissions) assert.notEqual(job.permissions['id-token'], 'write', `${name} must not get id-token`)
+    if (name !== 'publish' && job.permissions)
+      assert.notEqual(job.permissions['id-token'], 'write', `${name} must not get id-token`)
   }
   const run = commandsOf(publish).join('\n')
   assert.ok(run.includes('^[0-9]+\\.[0-9]+\\.[0-9]+$'), 'plain x.y.z commit message -> latest')
@@ -312,7 +359,9 @@ test('CI installs with a lockfile in sync with package.json and never runs the i
   // `npm install`, not `npm ci`: the committed lockfile lacks other platforms' optional packages of
   // @napi-rs/cli's own native deps (the registry it was written against does not serve them), and `npm ci`
   // rejects such a lockfile while `npm install` completes it.
-  const installs = workflows.flatMap((w) => jobsOf(w).flatMap(([, job]) => commandsOf(job))).filter((c) => /\bnpm (?:ci|install)\b/.test(c))
+  const installs = workflows
+    .flatMap((w) => jobsOf(w).flatMap(([, job]) => commandsOf(job)))
+    .filter((c) => /\bnpm (?:ci|install)\b/.test(c))
   assert.ok(installs.length > 0, 'workflows are expected to install JS dependencies')
   for (const c of installs) assert.doesNotMatch(c, /\bnpm ci\b/, `\`${c.trim()}\` would reject the lockfile`)
   const lockPath = path.join(ROOT, 'package-lock.json')
@@ -321,7 +370,11 @@ test('CI installs with a lockfile in sync with package.json and never runs the i
   const rootEntry = (lock.packages && lock.packages['']) || {}
   // (optionalDependencies are written at publish time by `napi prepublish`, so they are not compared.)
   for (const field of ['dependencies', 'devDependencies']) {
-    assert.deepEqual(rootEntry[field] || {}, pkg[field] || {}, `package-lock.json ${field} out of sync (run npm install --ignore-scripts)`)
+    assert.deepEqual(
+      rootEntry[field] || {},
+      pkg[field] || {},
+      `package-lock.json ${field} out of sync (run npm install --ignore-scripts)`,
+    )
   }
   for (const c of workflows.flatMap((w) => jobsOf(w).flatMap(([, job]) => commandsOf(job)))) {
     for (const m of c.matchAll(/\bnpm (?:ci|install)\b[^\n;&|'"]*/g)) {
@@ -332,7 +385,11 @@ test('CI installs with a lockfile in sync with package.json and never runs the i
 
 test('npm/<platform> packages match their targets', () => {
   const npmDir = path.join(ROOT, 'npm')
-  const dirs = fs.readdirSync(npmDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()
+  const dirs = fs
+    .readdirSync(npmDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort()
   const expectedDirs = targets.map((t) => {
     assert.ok(TARGET_TABLE[t], `no expectation for target ${t} in release.test.js TARGET_TABLE`)
     return TARGET_TABLE[t].dir
@@ -343,7 +400,11 @@ test('npm/<platform> packages match their targets', () => {
     const p = JSON.parse(fs.readFileSync(path.join(npmDir, e.dir, 'package.json'), 'utf8'))
     const main = `${binaryName}.${e.dir}.node`
     assert.equal(p.name, `${pkg.name}-${e.dir}`, `${e.dir}: name`)
-    assert.equal(p.version, pkg.version, `${e.dir}: version must equal the root version (npm version runs napi version)`)
+    assert.equal(
+      p.version,
+      pkg.version,
+      `${e.dir}: version must equal the root version (npm version runs napi version)`,
+    )
     assert.deepEqual(p.os, [e.os], `${e.dir}: os`)
     assert.deepEqual(p.cpu, [e.cpu], `${e.dir}: cpu`)
     assert.deepEqual(p.libc, e.libc ? [e.libc] : undefined, `${e.dir}: libc`)
@@ -378,10 +439,11 @@ test('committed npm/ dirs are exactly what `napi create-npm-dirs` generates now'
 test('root package ships only what users need', () => {
   const files = pkg.files || []
   assert.ok(files.length, 'package.json needs a files list')
-  const covered = (p) => files.some((f) => {
-    const norm = f.replace(/^\.\//, '').replace(/\/$/, '')
-    return p === norm || p.startsWith(`${norm}/`)
-  })
+  const covered = (p) =>
+    files.some((f) => {
+      const norm = f.replace(/^\.\//, '').replace(/\/$/, '')
+      return p === norm || p.startsWith(`${norm}/`)
+    })
   const entries = new Set(['index.js', 'index.d.ts'])
   const add = (p) => typeof p === 'string' && entries.add(p.replace(/^\.\//, ''))
   add(pkg.main)
@@ -392,14 +454,19 @@ test('root package ships only what users need', () => {
   if (install) add(install[1])
   entries.delete('package.json') // npm always packs it
   for (const e of entries) assert.ok(covered(e), `files does not ship ${e}`)
-  const FORBIDDEN = /(^|\/)(src|target|__test__|npm|\.github|\.ci|docs|bench|node_modules|\.test-cache)(\/|$)|\.node$|^Cargo\.(toml|lock)$|^build\.rs$|\.tgz$/
+  const FORBIDDEN =
+    /(^|\/)(src|target|__test__|npm|\.github|\.ci|docs|bench|node_modules|\.test-cache)(\/|$)|\.node$|^Cargo\.(toml|lock)$|^build\.rs$|\.tgz$/
   for (const f of files) {
     const norm = f.replace(/^\.\//, '').replace(/\/$/, '')
     assert.doesNotMatch(norm, FORBIDDEN, `files must not ship ${f}`)
     assert.notEqual(norm, 'scripts', 'ship scripts/install.js only, not the whole scripts/ dir')
   }
   // What npm would actually pack right now (no scripts run).
-  const out = execSync('npm pack --dry-run --json --ignore-scripts', { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  const out = execSync('npm pack --dry-run --json --ignore-scripts', {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
   const packed = JSON.parse(out.slice(out.indexOf('[')))[0].files.map((f) => f.path)
   for (const p of packed) assert.doesNotMatch(p, FORBIDDEN, `npm pack would ship ${p}`)
   for (const e of entries) {
@@ -410,7 +477,9 @@ test('root package ships only what users need', () => {
 test('.cargo/config.toml links the Windows CRT statically', () => {
   const text = fs.readFileSync(path.join(ROOT, '.cargo', 'config.toml'), 'utf8')
   for (const t of targets.filter((x) => x.endsWith('-pc-windows-msvc'))) {
-    const section = new RegExp(`\\[target\\.${t.replace(/[.-]/g, '\\$&')}\\]\\s*\\nrustflags\\s*=\\s*\\[[^\\]]*"target-feature=\\+crt-static"`)
+    const section = new RegExp(
+      `\\[target\\.${t.replace(/[.-]/g, '\\$&')}\\]\\s*\\nrustflags\\s*=\\s*\\[[^\\]]*"target-feature=\\+crt-static"`,
+    )
     assert.match(text, section, `${t}: needs rustflags target-feature=+crt-static`)
   }
 })
@@ -422,7 +491,8 @@ test('release shell scripts parse, and check-glibc.sh really enforces the floor'
     const r = spawnSync('bash', ['-n', path.join(ROOT, s)], { encoding: 'utf8' })
     assert.equal(r.status, 0, `${s}: ${r.stderr}`)
   }
-  if (process.platform !== 'linux' || fs.existsSync('/etc/alpine-release')) return t.skip('glibc floor check needs a glibc Linux host')
+  if (process.platform !== 'linux' || fs.existsSync('/etc/alpine-release'))
+    return t.skip('glibc floor check needs a glibc Linux host')
   // The running node binary is a glibc ELF needing more than GLIBC_2.2.5 (x64) / 2.17 (arm64).
   const script = path.join(ROOT, 'scripts', 'check-glibc.sh')
   const high = spawnSync('bash', [script, process.execPath, '99.0'], { encoding: 'utf8' })
@@ -438,7 +508,8 @@ test('release shell scripts parse, and check-glibc.sh really enforces the floor'
 // What the test jobs promise: cargo test everywhere, real keychains per platform, host e2e suites that
 // fail (not skip) in CI, golden bytes that live in the repo.
 
-const OS_OF_HOST = (host) => (/^macos/.test(host) ? 'darwin' : /^windows/.test(host) ? 'win32' : /^ubuntu/.test(host) ? 'linux' : null)
+const OS_OF_HOST = (host) =>
+  /^macos/.test(host) ? 'darwin' : /^windows/.test(host) ? 'win32' : /^ubuntu/.test(host) ? 'linux' : null
 /** The runner hosts a job runs on (a literal runs-on, or every value of the matrix key it names). */
 function hostsOf(job) {
   const runsOn = String(job['runs-on'])
@@ -468,7 +539,7 @@ test('cargo test runs in the workflow on Linux, macOS and Windows, and publish w
   for (const j of jobs) assert.ok(needs.includes(j), `publish must wait for ${j}`)
 })
 
-test('keychain jobs: KIMI_NATIVE_TEST_KEYCHAIN=1 runs a real-keychain test for that platform; other platforms\' tests skip', () => {
+test("keychain jobs: KIMI_NATIVE_TEST_KEYCHAIN=1 runs a real-keychain test for that platform; other platforms' tests skip", () => {
   const required = new Set()
   for (const [name, job] of jobsOf(ci)) {
     const viaEnv = job.env && String(job.env.KIMI_NATIVE_TEST_KEYCHAIN) === '1'
@@ -497,12 +568,29 @@ test('keychain jobs: KIMI_NATIVE_TEST_KEYCHAIN=1 runs a real-keychain test for t
     for (const platform of ['darwin']) {
       const r = spawnSync(
         process.execPath,
-        ['--require', preload, '--test-reporter=tap', '--test-name-pattern=^(keychain store|auto store|locked keyring|hung D-Bus|Secret Service)', path.join(__dirname, 'keychain.test.js')],
-        { encoding: 'utf8', timeout: 60000, env: { ...childEnv, KIMI_FAKE_PLATFORM: platform, KIMI_NATIVE_TEST_KEYCHAIN: '1' } },
+        [
+          '--require',
+          preload,
+          '--test-reporter=tap',
+          '--test-name-pattern=^(keychain store|auto store|locked keyring|hung D-Bus|Secret Service)',
+          path.join(__dirname, 'keychain.test.js'),
+        ],
+        {
+          encoding: 'utf8',
+          timeout: 60000,
+          env: { ...childEnv, KIMI_FAKE_PLATFORM: platform, KIMI_NATIVE_TEST_KEYCHAIN: '1' },
+        },
       )
-      assert.equal(r.status, 0, `${platform}: the Linux keychain tests failed instead of skipping\n${r.stdout}\n${r.stderr}`)
+      assert.equal(
+        r.status,
+        0,
+        `${platform}: the Linux keychain tests failed instead of skipping\n${r.stdout}\n${r.stderr}`,
+      )
       const skips = (r.stdout.match(/# SKIP runs on linux only/g) || []).length
-      assert.ok(skips >= 5, `${platform}: expected the Secret Service tests to skip as Linux-only (${skips})\n${r.stdout}`)
+      assert.ok(
+        skips >= 5,
+        `${platform}: expected the Secret Service tests to skip as Linux-only (${skips})\n${r.stdout}`,
+      )
     }
   } finally {
     fs.rmSync(preload, { force: true })
@@ -510,17 +598,28 @@ test('keychain jobs: KIMI_NATIVE_TEST_KEYCHAIN=1 runs a real-keychain test for t
 })
 
 test('host e2e suites run with CI=true on linux x64 glibc (failing when a host cannot be installed); every other job skips them explicitly', () => {
-  const list = (...a) => spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'run-tests.js'), '--list', ...a], { encoding: 'utf8' }).stdout.trim().split('\n')
+  const list = (...a) =>
+    spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'run-tests.js'), '--list', ...a], { encoding: 'utf8' })
+      .stdout.trim()
+      .split('\n')
   const all = list()
   const e2e = all.filter((f) => /\.e2e\.test\.js$/.test(f))
   assert.ok(e2e.length >= 2, `host e2e suites: ${e2e}`)
-  assert.deepEqual(list('--no-e2e'), all.filter((f) => !e2e.includes(f)), '--no-e2e leaves out exactly the e2e suites')
+  assert.deepEqual(
+    list('--no-e2e'),
+    all.filter((f) => !e2e.includes(f)),
+    '--no-e2e leaves out exactly the e2e suites',
+  )
   let e2eTargets = []
   for (const [name, job] of jobsOf(ci)) {
     for (const c of commandsOf(job).filter((x) => /npm run test:js/.test(x))) {
       if (name === 'test-linux-binding' && /node:\$\{\{ matrix\.node \}\}-slim/.test(c)) {
         assert.match(c, /-e CI=true/, 'the e2e container must see CI=true (an uninstallable host fails the run)')
-        assert.match(c, /\$\{\{ matrix\.target != 'x86_64-unknown-linux-gnu' && '--no-e2e' \|\| '' \}\}/, `${name}: e2e on x64 glibc only`)
+        assert.match(
+          c,
+          /\$\{\{ matrix\.target != 'x86_64-unknown-linux-gnu' && '--no-e2e' \|\| '' \}\}/,
+          `${name}: e2e on x64 glibc only`,
+        )
         e2eTargets = findMatrixTargets(job).filter((t) => t === 'x86_64-unknown-linux-gnu')
       } else {
         assert.match(c, /npm run test:js -- --no-e2e/, `${name}: runs the JS tests without saying --no-e2e: ${c}`)
@@ -541,10 +640,20 @@ test('golden bytes the tests compare with are vendored in __test__/golden (nothi
     if (saved !== undefined) process.env.KIMI_REFERENCE_DIR = saved
   }
   const wanted = new Set()
-  const read = (dir, ext) => fs.readdirSync(dir).filter((f) => f.endsWith(ext)).map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')])
+  const read = (dir, ext) =>
+    fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith(ext))
+      .map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')])
   for (const [f, text] of read(__dirname, '.js')) {
-    for (const m of text.matchAll(/(?:loadGolden|readGoldenFile)\('([^']+)'\)/g)) wanted.add(m[1].endsWith('.jsonl') || m[1].includes('/') || m[1].includes('_') ? m[1] : `${m[1]}.jsonl`)
-    if (f !== path.basename(__filename)) assert.doesNotMatch(text, /['"]\.\.\/(\.\.\/)?shared\/|'shared', 'reference'/, `${f} reads files outside the repo`)
+    for (const m of text.matchAll(/(?:loadGolden|readGoldenFile)\('([^']+)'\)/g))
+      wanted.add(m[1].endsWith('.jsonl') || m[1].includes('/') || m[1].includes('_') ? m[1] : `${m[1]}.jsonl`)
+    if (f !== path.basename(__filename))
+      assert.doesNotMatch(
+        text,
+        /['"]\.\.\/(\.\.\/)?shared\/|'shared', 'reference'/,
+        `${f} reads files outside the repo`,
+      )
   }
   const srcDir = path.join(ROOT, 'src')
   for (const [f, text] of read(srcDir, '.rs')) {
@@ -573,7 +682,8 @@ test('no pipeline into `head` where bash runs with pipefail (an explicit `shell:
       for (const step of job.steps) {
         if (typeof step.run !== 'string') continue
         const pipefail = shellOf(w, job, step) === 'bash' || /\bset\s+-\w*o\s+pipefail\b|-o\s+pipefail\b/.test(step.run)
-        if (pipefail && /\|\s*head\b/.test(step.run)) problems.push(`${w.file} job ${name}, step "${step.name || step.run.trim()}"`)
+        if (pipefail && /\|\s*head\b/.test(step.run))
+          problems.push(`${w.file} job ${name}, step "${step.name || step.run.trim()}"`)
       }
     }
   }
@@ -589,7 +699,8 @@ test('steps passing `npm run <script> -- <args>` on Windows run under bash (npm.
       for (const step of job.steps) {
         if (typeof step.run !== 'string' || !/\bnpm run(?:-script)? \S+ -- /.test(step.run)) continue
         checked++
-        if (shellOf(w, job, step) !== 'bash') problems.push(`${w.file} job ${name}, step "${step.name || step.run.trim()}"`)
+        if (shellOf(w, job, step) !== 'bash')
+          problems.push(`${w.file} job ${name}, step "${step.name || step.run.trim()}"`)
       }
     }
   }
@@ -599,22 +710,40 @@ test('steps passing `npm run <script> -- <args>` on Windows run under bash (npm.
 
 test('the Rust toolchain is pinned to one exact version for every job, at or above Cargo.toml rust-version', () => {
   const pin = String((ci.data.env || {}).RUST_TOOLCHAIN || '')
-  assert.match(pin, /^\d+\.\d+\.\d+$/, 'CI.yml env.RUST_TOOLCHAIN must be an exact x.y.z (a newer stable can add clippy lints)')
+  assert.match(
+    pin,
+    /^\d+\.\d+\.\d+$/,
+    'CI.yml env.RUST_TOOLCHAIN must be an exact x.y.z (a newer stable can add clippy lints)',
+  )
   const cargo = fs.readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8')
   const msrv = (/^rust-version\s*=\s*"([\d.]+)"/m.exec(cargo) || [])[1]
   assert.ok(msrv, 'Cargo.toml has no rust-version')
   const num = (v) => v.split('.').map(Number).concat(0, 0).slice(0, 3)
   const [a, b] = [num(pin), num(msrv)]
-  assert.ok(a[0] > b[0] || (a[0] === b[0] && (a[1] > b[1] || (a[1] === b[1] && a[2] >= b[2]))), `RUST_TOOLCHAIN ${pin} < rust-version ${msrv}`)
+  assert.ok(
+    a[0] > b[0] || (a[0] === b[0] && (a[1] > b[1] || (a[1] === b[1] && a[2] >= b[2]))),
+    `RUST_TOOLCHAIN ${pin} < rust-version ${msrv}`,
+  )
   let steps = 0
   for (const [name, job] of jobsOf(ci)) {
     for (const step of usesStep(job, 'dtolnay/rust-toolchain')) {
       steps++
-      assert.equal(step.uses, 'dtolnay/rust-toolchain@master', `${name}: @master takes an explicit toolchain; @stable moves`)
-      assert.equal(step.with && step.with.toolchain, '${{ env.RUST_TOOLCHAIN }}', `${name}: toolchain must be env.RUST_TOOLCHAIN`)
+      assert.equal(
+        step.uses,
+        'dtolnay/rust-toolchain@master',
+        `${name}: @master takes an explicit toolchain; @stable moves`,
+      )
+      assert.equal(
+        step.with && step.with.toolchain,
+        '${{ env.RUST_TOOLCHAIN }}',
+        `${name}: toolchain must be env.RUST_TOOLCHAIN`,
+      )
     }
     if (commandsOf(job).some((c) => /\bcargo (test|clippy|build)\b|npm run (lint|build)\b/.test(c))) {
-      assert.ok(usesStep(job, 'dtolnay/rust-toolchain').length, `${name} runs cargo without installing the pinned toolchain`)
+      assert.ok(
+        usesStep(job, 'dtolnay/rust-toolchain').length,
+        `${name} runs cargo without installing the pinned toolchain`,
+      )
     }
   }
   assert.ok(steps >= 3, `dtolnay/rust-toolchain steps: ${steps}`)
@@ -623,21 +752,35 @@ test('the Rust toolchain is pinned to one exact version for every job, at or abo
 test('one failed build leg does not silently skip the other test legs; one job sums up every result', () => {
   const jobs = ci.data.jobs
   const needsOf = (j) => [].concat(j.needs || [])
-  const legs = Object.entries(jobs).filter(([, j]) => needsOf(j).includes('build') && usesStep(j, 'actions/download-artifact').length)
+  const legs = Object.entries(jobs).filter(
+    ([, j]) => needsOf(j).includes('build') && usesStep(j, 'actions/download-artifact').length,
+  )
   assert.ok(legs.length >= 2, 'test legs not found')
   for (const [name, j] of legs) {
     if (name === 'publish') continue
-    assert.match(String(j.if || ''), /!cancelled\(\)|always\(\)/, `${name}: without if: !cancelled() one failed build leg skips it`)
+    assert.match(
+      String(j.if || ''),
+      /!cancelled\(\)|always\(\)/,
+      `${name}: without if: !cancelled() one failed build leg skips it`,
+    )
   }
-  const summaries = Object.entries(jobs).filter(([, j]) => /always\(\)/.test(String(j.if || '')) && !usesStep(j, 'actions/download-artifact').length)
+  const summaries = Object.entries(jobs).filter(
+    ([, j]) => /always\(\)/.test(String(j.if || '')) && !usesStep(j, 'actions/download-artifact').length,
+  )
   assert.equal(summaries.length, 1, 'expected one `if: always()` job that sums up the results')
   const [sumName, sum] = summaries[0]
-  const expected = Object.keys(jobs).filter((n) => n !== sumName && n !== 'publish').sort()
+  const expected = Object.keys(jobs)
+    .filter((n) => n !== sumName && n !== 'publish')
+    .sort()
   assert.deepEqual(needsOf(sum).sort(), expected, `${sumName} must need every job but publish`)
   assert.match(commandsOf(sum).join('\n'), /success/, `${sumName} must fail unless every result is success`)
   const publishNeeds = needsOf(jobs.publish)
   for (const n of expected) assert.ok(publishNeeds.includes(n), `publish must need ${n}`)
-  assert.doesNotMatch(String(jobs.publish.if || ''), /always\(\)|!cancelled\(\)|failure\(\)/, 'publish must run only when everything passed')
+  assert.doesNotMatch(
+    String(jobs.publish.if || ''),
+    /always\(\)|!cancelled\(\)|failure\(\)/,
+    'publish must run only when everything passed',
+  )
   // Every matrix job keeps its other legs running when one fails.
   for (const [name, j] of Object.entries(jobs)) {
     if (j.strategy && j.strategy.matrix) assert.equal(j.strategy['fail-fast'], false, `${name}: fail-fast: false`)
@@ -647,11 +790,21 @@ test('one failed build leg does not silently skip the other test legs; one job s
 test('TLS backend: ring (no aws-lc), and the Windows on Arm build puts clang on PATH for it', () => {
   const lock = fs.readFileSync(path.join(ROOT, 'Cargo.lock'), 'utf8')
   assert.match(lock, /^name = "ring"$/m, 'rustls uses the ring provider')
-  assert.doesNotMatch(lock, /^name = "aws-lc-(rs|sys)"$/m, 'aws-lc fails with --use-napi-cross on aarch64 (docs/release.md)')
+  assert.doesNotMatch(
+    lock,
+    /^name = "aws-lc-(rs|sys)"$/m,
+    'aws-lc fails with --use-napi-cross on aarch64 (docs/release.md)',
+  )
   if (!targets.includes('aarch64-pc-windows-msvc')) return
   const build = ci.data.jobs.build
-  const clang = build.steps.filter((s) => /aarch64-pc-windows-msvc/.test(String(s.if || '')) && /\bclang\b/.test(String(s.run || '')))
-  assert.equal(clang.length, 1, "ring's build.rs compiles with `clang` for aarch64-pc-windows-msvc: the build job must make sure it is there")
+  const clang = build.steps.filter(
+    (s) => /aarch64-pc-windows-msvc/.test(String(s.if || '')) && /\bclang\b/.test(String(s.run || '')),
+  )
+  assert.equal(
+    clang.length,
+    1,
+    "ring's build.rs compiles with `clang` for aarch64-pc-windows-msvc: the build job must make sure it is there",
+  )
   const i = build.steps.indexOf(clang[0])
   const b = build.steps.findIndex((s) => s.name === 'Build')
   assert.ok(i >= 0 && i < b, 'the clang step must come before the build')
@@ -694,9 +847,13 @@ function commandsCalledBy(file, seen = new Set()) {
   seen.add(file)
   let text = fs.readFileSync(file, 'utf8')
   // This file names every tool in the tables above: only what it runs counts.
-  if (file === __filename) text = text.replace(/\/\/ Commands the tests run \(directly[\s\S]*?\nfunction commandsCalledBy/, '')
+  if (file === __filename)
+    text = text.replace(/\/\/ Commands the tests run \(directly[\s\S]*?\nfunction commandsCalledBy/, '')
   // spawn(<command>, [<args>]) and the like, and execSync(<command line>).
-  for (const m of text.matchAll(/\b(?:spawn|spawnSync|execFile|execFileSync|run|runTree)\(\s*['"`]([\w.-]+)['"`]\s*,\s*\[/g)) out.add(m[1])
+  for (const m of text.matchAll(
+    /\b(?:spawn|spawnSync|execFile|execFileSync|run|runTree)\(\s*['"`]([\w.-]+)['"`]\s*,\s*\[/g,
+  ))
+    out.add(m[1])
   for (const m of text.matchAll(/\bexecSync\(\s*['"`]([\w.-]+)\s/g)) out.add(m[1])
   for (const tool of Object.keys(TOOL_PACKAGES)) {
     const t = tool.replace(/[.-]/g, '\\$&')
@@ -706,7 +863,8 @@ function commandsCalledBy(file, seen = new Set()) {
   for (const m of text.matchAll(/path\.join\(ROOT, 'scripts', '([\w.-]+\.sh)'\)/g)) {
     const sh = fs.readFileSync(path.join(ROOT, 'scripts', m[1]), 'utf8')
     out.add('bash')
-    for (const tool of Object.keys(TOOL_PACKAGES)) if (new RegExp(`(^|[\\s|;&($])${tool}(\\s|$)`, 'm').test(sh)) out.add(tool)
+    for (const tool of Object.keys(TOOL_PACKAGES))
+      if (new RegExp(`(^|[\\s|;&($])${tool}(\\s|$)`, 'm').test(sh)) out.add(tool)
   }
   for (const m of text.matchAll(/require\('(\.{1,2}\/[^']+)'\)/g)) {
     let dep = path.resolve(path.dirname(file), m[1])
@@ -717,14 +875,21 @@ function commandsCalledBy(file, seen = new Set()) {
 }
 
 test('every command a test runs is installed in its Linux container leg, and the CA roots the native client needs', () => {
-  const list = (...a) => spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'run-tests.js'), '--list', ...a], { encoding: 'utf8' }).stdout.trim().split('\n')
+  const list = (...a) =>
+    spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'run-tests.js'), '--list', ...a], { encoding: 'utf8' })
+      .stdout.trim()
+      .split('\n')
   const called = (files) => {
     const all = new Set()
     for (const f of files) for (const c of commandsCalledBy(path.join(ROOT, f))) all.add(c)
     return all
   }
   const unknown = [...called(list())].filter((c) => !(c in TOOL_PACKAGES) && !NOT_IN_LEGS.has(c))
-  assert.deepEqual(unknown, [], 'tests run commands release.test.js TOOL_PACKAGES does not know: add them (and install them in CI.yml)')
+  assert.deepEqual(
+    unknown,
+    [],
+    'tests run commands release.test.js TOOL_PACKAGES does not know: add them (and install them in CI.yml)',
+  )
   const legs = []
   for (const [name, job] of jobsOf(ci)) {
     for (const c of commandsOf(job).filter((x) => /\bdocker run\b/.test(x) && /npm run test:js/.test(x))) {
@@ -755,9 +920,19 @@ test('.gitattributes keeps every byte-compared file LF in every checkout (Window
     if (process.env.CI) assert.fail('git (and a git checkout) is needed for this check: install git in the job image')
     return t.skip('not a git checkout, or git is not installed')
   }
-  const walk = (dir) => fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? walk(`${dir}/${e.name}`) : [`${dir}/${e.name}`]))
-  const files = ['README.md', ...walk('docs'), 'package.json', 'index.js', 'index.d.ts', ...walk('npm').filter((f) => !f.endsWith('.node')), ...walk('__test__/golden')]
+  const walk = (dir) =>
+    fs
+      .readdirSync(path.join(ROOT, dir), { withFileTypes: true })
+      .flatMap((e) => (e.isDirectory() ? walk(`${dir}/${e.name}`) : [`${dir}/${e.name}`]))
+  const files = [
+    'README.md',
+    ...walk('docs'),
+    'package.json',
+    'index.js',
+    'index.d.ts',
+    ...walk('npm').filter((f) => !f.endsWith('.node')),
+    ...walk('__test__/golden'),
+  ]
   const r = git(['check-attr', 'text', 'eol', '--', ...files])
   assert.equal(r.status, 0, r.stderr)
   const attrs = {}
@@ -766,15 +941,23 @@ test('.gitattributes keeps every byte-compared file LF in every checkout (Window
     if (m) (attrs[m[1]] = attrs[m[1]] || {})[m[2]] = m[3]
   }
   const loose = files.filter((f) => !(attrs[f] && (attrs[f].eol === 'lf' || attrs[f].text === 'unset')))
-  assert.deepEqual(loose, [], 'these would be checked out with CRLF on Windows: set eol=lf (or -text) in .gitattributes')
+  assert.deepEqual(
+    loose,
+    [],
+    'these would be checked out with CRLF on Windows: set eol=lf (or -text) in .gitattributes',
+  )
 })
 
 test('no unconditional POSIX-mode assertion in any test file (Windows reports 0o666): gate by platform', () => {
   const problems = []
-  const files = fs.readdirSync(__dirname, { recursive: true }).filter((f) => f.endsWith('.js') && !f.includes('node_modules')).map(String)
+  const files = fs
+    .readdirSync(__dirname, { recursive: true })
+    .filter((f) => f.endsWith('.js') && !f.includes('node_modules'))
+    .map(String)
   const ASSERTS_MODE = /\bassert(?:\.\w+)?\([^;]*\bmodes?\b[^;]*0o[0-7]{3}/
   const POSIX_GATE = /process\.platform\s*!==\s*'win32'|process\.platform\s*===\s*'(linux|darwin)'/
-  const SKIPS_WINDOWS = /process\.platform\s*===\s*'win32'[^\n]*(return|skip)|process\.platform\s*!==\s*'(linux|darwin)'[^\n]*(return|skip)|gate\(t, \{ platforms: (LINUX|\[[^\]]*\])/
+  const SKIPS_WINDOWS =
+    /process\.platform\s*===\s*'win32'[^\n]*(return|skip)|process\.platform\s*!==\s*'(linux|darwin)'[^\n]*(return|skip)|gate\(t, \{ platforms: (LINUX|\[[^\]]*\])/
   for (const f of files) {
     if (path.join(__dirname, f) === __filename) continue
     const lines = fs.readFileSync(path.join(__dirname, f), 'utf8').split('\n')
@@ -785,7 +968,8 @@ test('no unconditional POSIX-mode assertion in any test file (Windows reports 0o
       while (start > 0 && !/^\s*(?:await\s+)?(?:t\.)?test\(|^\s*(?:async\s+)?function\s/.test(lines[start])) start--
       const body = lines.slice(start, i).join('\n')
       const gate = SKIPS_WINDOWS.exec(body)
-      if (!gate || /win32/.test(gate[0].replace(/process\.platform\s*===\s*'win32'/, ''))) problems.push(`__test__/${f}:${i + 1}: ${line.trim()}`)
+      if (!gate || /win32/.test(gate[0].replace(/process\.platform\s*===\s*'win32'/, '')))
+        problems.push(`__test__/${f}:${i + 1}: ${line.trim()}`)
     })
   }
   assert.deepEqual(problems, [], "wrap in `if (process.platform !== 'win32')` as platform.test.js does")
@@ -798,7 +982,11 @@ test('every published manifest names the repository (npm refuses a provenance pu
   for (const t2 of targets) {
     const dir = TARGET_TABLE[t2].dir
     const p = JSON.parse(fs.readFileSync(path.join(ROOT, 'npm', dir, 'package.json'), 'utf8'))
-    assert.deepEqual(p.repository, pkg.repository, `npm/${dir}/package.json repository (napi create-npm-dirs copies it)`)
+    assert.deepEqual(
+      p.repository,
+      pkg.repository,
+      `npm/${dir}/package.json repository (napi create-npm-dirs copies it)`,
+    )
   }
   const run = commandsOf(ci.data.jobs.publish).join('\n')
   assert.match(run, /repository/, 'the publish job must compare repository.url with the repository it runs in')
@@ -808,7 +996,8 @@ test('every published manifest names the repository (npm refuses a provenance pu
 test('actionlint (with shellcheck when installed) finds nothing in the workflows', (t) => {
   const bin = process.env.ACTIONLINT || 'actionlint'
   const probe = spawnSync(bin, ['--version'], { encoding: 'utf8' })
-  if (probe.error || probe.status !== 0) return t.skip(`actionlint not found (set ACTIONLINT=<path> or put it on PATH; docs/release.md says how to get it)`)
+  if (probe.error || probe.status !== 0)
+    return t.skip(`actionlint not found (set ACTIONLINT=<path> or put it on PATH; docs/release.md says how to get it)`)
   const files = workflows.map((w) => path.join(WORKFLOW_DIR, w.file))
   const r = spawnSync(bin, ['-no-color', ...files], { cwd: ROOT, encoding: 'utf8' })
   assert.equal(r.status, 0, `${r.stdout}${r.stderr}`)

@@ -18,7 +18,14 @@ if (process.env.KIMI_STORM_CHILD) {
   let calls = 0
   ;(async () => {
     while (!fs.existsSync(stop)) {
-      const tokens = await Promise.all(Array.from({ length: 32 }, () => kimi.getAccessToken().catch((e) => { errors++; return `ERR:${e.code}` })))
+      const tokens = await Promise.all(
+        Array.from({ length: 32 }, () =>
+          kimi.getAccessToken().catch((e) => {
+            errors++
+            return `ERR:${e.code}`
+          }),
+        ),
+      )
       for (const t of tokens) seen.add(t)
       calls += tokens.length
       await new Promise((r) => setTimeout(r, 20))
@@ -53,7 +60,8 @@ test('8 processes × 32 concurrent callers share one refresh per expiry', { time
     assert.equal(server.invalidGrantCount, 0, 'a stale refresh token was used')
     // Each refresh used the refresh token issued by the previous one: one refresh per expiry.
     const log = server.refreshLog
-    for (let i = 1; i < log.length; i++) assert.equal(log[i].refresh_token, log[i - 1].newRefreshToken, `refresh ${i} reused or skipped a token`)
+    for (let i = 1; i < log.length; i++)
+      assert.equal(log[i].refresh_token, log[i - 1].newRefreshToken, `refresh ${i} reused or skipped a token`)
     const issued = new Set(server.issuedTokens())
     let calls = 0
     for (const r of results) {
@@ -63,7 +71,9 @@ test('8 processes × 32 concurrent callers share one refresh per expiry', { time
       for (const t of tokens) assert.ok(issued.has(t), 'a child returned a token the server never issued')
       calls += made
     }
-    console.log(`storm: 8 processes × 32 callers, ${calls} getAccessToken() calls, ${rotations} refresh requests = rotations, 0 invalid_grant`)
+    console.log(
+      `storm: 8 processes × 32 callers, ${calls} getAccessToken() calls, ${rotations} refresh requests = rotations, 0 invalid_grant`,
+    )
   } finally {
     env.restore()
     await server.close()

@@ -40,8 +40,14 @@ const generated = declarations(parse(NATIVE_DTS))
 
 /** The interfaces `decl` extends: from this file, or `native.X` from the generated file. */
 function bases(decl) {
-  const names = (decl.heritageClauses || []).flatMap((h) => h.types.map((t) => t.expression.getText(decl.getSourceFile())))
-  return names.map((n) => (n.startsWith('native.') ? generated.interfaces.get(n.slice('native.'.length)) : declared.interfaces.get(n))).filter(Boolean)
+  const names = (decl.heritageClauses || []).flatMap((h) =>
+    h.types.map((t) => t.expression.getText(decl.getSourceFile())),
+  )
+  return names
+    .map((n) =>
+      n.startsWith('native.') ? generated.interfaces.get(n.slice('native.'.length)) : declared.interfaces.get(n),
+    )
+    .filter(Boolean)
 }
 /** Property names of an interface, including those it extends (a redeclared one counted once). */
 function members(name) {
@@ -50,7 +56,11 @@ function members(name) {
   const all = (d) => [...d.members.filter(ts.isPropertySignature).map((m) => m.name.text), ...bases(d).flatMap(all)]
   return [...new Set(all(decl))]
 }
-const ownMembers = (name) => declared.interfaces.get(name).members.filter(ts.isPropertySignature).map((m) => m.name.text)
+const ownMembers = (name) =>
+  declared.interfaces
+    .get(name)
+    .members.filter(ts.isPropertySignature)
+    .map((m) => m.name.text)
 /** String literals of a union type alias ('a' | 'b'). */
 function literals(name) {
   const decl = declared.types.get(name)
@@ -60,7 +70,8 @@ function literals(name) {
 }
 /** String literals of a property's union type in an interface (its own, else the nearest base's). */
 function propertyLiterals(iface, prop) {
-  const find = (d) => d.members.find((x) => ts.isPropertySignature(x) && x.name.text === prop) || bases(d).map(find).find(Boolean)
+  const find = (d) =>
+    d.members.find((x) => ts.isPropertySignature(x) && x.name.text === prop) || bases(d).map(find).find(Boolean)
   const m = find(declared.interfaces.get(iface))
   const types = ts.isUnionTypeNode(m.type) ? m.type.types : [m.type]
   return types.filter((t) => ts.isLiteralTypeNode(t) && ts.isStringLiteral(t.literal)).map((t) => t.literal.text)
@@ -68,10 +79,18 @@ function propertyLiterals(iface, prop) {
 const sorted = (xs) => [...xs].sort()
 
 test('lib/index.d.ts type-checks', () => {
-  const program = ts.createProgram([DTS], { noEmit: true, strict: true, lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'], types: [] })
+  const program = ts.createProgram([DTS], {
+    noEmit: true,
+    strict: true,
+    lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+    types: [],
+  })
   // The generated file it imports is checked too, except that it names Node's Buffer (@types/node is not here).
   const nodeBuffer = (d) => ts.flattenDiagnosticMessageText(d.messageText, '\n').startsWith("Cannot find name 'Buffer'")
-  const diags = ts.getPreEmitDiagnostics(program).filter((d) => !nodeBuffer(d)).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))
+  const diags = ts
+    .getPreEmitDiagnostics(program)
+    .filter((d) => !nodeBuffer(d))
+    .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))
   assert.deepEqual(diags, [])
 })
 
@@ -92,28 +111,35 @@ test('Profile, Region and StoreKind list exactly the choices the core accepts', 
   assert.deepEqual(literals('StoreKind'), [...kimi.CHOICES.store])
 })
 
-test('Status and LoginResult declare exactly the fields a real status() / login() returns', { timeout: 30000 }, async (t) => {
-  const f = await startFakeKimi({ deviceInterval: 1, autoApprove: 0 })
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kimi-native-types-'))
-  t.after(async () => {
-    await f.close()
-    fs.rmSync(home, { recursive: true, force: true })
-  })
-  const opts = { oauthHost: f.oauthHost, baseUrl: f.baseUrl, home, store: 'file' }
-  trustOrigins(t, f)
-  const saved = process.env.KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS
-  process.env.KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS = '1'
-  t.after(() => {
-    if (saved === undefined) delete process.env.KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS
-    else process.env.KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS = saved
-  })
-  const before = await kimi.status(opts)
-  const result = await kimi.login({ ...opts, onDeviceCode() {} })
-  const after = await kimi.status(opts)
-  assert.deepEqual(sorted(members('Status')), sorted(Object.keys(after)))
-  assert.deepEqual(sorted(Object.keys(before)), sorted(Object.keys(after)), 'status() has one shape logged in or not')
-  assert.deepEqual(sorted(members('LoginResult')), sorted(Object.keys(result)))
-  for (const s of [before, after]) assert.ok(propertyLiterals('Status', 'store').includes(s.store), s.store)
-  assert.ok(propertyLiterals('LoginResult', 'store').includes(result.store))
-  assert.deepEqual(sorted(propertyLiterals('Status', 'store')), sorted(kimi.CHOICES.store.filter((k) => k !== 'auto')))
-})
+test(
+  'Status and LoginResult declare exactly the fields a real status() / login() returns',
+  { timeout: 30000 },
+  async (t) => {
+    const f = await startFakeKimi({ deviceInterval: 1, autoApprove: 0 })
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kimi-native-types-'))
+    t.after(async () => {
+      await f.close()
+      fs.rmSync(home, { recursive: true, force: true })
+    })
+    const opts = { oauthHost: f.oauthHost, baseUrl: f.baseUrl, home, store: 'file' }
+    trustOrigins(t, f)
+    const saved = process.env.KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS
+    process.env.KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS = '1'
+    t.after(() => {
+      if (saved === undefined) delete process.env.KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS
+      else process.env.KIMI_NATIVE_NO_OFFICIAL_CREDENTIALS = saved
+    })
+    const before = await kimi.status(opts)
+    const result = await kimi.login({ ...opts, onDeviceCode() {} })
+    const after = await kimi.status(opts)
+    assert.deepEqual(sorted(members('Status')), sorted(Object.keys(after)))
+    assert.deepEqual(sorted(Object.keys(before)), sorted(Object.keys(after)), 'status() has one shape logged in or not')
+    assert.deepEqual(sorted(members('LoginResult')), sorted(Object.keys(result)))
+    for (const s of [before, after]) assert.ok(propertyLiterals('Status', 'store').includes(s.store), s.store)
+    assert.ok(propertyLiterals('LoginResult', 'store').includes(result.store))
+    assert.deepEqual(
+      sorted(propertyLiterals('Status', 'store')),
+      sorted(kimi.CHOICES.store.filter((k) => k !== 'auto')),
+    )
+  },
+)

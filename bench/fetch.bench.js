@@ -179,8 +179,25 @@ function chatBody(stream) {
  * bytes — the worst case for any JSON scanner. Deterministic. No inline images (a body with one
  * above the upload threshold is parsed a second time by the upload pass). */
 function agentTurn(target, kind = 'recorded') {
-  const words = ['fn', 'main()', '{', '}', '"quoted"', 'back\\slash', 'tab\there', 'line\nbreak', 'ünïcødé', '日本語',
-    'emoji 🦀', '\u001b[0m', 'src/lib/file.rs', 'let x = 1;', '\r\n', 'error[E0308]: mismatched types', '</div>']
+  const words = [
+    'fn',
+    'main()',
+    '{',
+    '}',
+    '"quoted"',
+    'back\\slash',
+    'tab\there',
+    'line\nbreak',
+    'ünïcødé',
+    '日本語',
+    'emoji 🦀',
+    '\u001b[0m',
+    'src/lib/file.rs',
+    'let x = 1;',
+    '\r\n',
+    'error[E0308]: mismatched types',
+    '</div>',
+  ]
   let seed = 7
   const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff)
   const dense = (len) => {
@@ -190,13 +207,14 @@ function agentTurn(target, kind = 'recorded') {
   }
   const files = kind === 'recorded' ? sourceTexts() : []
   // A file of about `len` characters from the repository, cut at a line end.
-  const text = kind === 'recorded'
-    ? (len) => {
-        const f = files[rnd() % files.length]
-        const from = f.lastIndexOf('\n', rnd() % Math.max(1, f.length - len)) + 1
-        return f.slice(from, from + len)
-      }
-    : dense
+  const text =
+    kind === 'recorded'
+      ? (len) => {
+          const f = files[rnd() % files.length]
+          const from = f.lastIndexOf('\n', rnd() % Math.max(1, f.length - len)) + 1
+          return f.slice(from, from + len)
+        }
+      : dense
   const tools = Array.from({ length: 12 }, (_, i) => ({
     type: 'function',
     function: {
@@ -225,7 +243,13 @@ function agentTurn(target, kind = 'recorded') {
       {
         role: 'assistant',
         content: t % 2 ? '' : [{ type: 'text', text: '' }],
-        tool_calls: [{ id, type: 'function', function: { name: `tool_${t % 12}`, arguments: JSON.stringify({ path: dense(30), limit: t }) } }],
+        tool_calls: [
+          {
+            id,
+            type: 'function',
+            function: { name: `tool_${t % 12}`, arguments: JSON.stringify({ path: dense(30), limit: t }) },
+          },
+        ],
       },
       { role: 'tool', tool_call_id: id, content: text(2000 + (rnd() % 6000)) },
     ]
@@ -233,17 +257,28 @@ function agentTurn(target, kind = 'recorded') {
     messages.push(...turn)
     size += JSON.stringify(turn).length + turn.length
   }
-  return JSON.stringify({ model: 'kimi-for-coding', messages, tools, stream: false, max_tokens: 32000, reasoning_effort: 'high', temperature: 0.6 })
+  return JSON.stringify({
+    model: 'kimi-for-coding',
+    messages,
+    tools,
+    stream: false,
+    max_tokens: 32000,
+    reasoning_effort: 'high',
+    temperature: 0.6,
+  })
 }
 
 /** The text files of this repository an agent would read (sources, tests, docs), in a fixed order. */
 function sourceTexts() {
   const out = []
   const walk = (dir) => {
-    for (const e of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (const e of fs
+      .readdirSync(path.join(ROOT, dir), { withFileTypes: true })
+      .sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const rel = path.join(dir, e.name)
       if (e.isDirectory()) walk(rel)
-      else if (/\.(rs|js|md|json|toml)$/.test(e.name) && !/^index\.(js|d\.ts)$/.test(rel)) out.push(fs.readFileSync(path.join(ROOT, rel), 'utf8'))
+      else if (/\.(rs|js|md|json|toml)$/.test(e.name) && !/^index\.(js|d\.ts)$/.test(rel))
+        out.push(fs.readFileSync(path.join(ROOT, rel), 'utf8'))
     }
   }
   for (const dir of ['src', 'lib', 'docs', '__test__', 'bench']) walk(dir)
@@ -326,7 +361,10 @@ function wallPair(reps, args) {
  */
 async function tokenWalls(server) {
   const cli = path.join(LIB, 'cli.js')
-  const child = spawn(process.execPath, [cli, 'login', '--no-browser', '--no-import'], { env: process.env, stdio: 'ignore' })
+  const child = spawn(process.execPath, [cli, 'login', '--no-browser', '--no-import'], {
+    env: process.env,
+    stdio: 'ignore',
+  })
   const exited = new Promise((resolve) => child.once('exit', resolve))
   for (let i = 0; i < 100; i++) {
     const codes = await server.control('device-codes')
@@ -475,7 +513,8 @@ async function main() {
     const seen = await server.control('requests?prefix=/coding/v1')
     const sameBody = seen.length === 2 && seen[0].body === seen[1].body
     const hdr = (r, n) => (r.headers.find(([k]) => k.toLowerCase() === n) || [])[1]
-    const sameIdentity = seen.length === 2 && idHeaders.every(([k]) => hdr(seen[0], k.toLowerCase()) === hdr(seen[1], k.toLowerCase()))
+    const sameIdentity =
+      seen.length === 2 && idHeaders.every(([k]) => hdr(seen[0], k.toLowerCase()) === hdr(seen[1], k.toLowerCase()))
 
     // --- warm-up: both clients, small and streamed requests
     await server.control('reply', { text: 'hello from the fake server' })
@@ -522,7 +561,12 @@ async function main() {
     await server.control('reset', {})
     await server.control('reply', { text: 'ok' })
     results.turns = []
-    const sizes = [['64 KB', 64 << 10, 40], ['1 MB', 1 << 20, 12], ['4 MB', 4 << 20, 8], ['1 MB dense', 1 << 20, 12, 'dense']]
+    const sizes = [
+      ['64 KB', 64 << 10, 40],
+      ['1 MB', 1 << 20, 12],
+      ['4 MB', 4 << 20, 8],
+      ['1 MB dense', 1 << 20, 12, 'dense'],
+    ]
     for (const [label, bytes, reps, kind] of sizes) {
       const text = agentTurn(bytes, kind)
       const mbs = Buffer.byteLength(text) / 1048576
@@ -567,8 +611,17 @@ async function main() {
       const e2e = await alternate(reps, turnClients, once)
       await server.control('reset', {})
       results.turns.push({
-        label, kind, mbs, shapeUs, shapeTextUs, jsUs, copyUs, reps,
-        kimiMs: median(e2e.kimi), nodeMs: median(e2e.node), floorMs: median(e2e.floor),
+        label,
+        kind,
+        mbs,
+        shapeUs,
+        shapeTextUs,
+        jsUs,
+        copyUs,
+        reps,
+        kimiMs: median(e2e.kimi),
+        nodeMs: median(e2e.node),
+        floorMs: median(e2e.floor),
       })
     }
     const K4 = 4 << 20
@@ -633,9 +686,7 @@ function report(r) {
     `>= ${TARGET.throughput}x`,
     verdict(
       thrRatio >= TARGET.throughput,
-      thrRatio >= TARGET.throughput
-        ? `${f((thrRatio - 1) * 100, 1)}% faster`
-        : `${f((1 - thrRatio) * 100, 1)}% slower`,
+      thrRatio >= TARGET.throughput ? `${f((thrRatio - 1) * 100, 1)}% faster` : `${f((1 - thrRatio) * 100, 1)}% slower`,
     ),
   )
   const stk = median(K(r.stream, 'total'))
@@ -661,14 +712,7 @@ function report(r) {
   const diffs = r.cpu.kimi.map((x, i) => x.cpuUs - r.cpu.node[i].cpuUs)
   const added = median(diffs)
   const addedSpread = [quantile(diffs, 0.25), quantile(diffs, 0.75)]
-  row(
-    `CPU/request, µs (${CFG.batches}x${CFG.batch} each)`,
-    f(ck, 1),
-    f(cn, 1),
-    `${f(ck / cn, 3)}x`,
-    '',
-    '',
-  )
+  row(`CPU/request, µs (${CFG.batches}x${CFG.batch} each)`, f(ck, 1), f(cn, 1), `${f(ck / cn, 3)}x`, '', '')
   row(
     '  added CPU (kimi - node), µs, median of pairs',
     f(added, 1),
@@ -677,7 +721,9 @@ function report(r) {
     `<= ${TARGET.addedCpuUs} µs`,
     verdict(
       added <= TARGET.addedCpuUs,
-      added <= TARGET.addedCpuUs ? `${f(TARGET.addedCpuUs - added, 1)} µs margin` : `${f(added - TARGET.addedCpuUs, 1)} µs over`,
+      added <= TARGET.addedCpuUs
+        ? `${f(TARGET.addedCpuUs - added, 1)} µs margin`
+        : `${f(added - TARGET.addedCpuUs, 1)} µs over`,
     ),
   )
   const wk = median(K(r.cpu, 'wallUs'))
@@ -704,7 +750,14 @@ function report(r) {
       f(t.jsUs / 1000 / t.mbs, 3),
       `${f(t.shapeUs / t.jsUs, 3)}x`,
       judged ? `<= ${T17.shapeMsPerMB} ms/MB` : 'worst case',
-      judged ? verdict(perMB <= T17.shapeMsPerMB, perMB <= T17.shapeMsPerMB ? `${f(T17.shapeMsPerMB / perMB, 1)}x under` : `${f(perMB / T17.shapeMsPerMB, 2)}x over`) : '',
+      judged
+        ? verdict(
+            perMB <= T17.shapeMsPerMB,
+            perMB <= T17.shapeMsPerMB
+              ? `${f(T17.shapeMsPerMB / perMB, 1)}x under`
+              : `${f(perMB / T17.shapeMsPerMB, 2)}x over`,
+          )
+        : '',
     )
   }
   for (const t of r.turns) {
@@ -736,7 +789,12 @@ function report(r) {
       f(t.nodeMs, 2),
       `${f(ratio, 3)}x`,
       target ? `<= ${target}x` : '',
-      target ? verdict(ratio <= target, ratio <= target ? `${f(target / ratio, 2)}x margin` : `${f(ratio / target, 2)}x over`) : '',
+      target
+        ? verdict(
+            ratio <= target,
+            ratio <= target ? `${f(target / ratio, 2)}x margin` : `${f(ratio / target, 2)}x over`,
+          )
+        : '',
     )
     row(
       `  floor: Node fetch of the already shaped ${t.label} bytes, ms (vs JS plugin)`,
@@ -764,7 +822,10 @@ function report(r) {
     f(r.status.node, 1),
     `${f(sx, 3)}x`,
     `<= ${T17.statusX}x`,
-    verdict(sx <= T17.statusX, sx <= T17.statusX ? `${f((T17.statusX - sx) * 100, 0)} pts margin` : `+${f(r.status.cmd - r.status.node, 1)} ms`),
+    verdict(
+      sx <= T17.statusX,
+      sx <= T17.statusX ? `${f((T17.statusX - sx) * 100, 0)} pts margin` : `+${f(r.status.cmd - r.status.node, 1)} ms`,
+    ),
   )
 
   const tx = r.token.plain.cmd / r.token.plain.node
@@ -774,7 +835,12 @@ function report(r) {
     f(r.token.plain.node, 1),
     `${f(tx, 3)}x`,
     `<= ${T17.statusX}x`,
-    verdict(tx <= T17.statusX, tx <= T17.statusX ? `${f((T17.statusX - tx) * 100, 0)} pts margin` : `+${f(r.token.plain.cmd - r.token.plain.node, 1)} ms`),
+    verdict(
+      tx <= T17.statusX,
+      tx <= T17.statusX
+        ? `${f((T17.statusX - tx) * 100, 0)} pts margin`
+        : `+${f(r.token.plain.cmd - r.token.plain.node, 1)} ms`,
+    ),
   )
   for (const [label, x] of [
     ['  `token --caller` (remembers what the caller got), ms', r.token.remembered],
@@ -786,7 +852,9 @@ function report(r) {
   const head = ['metric', 'kimi-native', 'node fetch', 'ratio', 'target', 'result']
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => String(x[i]).length)))
   const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(w[i])).join(' | ')} |`
-  console.log(`\nkimi-native fetch benchmark — Node ${process.version}, ${os.cpus().length} CPU(s) ${os.cpus()[0].model}`)
+  console.log(
+    `\nkimi-native fetch benchmark — Node ${process.version}, ${os.cpus().length} CPU(s) ${os.cpus()[0].model}`,
+  )
   console.log(`addon: ${r.meta.nodeBuild.join(', ') || 'none found'}`)
   console.log(
     `same shaped body on the wire: ${r.meta.sameBody ? 'yes' : 'NO'}; same identity headers: ${r.meta.sameIdentity ? 'yes' : 'NO'}\n`,

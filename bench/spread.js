@@ -34,15 +34,24 @@ const median = (xs) => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 const fmt = (x) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(3))
-const spread = (xs) => (xs.length === runs ? `${fmt(median(xs))} (${fmt(Math.min(...xs))}..${fmt(Math.max(...xs))})` : '')
+const spread = (xs) =>
+  xs.length === runs ? `${fmt(median(xs))} (${fmt(Math.min(...xs))}..${fmt(Math.max(...xs))})` : ''
 const rows = [['metric', 'kimi-native: median (range)', 'ratio: median (range)', 'target', 'met']]
 for (const [i, first] of tables[0].entries()) {
   const values = tables.map((t) => num(t[i] && t[i][1])).filter(Number.isFinite)
-  const ratios = tables.map((t) => (/x$/.test(String(t[i] && t[i][3]).trim()) ? num(t[i][3]) : NaN)).filter(Number.isFinite)
+  const ratios = tables
+    .map((t) => (/x$/.test(String(t[i] && t[i][3]).trim()) ? num(t[i][3]) : NaN))
+    .filter(Number.isFinite)
   if (values.length !== runs && ratios.length !== runs) continue
   const met = tables.filter((t) => String(t[i][5]).startsWith('PASS')).length
   const judged = tables.some((t) => /^(PASS|MISS)/.test(String(t[i][5])))
-  rows.push([first[0].trim(), spread(values), ratios.length === runs ? `${spread(ratios)}x` : '', first[4], judged ? `${met}/${runs}` : ''])
+  rows.push([
+    first[0].trim(),
+    spread(values),
+    ratios.length === runs ? `${spread(ratios)}x` : '',
+    first[4],
+    judged ? `${met}/${runs}` : '',
+  ])
 }
 const w = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)))
 const line = (r) => `| ${r.map((c, j) => String(c).padEnd(w[j])).join(' | ')} |`

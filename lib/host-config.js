@@ -77,4 +77,12 @@ const PI_NOTE = `Already logged in with \`npx kimi-native login\`: nothing else 
 /** Where the README shows the same host setup (printed instead of the config blocks). */
 const README_HOSTS = 'https://www.npmjs.com/package/kimi-native#use-it-from-a-host'
 
-module.exports = { opencodeConfig, opencodeAnthropicProvider, OPENCODE_ANTHROPIC_ID, piSetup, PI_NOTE, VARIANTS, README_HOSTS }
+module.exports = {
+  opencodeConfig,
+  opencodeAnthropicProvider,
+  OPENCODE_ANTHROPIC_ID,
+  piSetup,
+  PI_NOTE,
+  VARIANTS,
+  README_HOSTS,
+}

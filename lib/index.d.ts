@@ -156,7 +156,9 @@ export function getAccessToken(options?: KimiOptions & { force?: boolean }): Pro
  * server rejects. Rejects with KIMI_NOT_LOGGED_IN, KIMI_RELOGIN_REQUIRED, or KIMI_BAD_INPUT when no
  * token lives that long.
  */
-export function handOutToken(options?: KimiOptions & { minValidSecs?: number; caller?: string }): Promise<native.HandedOutToken>
+export function handOutToken(
+  options?: KimiOptions & { minValidSecs?: number; caller?: string },
+): Promise<native.HandedOutToken>
 /**
  * Resolves once no token refresh is in flight in this process. The event loop is held open
  * while a refresh runs, so a process that ends naturally never loses a rotated token, and a
@@ -249,7 +251,11 @@ export const FETCH_OPTION_KEYS: ReadonlyArray<Exclude<keyof KimiFetchOptions, ke
 /** The default OAuth host, API base URL and client versions (what the core uses with no options and no env). */
 export const DEFAULTS: Readonly<native.Defaults>
 /** Valid values of the options with a fixed set (the CLI's --profile, --region, --store choices). */
-export const CHOICES: Readonly<{ profile: ReadonlyArray<Profile>; region: ReadonlyArray<Region>; store: ReadonlyArray<StoreKind> }>
+export const CHOICES: Readonly<{
+  profile: ReadonlyArray<Profile>
+  region: ReadonlyArray<Region>
+  store: ReadonlyArray<StoreKind>
+}>
 /** Context window and output cap hosts configure for the default model. */
 export const LIMITS: Readonly<native.Limits>
 /** What hosts show for the default model until the account's own list can be read (not logged in, offline). */

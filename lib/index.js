@@ -22,7 +22,10 @@ const DEFAULT_MODEL_INFO = Object.freeze({
 const ERROR_HEADER = facts.errorHeader
 /** Every stable `err.code`, keyed without the `KIMI_` prefix: `ERROR_CODES.NOT_LOGGED_IN === 'KIMI_NOT_LOGGED_IN'`. */
 const ERROR_CODES = Object.freeze({ ...facts.errorCodes })
-const AUTH_MARKERS = Object.freeze({ opencode: Object.freeze({ ...facts.authMarkers.opencode }), pi: Object.freeze({ ...facts.authMarkers.pi }) })
+const AUTH_MARKERS = Object.freeze({
+  opencode: Object.freeze({ ...facts.authMarkers.opencode }),
+  pi: Object.freeze({ ...facts.authMarkers.pi }),
+})
 // The core's option keys (src/config/options.rs Options) and createKimiFetch's own (src/binding/response.rs FetchOpts).
 const CORE_KEYS = Object.freeze([...facts.optionKeys])
 const FETCH_KEYS = Object.freeze([...facts.fetchOptionKeys])
@@ -84,7 +87,11 @@ function abortError(signal) {
 }
 
 /** Runs `run(token)` with an AbortSignal mapped onto a native CancelToken. */
-async function withSignal(signal, run, onAbortError = () => coded(ERROR_CODES.CANCELLED, 'The operation was cancelled.')) {
+async function withSignal(
+  signal,
+  run,
+  onAbortError = () => coded(ERROR_CODES.CANCELLED, 'The operation was cancelled.'),
+) {
   if (signal && signal.aborted) throw onAbortError()
   const token = new native.CancelToken()
   const onAbort = () => token.cancel()
@@ -144,10 +151,12 @@ const settle = () => (native.refreshPending() ? native.refreshSettled() : Promis
 if (require('node:worker_threads').isMainThread) process.on('exit', () => native.waitBeforeExit())
 
 /** Runs `fn` after showing the once-per-process profile warning. */
-const noticed = (fn) => (options, ...rest) => {
-  notice(options)
-  return fn(options, ...rest)
-}
+const noticed =
+  (fn) =>
+  (options, ...rest) => {
+    notice(options)
+    return fn(options, ...rest)
+  }
 const logout = noticed((options) => native.logout(coreOptions(options)))
 const status = noticed((options) => native.status(coreOptions(options)))
 const getAccessToken = noticed((options = {}) =>
@@ -159,14 +168,17 @@ const getAccessToken = noticed((options = {}) =>
 const handOutToken = noticed((options = {}) =>
   holding(native.handOutToken(coreOptions(options), { minValidSecs: options.minValidSecs, caller: options.caller })),
 )
-const models = noticed((options = {}) => holding(native.models(coreOptions(options), Boolean(options && options.refresh))))
+const models = noticed((options = {}) =>
+  holding(native.models(coreOptions(options), Boolean(options && options.refresh))),
+)
 const usage = noticed((options) => holding(native.usage(coreOptions(options))))
 const buildHeaders = noticed((options) => native.buildHeaders(coreOptions(options)))
 /** Kimi logins other plugins hold on this machine (no secrets) and which can be taken over. */
 const importSources = (options) => native.importSources(coreOptions(options))
 /** Takes over one of them: refreshed once, stored by kimi-native, the old entry handed over. */
 function importLogin(source, options) {
-  if (typeof source !== 'string' || !source) return Promise.reject(coded(ERROR_CODES.BAD_INPUT, 'importLogin needs a source id from importSources().'))
+  if (typeof source !== 'string' || !source)
+    return Promise.reject(coded(ERROR_CODES.BAD_INPUT, 'importLogin needs a source id from importSources().'))
   return native.importLogin(source, coreOptions(options))
 }
 const getDeviceId = (options) => native.getDeviceId(coreOptions(options))
@@ -197,13 +209,16 @@ function headerPairs(h) {
     h.forEach((v, k) => out.push([k, v]))
     return out
   }
-  return Object.entries(h).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)])
+  return Object.entries(h)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => [k, String(v)])
 }
 
 async function bodyBuffer(body, pairs) {
   if (body == null) return undefined
   if (typeof body === 'string') {
-    if (!pairs.some(([k]) => k.toLowerCase() === 'content-type')) pairs.push(['content-type', 'text/plain;charset=UTF-8'])
+    if (!pairs.some(([k]) => k.toLowerCase() === 'content-type'))
+      pairs.push(['content-type', 'text/plain;charset=UTF-8'])
     return Buffer.from(body)
   }
   if (Buffer.isBuffer(body)) return body
@@ -305,7 +320,8 @@ function createKimiFetch(options = {}) {
       if (init.signal !== undefined) signal = init.signal
       if (init.redirect !== undefined) redirect = String(init.redirect)
     }
-    if (!REDIRECT_MODES.has(redirect)) throw new TypeError(`kimiFetch: redirect must be "follow", "manual" or "error", not ${JSON.stringify(redirect)}`)
+    if (!REDIRECT_MODES.has(redirect))
+      throw new TypeError(`kimiFetch: redirect must be "follow", "manual" or "error", not ${JSON.stringify(redirect)}`)
     const pairs = headerPairs(headers)
     const buf = await bodyBuffer(body, pairs)
     const abort = () => abortError(signal)
@@ -354,7 +370,9 @@ function toBuffer(data) {
 async function uploadFile(data, options = {}) {
   const buf = toBuffer(data)
   return withSignal(options.signal, (token, done) =>
-    holding(native.uploadFile(buf, coreOptions(options), platformArgs(options, ['mimeType', 'purpose']), token)).finally(done),
+    holding(
+      native.uploadFile(buf, coreOptions(options), platformArgs(options, ['mimeType', 'purpose']), token),
+    ).finally(done),
   )
 }
 
@@ -374,7 +392,8 @@ function fetchUrl(url, options = {}) {
 }
 
 function datasource(name, options = {}) {
-  if (typeof name !== 'string') return Promise.reject(coded(ERROR_CODES.BAD_INPUT, 'datasource needs a data source name.'))
+  if (typeof name !== 'string')
+    return Promise.reject(coded(ERROR_CODES.BAD_INPUT, 'datasource needs a data source name.'))
   return withSignal(options.signal, (token, done) =>
     holding(native.datasource(name, coreOptions(options), platformArgs(options, ['api', 'params']), token)).finally(
       done,

@@ -41,7 +41,12 @@ function kimiTools(options = {}) {
         type: 'object',
         properties: {
           query: { type: 'string', description: 'What to search for' },
-          limit: { type: 'integer', minimum: 1, maximum: 20, description: `How many results (default ${DEFAULT_RESULTS})` },
+          limit: {
+            type: 'integer',
+            minimum: 1,
+            maximum: 20,
+            description: `How many results (default ${DEFAULT_RESULTS})`,
+          },
         },
         required: ['query'],
         additionalProperties: false,
@@ -119,7 +124,9 @@ function readFile(file) {
   }
   try {
     const obj = JSON.parse(text)
-    return obj && typeof obj === 'object' && !Array.isArray(obj) ? { obj } : { warning: `${file} is not a JSON object; ignored` }
+    return obj && typeof obj === 'object' && !Array.isArray(obj)
+      ? { obj }
+      : { warning: `${file} is not a JSON object; ignored` }
   } catch (err) {
     return { warning: `${file} is not valid JSON (${err.message}); ignored` }
   }
@@ -174,7 +181,7 @@ function toolsSetting(args) {
   let value = namesOf(user.value)
   let source = user.source
   const narrowers = [
-    [host, 'the kimi-native plugin option (a project\'s opencode.json can set it)'],
+    [host, "the kimi-native plugin option (a project's opencode.json can set it)"],
     [project, project && project.file],
   ]
   for (const [place, where] of narrowers) {
@@ -211,7 +218,20 @@ function protocolSetting(args) {
   const v = typeof r.value === 'string' ? r.value.trim().toLowerCase() : r.value
   if (v === undefined || v === 'openai') return { ...r, value: 'openai' }
   if (v === 'anthropic') return { ...r, value: 'anthropic' }
-  return { ...r, value: 'openai', warnings: [...r.warnings, `unknown protocol ${JSON.stringify(r.value)}; using openai`] }
+  return {
+    ...r,
+    value: 'openai',
+    warnings: [...r.warnings, `unknown protocol ${JSON.stringify(r.value)}; using openai`],
+  }
 }
 
-module.exports = { kimiTools, enabledTools, readSetting, toolsSetting, protocolSetting, formatResults, MAX_FETCH_CHARS, TOOL_NAMES }
+module.exports = {
+  kimiTools,
+  enabledTools,
+  readSetting,
+  toolsSetting,
+  protocolSetting,
+  formatResults,
+  MAX_FETCH_CHARS,
+  TOOL_NAMES,
+}

@@ -27,7 +27,9 @@ if (!existsSync(join(root, 'Cargo.toml'))) {
 }
 const cargo = spawnSync('cargo', ['--version'], { stdio: 'ignore' })
 if (cargo.status !== 0) {
-  console.error('kimi-native: building from source needs the Rust toolchain (https://rustup.rs), then `npm install` again.')
+  console.error(
+    'kimi-native: building from source needs the Rust toolchain (https://rustup.rs), then `npm install` again.',
+  )
   process.exit(1)
 }
 console.log('kimi-native: building the native addon from source (first build takes a few minutes)...')

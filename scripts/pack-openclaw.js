@@ -18,7 +18,11 @@ const ROOT = path.join(__dirname, '..')
 
 /** `npm pack --json` in `cwd`: the first entry of its answer (npm may print notices before the JSON). */
 function npmPack(cwd, args) {
-  const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', ...args], {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   return JSON.parse(out.slice(out.indexOf('[')))[0]
 }
 

@@ -56,7 +56,9 @@ if (files.length === 0) {
 }
 function run(list, concurrency) {
   if (list.length === 0) return 0
-  const res = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...flags, ...list], { stdio: 'inherit' })
+  const res = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...flags, ...list], {
+    stdio: 'inherit',
+  })
   if (res.error) {
     console.error(res.error)
     return 1

@@ -1,10 +1,10 @@
-'use strict';
+'use strict'
 // Canned error answers of the fake Kimi server and the messages they carry (wire §7).
 
 const MSG_INVALID_AUTH =
-  'The API Key appears to be invalid or may have expired. Please verify your credentials and try again.';
+  'The API Key appears to be invalid or may have expired. Please verify your credentials and try again.'
 const MSG_ONLY_CODING_AGENTS =
-  'Kimi For Coding is currently only available for Coding Agents such as Kimi CLI, Claude Code, Roo Code, Kilo Code, etc.';
+  'Kimi For Coding is currently only available for Coding Agents such as Kimi CLI, Claude Code, Roo Code, Kilo Code, etc.'
 
 /** Canned error answers (wire §7). Each is { status, body[, headers] } and can be spread into inject(). */
 const ERRORS = Object.freeze({
@@ -69,8 +69,7 @@ const ERRORS = Object.freeze({
     headers: { 'retry-after': '1' },
     body: {
       error: {
-        message:
-          'Your account org-x request reached max organization concurrency: 4, please try again after 1 seconds',
+        message: 'Your account org-x request reached max organization concurrency: 4, please try again after 1 seconds',
         type: 'engine_overloaded_error',
       },
     },
@@ -87,6 +86,6 @@ const ERRORS = Object.freeze({
     body: '<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body><h1>Access denied</h1><p>Blocked by corporate policy.</p></body></html>',
     headers: { 'content-type': 'text/html; charset=utf-8' },
   }),
-});
+})
 
-module.exports = { MSG_INVALID_AUTH, MSG_ONLY_CODING_AGENTS, ERRORS };
+module.exports = { MSG_INVALID_AUTH, MSG_ONLY_CODING_AGENTS, ERRORS }

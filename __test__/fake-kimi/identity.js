@@ -1,8 +1,8 @@
-'use strict';
+'use strict'
 // The client-identity gate of the fake Kimi server (docs/identity.md, wire §5): which User-Agents and identity headers
 // an API route accepts. Methods are mixed into FakeKimi (server.js).
 
-const { getHeader } = require('./util');
+const { getHeader } = require('./util')
 
 /**
  * The client gate (docs/identity.md): prefix-based on the User-Agent. The accepted prefixes are the known coding agents:
@@ -11,11 +11,21 @@ const { getHeader } = require('./util');
  * tests see the refusal. Claude Code itself sends `claude-cli/<version> (external, sdk-cli)` (docs/claude-code.md); Kimi
  * names Claude Code first among the agents it serves and documents its setup, so that prefix passes too.
  */
-const ALLOWED_UA_PREFIXES = Object.freeze(['KimiCLI/', 'kimi-code-cli/', 'claude-code/', 'claude-cli/', 'pi/', 'opencode/', 'openclaw/']);
+const ALLOWED_UA_PREFIXES = Object.freeze([
+  'KimiCLI/',
+  'kimi-code-cli/',
+  'claude-code/',
+  'claude-cli/',
+  'pi/',
+  'opencode/',
+  'openclaw/',
+])
 
 function checkUserAgent(pairs, prefixes = ALLOWED_UA_PREFIXES) {
-  const ua = getHeader(pairs, 'user-agent') || '';
-  return prefixes.some((p) => ua.startsWith(p)) ? null : `User-Agent ${JSON.stringify(ua)} is not an accepted coding agent`;
+  const ua = getHeader(pairs, 'user-agent') || ''
+  return prefixes.some((p) => ua.startsWith(p))
+    ? null
+    : `User-Agent ${JSON.stringify(ua)} is not an accepted coding agent`
 }
 
 /**
@@ -27,19 +37,19 @@ function checkUserAgent(pairs, prefixes = ALLOWED_UA_PREFIXES) {
 const DEFAULT_IDENTITIES = Object.freeze([
   { ua: /^kimi-code-cli\/\d[^\s]*( \([^)]*\))?$/, platform: 'kimi_code_cli' },
   { ua: /^KimiCLI\/\d[^\s]*$/, platform: 'kimi_cli' },
-]);
-const MSH_REQUIRED = ['X-Msh-Version', 'X-Msh-Device-Id', 'X-Msh-Device-Name', 'X-Msh-Device-Model', 'X-Msh-Os-Version'];
+])
+const MSH_REQUIRED = ['X-Msh-Version', 'X-Msh-Device-Id', 'X-Msh-Device-Name', 'X-Msh-Device-Model', 'X-Msh-Os-Version']
 
 function checkIdentity(pairs, identities = DEFAULT_IDENTITIES) {
-  const ua = getHeader(pairs, 'user-agent') || '';
-  const platform = getHeader(pairs, 'x-msh-platform') || '';
-  const ok = identities.some((id) => id.ua.test(ua) && id.platform === platform);
-  if (!ok) return `unrecognised identity (User-Agent ${JSON.stringify(ua)}, X-Msh-Platform ${JSON.stringify(platform)})`;
+  const ua = getHeader(pairs, 'user-agent') || ''
+  const platform = getHeader(pairs, 'x-msh-platform') || ''
+  const ok = identities.some((id) => id.ua.test(ua) && id.platform === platform)
+  if (!ok) return `unrecognised identity (User-Agent ${JSON.stringify(ua)}, X-Msh-Platform ${JSON.stringify(platform)})`
   for (const h of MSH_REQUIRED) {
-    const v = getHeader(pairs, h);
-    if (v === undefined || String(v).trim() === '') return `missing ${h}`;
+    const v = getHeader(pairs, h)
+    if (v === undefined || String(v).trim() === '') return `missing ${h}`
   }
-  return null;
+  return null
 }
 
 /*
@@ -64,30 +74,30 @@ const DEFAULT_GATE = Object.freeze({
   '/usages': 'off',
   '/me': 'off',
   '/client_configs': 'off',
-});
-
+})
 
 class IdentityGate {
   /** false: no gate; true/undefined: the default; 'strict': full official identity everywhere gated; {route: mode}. */
   setIdentityGate(gate, { gateModelsAndUsages = this.gateModelsAndUsages } = {}) {
-    this.gateModelsAndUsages = !!gateModelsAndUsages;
-    const base = { ...DEFAULT_GATE };
-    if (this.gateModelsAndUsages) Object.assign(base, { '/models': 'prefix', '/usages': 'prefix' });
-    if (gate === false) this.identityGate = Object.fromEntries(Object.keys(DEFAULT_GATE).map((k) => [k, 'off']));
-    else if (gate === 'strict') this.identityGate = Object.fromEntries(Object.entries(base).map(([k, m]) => [k, m === 'off' ? m : 'strict']));
-    else if (gate === true || gate === undefined || gate === null) this.identityGate = base;
-    else this.identityGate = { ...base, ...gate };
+    this.gateModelsAndUsages = !!gateModelsAndUsages
+    const base = { ...DEFAULT_GATE }
+    if (this.gateModelsAndUsages) Object.assign(base, { '/models': 'prefix', '/usages': 'prefix' })
+    if (gate === false) this.identityGate = Object.fromEntries(Object.keys(DEFAULT_GATE).map((k) => [k, 'off']))
+    else if (gate === 'strict')
+      this.identityGate = Object.fromEntries(Object.entries(base).map(([k, m]) => [k, m === 'off' ? m : 'strict']))
+    else if (gate === true || gate === undefined || gate === null) this.identityGate = base
+    else this.identityGate = { ...base, ...gate }
   }
 
   /** Why `route`'s gate mode refuses a request with these headers, or null when it passes. */
   _gateRejects(route, headers) {
-    const mode = this.identityGate[route] || 'off';
+    const mode = this.identityGate[route] || 'off'
     return mode === 'prefix'
       ? checkUserAgent(headers, this.allowedUserAgents)
       : mode === 'strict'
         ? checkIdentity(headers, this.identities)
-        : null;
+        : null
   }
 }
 
-module.exports = { IdentityGate, ALLOWED_UA_PREFIXES, DEFAULT_IDENTITIES, DEFAULT_GATE, checkUserAgent, checkIdentity };
+module.exports = { IdentityGate, ALLOWED_UA_PREFIXES, DEFAULT_IDENTITIES, DEFAULT_GATE, checkUserAgent, checkIdentity }

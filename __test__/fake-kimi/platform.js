@@ -1,9 +1,9 @@
-'use strict';
+'use strict'
 // Platform services of the fake Kimi server (wire §6.5-§6.8): models, usages, web search, URL fetch, files, /tools.
 // Methods are mixed into FakeKimi (server.js).
 
-const crypto = require('node:crypto');
-const { hex, getHeader } = require('./util');
+const crypto = require('node:crypto')
+const { hex, getHeader } = require('./util')
 
 const DEFAULT_MODELS = Object.freeze([
   Object.freeze({
@@ -18,7 +18,7 @@ const DEFAULT_MODELS = Object.freeze([
     supports_thinking_type: 'both',
     think_efforts: Object.freeze({ support: true, valid_efforts: ['low', 'high', 'max'], default_effort: 'high' }),
   }),
-]);
+])
 
 /**
  * /usages. wire §6.5 documents `usage` (weekly) + `limits` (kimi-cli and the kimi-code 0.38 snapshot parse that).
@@ -26,9 +26,9 @@ const DEFAULT_MODELS = Object.freeze([
  * limit_month_code}.{used_ratio,reset_time}`. The fake answers a superset so both clients find their fields.
  */
 function defaultUsages(now = Date.now()) {
-  const week = new Date(now + 5 * 86400e3).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const fiveH = new Date(now + 3 * 3600e3).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const month = new Date(now + 20 * 86400e3).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const week = new Date(now + 5 * 86400e3).toISOString().replace(/\.\d{3}Z$/, 'Z')
+  const fiveH = new Date(now + 3 * 3600e3).toISOString().replace(/\.\d{3}Z$/, 'Z')
+  const month = new Date(now + 20 * 86400e3).toISOString().replace(/\.\d{3}Z$/, 'Z')
   return {
     usage: { used: '40', limit: '1000', remaining: '960', resetTime: week },
     limits: [
@@ -51,73 +51,73 @@ function defaultUsages(now = Date.now()) {
       monthlyUsed: { priceInCents: '150', currency: 'USD' },
       currency: 'USD',
     },
-  };
+  }
 }
 
 /** Parses a multipart/form-data body into parts { name, filename, contentType, data }, or { error }. */
 function parseMultipart(buf, contentType) {
-  const m = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
-  if (!/^multipart\/form-data/i.test(contentType) || !m) return { error: 'content type must be multipart/form-data with a boundary' };
-  const delim = Buffer.from(`--${m[1] || m[2]}`);
-  const next = Buffer.concat([Buffer.from('\r\n'), delim]);
-  const parts = [];
-  let pos = buf.indexOf(delim);
-  if (pos !== 0) return { error: 'malformed multipart body' };
+  const m = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType)
+  if (!/^multipart\/form-data/i.test(contentType) || !m)
+    return { error: 'content type must be multipart/form-data with a boundary' }
+  const delim = Buffer.from(`--${m[1] || m[2]}`)
+  const next = Buffer.concat([Buffer.from('\r\n'), delim])
+  const parts = []
+  let pos = buf.indexOf(delim)
+  if (pos !== 0) return { error: 'malformed multipart body' }
   for (;;) {
-    pos += delim.length;
-    const tail = buf.subarray(pos, pos + 2).toString('latin1');
-    if (tail === '--') return parts.length ? { parts } : { error: 'empty multipart body' };
-    if (tail !== '\r\n') return { error: 'malformed multipart body' };
-    pos += 2;
-    const headEnd = buf.indexOf('\r\n\r\n', pos);
-    if (headEnd < 0) return { error: 'malformed multipart part headers' };
-    const end = buf.indexOf(next, headEnd + 4);
-    if (end < 0) return { error: 'multipart body is truncated' };
-    const head = buf.subarray(pos, headEnd).toString('utf8');
-    const disp = /^content-disposition:\s*form-data(.*)$/im.exec(head);
-    if (!disp) return { error: 'a multipart part has no Content-Disposition: form-data' };
-    const name = /;\s*name="([^"]*)"/i.exec(disp[1]);
-    const filename = /;\s*filename="([^"]*)"/i.exec(disp[1]);
-    const type = /^content-type:\s*(.+)$/im.exec(head);
+    pos += delim.length
+    const tail = buf.subarray(pos, pos + 2).toString('latin1')
+    if (tail === '--') return parts.length ? { parts } : { error: 'empty multipart body' }
+    if (tail !== '\r\n') return { error: 'malformed multipart body' }
+    pos += 2
+    const headEnd = buf.indexOf('\r\n\r\n', pos)
+    if (headEnd < 0) return { error: 'malformed multipart part headers' }
+    const end = buf.indexOf(next, headEnd + 4)
+    if (end < 0) return { error: 'multipart body is truncated' }
+    const head = buf.subarray(pos, headEnd).toString('utf8')
+    const disp = /^content-disposition:\s*form-data(.*)$/im.exec(head)
+    if (!disp) return { error: 'a multipart part has no Content-Disposition: form-data' }
+    const name = /;\s*name="([^"]*)"/i.exec(disp[1])
+    const filename = /;\s*filename="([^"]*)"/i.exec(disp[1])
+    const type = /^content-type:\s*(.+)$/im.exec(head)
     parts.push({
       name: name ? name[1] : null,
       filename: filename ? filename[1] : null,
       contentType: type ? type[1].trim() : null,
       data: buf.subarray(headEnd + 4, end),
-    });
-    pos = end + 2;
+    })
+    pos = end + 2
   }
 }
 
-
 class Platform {
   setModels(models) {
-    this.models = models;
+    this.models = models
   }
 
   setUsages(usages) {
-    this.usages = usages;
+    this.usages = usages
   }
 
   /* ---------------------------------------------------------------- platform services (wire §6.6-§6.8) -- */
 
   /** Uploaded files of this server: id -> { id, bytes, mime, purpose, filename, sha256, data }. */
   get files() {
-    if (!this._uploads) this._uploads = new Map();
-    return this._uploads;
+    if (!this._uploads) this._uploads = new Map()
+    return this._uploads
   }
 
   /** Web search (wire §6.8): `text_query` required; `limit` (kimi-cli) caps the results (default 5). */
   _search(res, record) {
-    const body = this._parseJsonBody(res, record);
-    if (!body) return;
-    const q = body.text_query;
-    if (typeof q !== 'string' || !q.trim()) return this._invalidRequest(res, 'Invalid request: text_query is required');
+    const body = this._parseJsonBody(res, record)
+    if (!body) return
+    const q = body.text_query
+    if (typeof q !== 'string' || !q.trim()) return this._invalidRequest(res, 'Invalid request: text_query is required')
     if (body.limit !== undefined && !(Number.isInteger(body.limit) && body.limit > 0)) {
-      return this._invalidRequest(res, 'Invalid request: limit must be a positive integer');
+      return this._invalidRequest(res, 'Invalid request: limit must be a positive integer')
     }
-    const n = Math.min(body.limit ?? 5, 20);
-    const search_results = [];
+    const n = Math.min(body.limit ?? 5, 20)
+    const search_results = []
     for (let i = 1; i <= n; i++) {
       search_results.push({
         site_name: `site ${i}`,
@@ -128,9 +128,9 @@ class Platform {
         date: i === 1 ? '2026-11-01' : '',
         icon: '',
         mime: 'text/html',
-      });
+      })
     }
-    return this._json(res, 200, { search_results });
+    return this._json(res, 200, { search_results })
   }
 
   /**
@@ -139,27 +139,35 @@ class Platform {
    * (that body is this fake's choice, UNCONFIRMED).
    */
   _fetchUrl(res, record) {
-    const body = this._parseJsonBody(res, record);
-    if (!body) return;
-    let url;
+    const body = this._parseJsonBody(res, record)
+    if (!body) return
+    let url
     try {
-      url = new URL(body.url);
-      if (!/^https?:$/.test(url.protocol)) throw new Error('scheme');
+      url = new URL(body.url)
+      if (!/^https?:$/.test(url.protocol)) throw new Error('scheme')
     } catch {
-      return this._invalidRequest(res, 'Invalid request: url must be an absolute http(s) URL');
+      return this._invalidRequest(res, 'Invalid request: url must be an absolute http(s) URL')
     }
     if (url.hostname.endsWith('.unsafe.test')) {
       return this._apiError(res, {
         status: 403,
-        body: { error: { type: 'security_risk', message: 'We consider the current URL poses a security risk and cannot access it.' } },
-      });
+        body: {
+          error: {
+            type: 'security_risk',
+            message: 'We consider the current URL poses a security risk and cannot access it.',
+          },
+        },
+      })
     }
     if (url.hostname.endsWith('.missing.test')) {
-      return this._apiError(res, { status: 404, body: { error: { type: 'resource_not_found_error', message: `Failed to fetch ${url.href}: 404` } } });
+      return this._apiError(res, {
+        status: 404,
+        body: { error: { type: 'resource_not_found_error', message: `Failed to fetch ${url.href}: 404` } },
+      })
     }
-    const page = `# Page at ${url.href}\n\nFetched by the fake Kimi server.\n`;
-    res.writeHead(200, { 'content-type': 'text/markdown; charset=utf-8', 'content-length': Buffer.byteLength(page) });
-    return res.end(page);
+    const page = `# Page at ${url.href}\n\nFetched by the fake Kimi server.\n`
+    res.writeHead(200, { 'content-type': 'text/markdown; charset=utf-8', 'content-length': Buffer.byteLength(page) })
+    return res.end(page)
   }
 
   /**
@@ -168,20 +176,20 @@ class Platform {
    * `ms://<id>` (image_url / video_url). Accepted purposes: image, video, file-extract (UNCONFIRMED list).
    */
   _files(res, record) {
-    const ct = getHeader(record.headers, 'content-type') || '';
-    const parsed = parseMultipart(record.raw || Buffer.from(record.body), ct);
-    if (parsed.error) return this._invalidRequest(res, `Invalid request: ${parsed.error}`);
-    const purposePart = parsed.parts.find((p) => p.name === 'purpose');
-    const filePart = parsed.parts.find((p) => p.name === 'file');
-    if (!purposePart) return this._invalidRequest(res, 'Invalid request: purpose is required');
-    const purpose = purposePart.data.toString('utf8');
+    const ct = getHeader(record.headers, 'content-type') || ''
+    const parsed = parseMultipart(record.raw || Buffer.from(record.body), ct)
+    if (parsed.error) return this._invalidRequest(res, `Invalid request: ${parsed.error}`)
+    const purposePart = parsed.parts.find((p) => p.name === 'purpose')
+    const filePart = parsed.parts.find((p) => p.name === 'file')
+    if (!purposePart) return this._invalidRequest(res, 'Invalid request: purpose is required')
+    const purpose = purposePart.data.toString('utf8')
     if (!['image', 'video', 'file-extract'].includes(purpose)) {
-      return this._invalidRequest(res, `Invalid request: unsupported purpose ${JSON.stringify(purpose)}`);
+      return this._invalidRequest(res, `Invalid request: unsupported purpose ${JSON.stringify(purpose)}`)
     }
-    if (!filePart || !filePart.filename) return this._invalidRequest(res, 'Invalid request: file is required');
-    if (!filePart.contentType) return this._invalidRequest(res, 'Invalid request: file needs a content type');
-    if (filePart.data.length === 0) return this._invalidRequest(res, 'Invalid request: file is empty');
-    const id = `file-${hex(8)}`;
+    if (!filePart || !filePart.filename) return this._invalidRequest(res, 'Invalid request: file is required')
+    if (!filePart.contentType) return this._invalidRequest(res, 'Invalid request: file needs a content type')
+    if (filePart.data.length === 0) return this._invalidRequest(res, 'Invalid request: file is empty')
+    const id = `file-${hex(8)}`
     const file = {
       id,
       bytes: filePart.data.length,
@@ -190,8 +198,8 @@ class Platform {
       filename: filePart.filename,
       sha256: crypto.createHash('sha256').update(filePart.data).digest('hex'),
       data: filePart.data,
-    };
-    this.files.set(id, file);
+    }
+    this.files.set(id, file)
     return this._json(res, 200, {
       id,
       object: 'file',
@@ -200,7 +208,7 @@ class Platform {
       filename: file.filename,
       purpose,
       status: 'ok',
-    });
+    })
   }
 
   /**
@@ -208,36 +216,42 @@ class Platform {
    * The data-source answers' shapes are this fake's choice (UNCONFIRMED): one source `fake_weather` with api `now`.
    */
   _tools(res, record) {
-    const body = this._parseJsonBody(res, record);
-    if (!body) return;
-    const params = body.params && typeof body.params === 'object' ? body.params : {};
+    const body = this._parseJsonBody(res, record)
+    if (!body) return
+    const params = body.params && typeof body.params === 'object' ? body.params : {}
     const sources = this.dataSources || {
-      fake_weather: { description: 'Current weather (fake)', apis: { now: { description: 'Weather now', params: { city: 'string' } } } },
-    };
+      fake_weather: {
+        description: 'Current weather (fake)',
+        apis: { now: { description: 'Weather now', params: { city: 'string' } } },
+      },
+    }
     const notFound = (what) =>
-      this._apiError(res, { status: 404, body: { error: { type: 'resource_not_found_error', message: `${what} not found` } } });
+      this._apiError(res, {
+        status: 404,
+        body: { error: { type: 'resource_not_found_error', message: `${what} not found` } },
+      })
     switch (body.method) {
       case 'chat_title':
-        return this._json(res, 200, { title: 'Fake title' });
+        return this._json(res, 200, { title: 'Fake title' })
       case 'get_data_source_desc': {
-        const src = sources[params.name];
-        if (!src) return notFound(`data source ${JSON.stringify(params.name)}`);
-        return this._json(res, 200, { name: params.name, description: src.description, apis: src.apis });
+        const src = sources[params.name]
+        if (!src) return notFound(`data source ${JSON.stringify(params.name)}`)
+        return this._json(res, 200, { name: params.name, description: src.description, apis: src.apis })
       }
       case 'call_data_source_tool': {
-        const src = sources[params.data_source_name];
-        if (!src) return notFound(`data source ${JSON.stringify(params.data_source_name)}`);
-        if (!src.apis[params.api_name]) return notFound(`api ${JSON.stringify(params.api_name)}`);
+        const src = sources[params.data_source_name]
+        if (!src) return notFound(`data source ${JSON.stringify(params.data_source_name)}`)
+        if (!src.apis[params.api_name]) return notFound(`api ${JSON.stringify(params.api_name)}`)
         return this._json(res, 200, {
           data_source_name: params.data_source_name,
           api_name: params.api_name,
           result: { echo: params.params ?? null, summary: 'sunny (fake)' },
-        });
+        })
       }
       default:
-        return this._invalidRequest(res, `Invalid request: unknown method ${JSON.stringify(body.method)}`);
+        return this._invalidRequest(res, `Invalid request: unknown method ${JSON.stringify(body.method)}`)
     }
   }
 }
 
-module.exports = { Platform, DEFAULT_MODELS, defaultUsages, parseMultipart };
+module.exports = { Platform, DEFAULT_MODELS, defaultUsages, parseMultipart }

@@ -45,7 +45,12 @@ function pointAt(server, { home = tempHome(), store = 'file', extra = {} } = {})
  * (unless `extra` sets them) and restores everything when the test ends.
  */
 function pointFakeEnv(t, server, { home, extra = {} } = {}) {
-  const cleared = { KIMI_OAUTH_HOST: undefined, KIMI_API_KEY: undefined, KIMI_NATIVE_UPLOAD_THRESHOLD_BYTES: undefined, KIMI_MODEL_THINKING_KEEP: undefined }
+  const cleared = {
+    KIMI_OAUTH_HOST: undefined,
+    KIMI_API_KEY: undefined,
+    KIMI_NATIVE_UPLOAD_THRESHOLD_BYTES: undefined,
+    KIMI_MODEL_THINKING_KEEP: undefined,
+  }
   const env = pointAt(server, { home, extra: { ...cleared, ...extra } })
   t.after(() => env.restore())
   return env
@@ -78,7 +83,8 @@ function assertNoSecrets(assert, text, secrets) {
 function credentialsFile(home) {
   const dir = path.join(home, 'credentials')
   const files = fs.readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.'))
-  if (files.length !== 1) throw new Error(`expected one credentials file in ${dir}, found: ${files.join(', ') || 'none'}`)
+  if (files.length !== 1)
+    throw new Error(`expected one credentials file in ${dir}, found: ${files.join(', ') || 'none'}`)
   return path.join(dir, files[0])
 }
 

@@ -38,7 +38,10 @@ function replyText(stdout) {
   let text = null
   for (const ev of jsonLines(stdout)) {
     if (ev.type === 'message_end' && ev.message && ev.message.role === 'assistant') {
-      text = ev.message.content.filter((c) => c.type === 'text').map((c) => c.text).join('')
+      text = ev.message.content
+        .filter((c) => c.type === 'text')
+        .map((c) => c.text)
+        .join('')
     }
   }
   return text
@@ -70,7 +73,11 @@ function piChecks({ core, fake }) {
   // a server given only as an option when the environment names it (docs/security.md).
   process.env.KIMI_NATIVE_TRUSTED_ORIGINS = fake.url
   const coreOpts = (sb) => ({ home: sb.kimiHome, store: 'file', oauthHost: fake.oauthHost, baseUrl: fake.baseUrl })
-  const piEnv = (sb, extra = {}) => ({ KIMI_CODE_BASE_URL: fake.baseUrl, KIMI_CODE_OAUTH_HOST: fake.oauthHost, ...extra })
+  const piEnv = (sb, extra = {}) => ({
+    KIMI_CODE_BASE_URL: fake.baseUrl,
+    KIMI_CODE_OAUTH_HOST: fake.oauthHost,
+    ...extra,
+  })
   const chatsSince = (since) => fake.requests.slice(since).filter((q) => q.path.startsWith(CHAT))
 
   /** The login `npx kimi-native login` does, into the sandbox's native store (approved on the fake). */
@@ -84,7 +91,8 @@ function piChecks({ core, fake }) {
 
   function assertNoSecretInPiAuth(sb) {
     const raw = sb.readAuth() || ''
-    for (const secret of fake.issuedTokens()) assert.ok(!raw.includes(secret), `pi auth.json holds a token the server issued`)
+    for (const secret of fake.issuedTokens())
+      assert.ok(!raw.includes(secret), `pi auth.json holds a token the server issued`)
     return raw
   }
 
@@ -97,7 +105,8 @@ function piChecks({ core, fake }) {
     const files = [...filesUnder(sb.agentDir), ...filesUnder(sb.home)].filter((f) => !own.some((d) => f.startsWith(d)))
     for (const file of files) {
       const text = fs.readFileSync(file, 'latin1')
-      for (const secret of tokens) assert.ok(!text.includes(secret), `${path.relative(sb.dir, file)} holds a token the server issued`)
+      for (const secret of tokens)
+        assert.ok(!text.includes(secret), `${path.relative(sb.dir, file)} holds a token the server issued`)
     }
     return files
   }
@@ -147,7 +156,10 @@ function piChecks({ core, fake }) {
       assert.ok(String(body.prompt_cache_key).endsWith(sessionId), 'cache key derived from the pi session id')
       const roles = body.messages.map((m) => m.role)
       assert.equal(roles[0], 'system')
-      assert.ok(roles.every((r) => ['system', 'user', 'assistant', 'tool'].includes(r)), `roles ${roles}`)
+      assert.ok(
+        roles.every((r) => ['system', 'user', 'assistant', 'tool'].includes(r)),
+        `roles ${roles}`,
+      )
       for (const t of body.tools || []) assert.ok(!('strict' in t.function), 'no strict on tools')
     }
     return bodies

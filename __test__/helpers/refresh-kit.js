@@ -31,7 +31,10 @@ async function withServer(opts, fn, envOpts) {
 async function child(op, server) {
   const r = await spawnCollect(process.execPath, [CHILD, op], { env: { ...process.env }, timeoutMs: 60000 })
   assert.equal(r.code, 0, `child ${op} exited ${r.code}: ${r.stderr}`)
-  assertNoSecrets(assert, r.stdout + r.stderr, [...server.issuedTokens(), ...server.refreshLog.map((l) => l.refresh_token)])
+  assertNoSecrets(assert, r.stdout + r.stderr, [
+    ...server.issuedTokens(),
+    ...server.refreshLog.map((l) => l.refresh_token),
+  ])
   const line = r.stdout.trim().split('\n').pop()
   return { ...JSON.parse(line), ms: r.ms }
 }

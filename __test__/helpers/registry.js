@@ -80,7 +80,9 @@ async function startRegistry(dir, { node = process.execPath } = {}) {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const config = path.join(dir, 'config.yaml')
-  const upstream = (spawnSync(NPM, ['config', 'get', 'registry'], { encoding: 'utf8' }).stdout || '').trim() || 'https://registry.npmjs.org/'
+  const upstream =
+    (spawnSync(NPM, ['config', 'get', 'registry'], { encoding: 'utf8' }).stdout || '').trim() ||
+    'https://registry.npmjs.org/'
   fs.writeFileSync(
     config,
     [
@@ -196,7 +198,15 @@ function publishCheckout(registry, stage) {
   if (!platforms.length) throw new Error('no built addon (kimi-native.<triple>.node) to publish')
   // Only the built targets: napi publishes one platform package per configured target.
   const stagedPkg = JSON.parse(fs.readFileSync(path.join(stage, 'package.json'), 'utf8'))
-  const byTriple = { 'linux-x64-gnu': 'x86_64-unknown-linux-gnu', 'linux-arm64-gnu': 'aarch64-unknown-linux-gnu', 'linux-x64-musl': 'x86_64-unknown-linux-musl', 'darwin-x64': 'x86_64-apple-darwin', 'darwin-arm64': 'aarch64-apple-darwin', 'win32-x64-msvc': 'x86_64-pc-windows-msvc', 'win32-arm64-msvc': 'aarch64-pc-windows-msvc' }
+  const byTriple = {
+    'linux-x64-gnu': 'x86_64-unknown-linux-gnu',
+    'linux-arm64-gnu': 'aarch64-unknown-linux-gnu',
+    'linux-x64-musl': 'x86_64-unknown-linux-musl',
+    'darwin-x64': 'x86_64-apple-darwin',
+    'darwin-arm64': 'aarch64-apple-darwin',
+    'win32-x64-msvc': 'x86_64-pc-windows-msvc',
+    'win32-arm64-msvc': 'aarch64-pc-windows-msvc',
+  }
   stagedPkg.napi.targets = stagedPkg.napi.targets.filter((t) => platforms.some((p) => byTriple[p] === t))
   delete stagedPkg.scripts.prepublishOnly
   fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(stagedPkg, null, 2) + '\n')

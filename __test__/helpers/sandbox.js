@@ -19,7 +19,8 @@ const { REPO, CACHE } = require('./install')
 const { spawnCollect } = require('./spawn')
 
 // What a sandboxed process may inherit: CA bundles and proxies (npm, and the core's HTTP client), nothing else.
-const PASS_ENV = /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|(HTTPS?|NO|ALL)_PROXY|npm_config_(registry|cafile|strict_ssl|proxy|https_proxy|noproxy))$/i
+const PASS_ENV =
+  /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|(HTTPS?|NO|ALL)_PROXY|npm_config_(registry|cafile|strict_ssl|proxy|https_proxy|noproxy))$/i
 const HOSTS = {
   opencode: require('./hosts/opencode'),
   pi: require('./hosts/pi'),
@@ -155,8 +156,10 @@ function createSandbox({ host, version, env: sandboxEnv = {}, settings } = {}) {
    * `node` is the Node binary (default: the one running the tests); it goes first on PATH.
    */
   const workDir = h.workDir ? h.workDir(sb) : sb.dir
-  sb.node = (args, { env = {}, timeoutMs = h.timeoutMs || 120000, cwd = workDir, onStdout, node = process.execPath } = {}) =>
-    spawnCollect(node, args, { cwd, env: sb.env(env, node), timeoutMs, onStdout })
+  sb.node = (
+    args,
+    { env = {}, timeoutMs = h.timeoutMs || 120000, cwd = workDir, onStdout, node = process.execPath } = {},
+  ) => spawnCollect(node, args, { cwd, env: sb.env(env, node), timeoutMs, onStdout })
 
   sb.cleanup = () => fs.rmSync(dir, { recursive: true, force: true })
   if (h.extend) h.extend(sb, { settings })

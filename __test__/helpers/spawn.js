@@ -6,7 +6,11 @@
 
 const { spawn } = require('node:child_process')
 
-function spawnCollect(cmd, args, { cwd, env, timeoutMs, onStdout, onStderr, kill = (c) => c.kill('SIGKILL'), doneWhen, graceMs = 15000, onExit }) {
+function spawnCollect(
+  cmd,
+  args,
+  { cwd, env, timeoutMs, onStdout, onStderr, kill = (c) => c.kill('SIGKILL'), doneWhen, graceMs = 15000, onExit },
+) {
   return new Promise((resolve) => {
     const started = Date.now()
     const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })

@@ -30,5 +30,8 @@ async function run(op) {
 
 run(process.argv[2]).then(
   (out) => process.stdout.write(JSON.stringify({ ok: true, ...out }) + '\n'),
-  (err) => process.stdout.write(JSON.stringify({ ok: false, code: err && err.code, message: String(err && err.message) }) + '\n'),
+  (err) =>
+    process.stdout.write(
+      JSON.stringify({ ok: false, code: err && err.code, message: String(err && err.message) }) + '\n',
+    ),
 )

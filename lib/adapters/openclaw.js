@@ -15,7 +15,17 @@ const { createRequire } = require('node:module')
 const { pathToFileURL } = require('node:url')
 const { core, codes, loadCore } = require('../kit/core.js')
 const { withLoginHint, heldMarker, importableLogins, offerImport: offerEach } = require('../kit/login.js')
-const { LABEL, CALL_TIMEOUT_MS, COMPAT, piAiModel, FALLBACK, fallbackInfo, accountModels: listModels, shapingPayload, pump } = require('../kit/pi-ai-host.js')
+const {
+  LABEL,
+  CALL_TIMEOUT_MS,
+  COMPAT,
+  piAiModel,
+  FALLBACK,
+  fallbackInfo,
+  accountModels: listModels,
+  shapingPayload,
+  pump,
+} = require('../kit/pi-ai-host.js')
 const { withTimeout } = require('../timeout.js')
 
 const MANIFEST = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'openclaw.plugin.json'), 'utf8'))
@@ -184,37 +194,46 @@ function register(api) {
       const shaping = { model: model.id, effort, sessionId: options.sessionId || options.promptCacheKey }
       if (known.has(model.id)) shaping.modelInfo = known.get(model.id)
       const onPayload = shapingPayload(options, shaping)
-      return pump(out, model, async () => {
-        for (let attempt = 0; ; attempt++) {
-          const apiKey = await bearer(attempt > 0, model.baseUrl)
-          // openclaw's transport takes the key from prepareRuntimeAuth, not options.apiKey: the bearer of a retry
-          // must travel as a header (request headers override the SDK's).
-          const headers = { ...options.headers, ...Object.fromEntries(core.buildHeaders(opts)), Authorization: `Bearer ${apiKey}` }
-          const inner$ = await inner(model, context, { ...options, apiKey, headers, onPayload })
-          // openclaw's transport emits `start` before the HTTP answer: hold it back until the first event that
-          // says how the request went, so a 401 can still be retried invisibly.
-          const held = []
-          let retry = false
-          let decided = false
-          for await (const event of inner$) {
-            if (!decided && event.type === 'start') {
-              held.push(event)
-              continue
+      return pump(
+        out,
+        model,
+        async () => {
+          for (let attempt = 0; ; attempt++) {
+            const apiKey = await bearer(attempt > 0, model.baseUrl)
+            // openclaw's transport takes the key from prepareRuntimeAuth, not options.apiKey: the bearer of a retry
+            // must travel as a header (request headers override the SDK's).
+            const headers = {
+              ...options.headers,
+              ...Object.fromEntries(core.buildHeaders(opts)),
+              Authorization: `Bearer ${apiKey}`,
             }
-            if (!decided && attempt === 0 && isUnauthorized(event)) {
-              retry = true
+            const inner$ = await inner(model, context, { ...options, apiKey, headers, onPayload })
+            // openclaw's transport emits `start` before the HTTP answer: hold it back until the first event that
+            // says how the request went, so a 401 can still be retried invisibly.
+            const held = []
+            let retry = false
+            let decided = false
+            for await (const event of inner$) {
+              if (!decided && event.type === 'start') {
+                held.push(event)
+                continue
+              }
+              if (!decided && attempt === 0 && isUnauthorized(event)) {
+                retry = true
+                break
+              }
+              if (!decided) for (const e of held.splice(0)) out.push(e)
+              decided = true
+              out.push(event)
+            }
+            if (!retry) {
+              for (const e of held) out.push(e)
               break
             }
-            if (!decided) for (const e of held.splice(0)) out.push(e)
-            decided = true
-            out.push(event)
           }
-          if (!retry) {
-            for (const e of held) out.push(e)
-            break
-          }
-        }
-      }, errorText)
+        },
+        errorText,
+      )
     }
   }
 
@@ -238,7 +257,12 @@ function register(api) {
               show: (code) => {
                 const url = code.verificationUriComplete || code.verificationUri
                 ctx.prompter.note(
-                  [...(code.notice ? [code.notice] : []), `Open this URL in your browser and confirm the code.`, `URL: <${url}>`, `Code: ${code.userCode}`].join('\n'),
+                  [
+                    ...(code.notice ? [code.notice] : []),
+                    `Open this URL in your browser and confirm the code.`,
+                    `URL: <${url}>`,
+                    `Code: ${code.userCode}`,
+                  ].join('\n'),
                   'Kimi For Coding',
                 )
                 if (!ctx.isRemote && ctx.openUrl) ctx.openUrl(url).catch(() => {})
@@ -258,7 +282,9 @@ function register(api) {
           if (!st || !st.loggedIn) {
             await deviceLogin({
               show: (code) =>
-                log(`${code.notice ? `${code.notice} ` : ''}Kimi device login: open ${code.verificationUriComplete || code.verificationUri} and confirm code ${code.userCode}`),
+                log(
+                  `${code.notice ? `${code.notice} ` : ''}Kimi device login: open ${code.verificationUriComplete || code.verificationUri} and confirm code ${code.userCode}`,
+                ),
             })
           } else log(`Using the existing kimi-native login (${st.store} store).`)
           const sdk = await importSdk('provider-auth')
@@ -267,7 +293,10 @@ function register(api) {
           const config = sdk.applyAuthProfileConfig(ctx.config, { profileId, provider: ID, mode: 'oauth' })
           const defaults = (config.agents && config.agents.defaults) || {}
           if (defaults.model) return config
-          return { ...config, agents: { ...config.agents, defaults: { ...defaults, model: { primary: defaultModelRef() } } } }
+          return {
+            ...config,
+            agents: { ...config.agents, defaults: { ...defaults, model: { primary: defaultModelRef() } } },
+          }
         },
       },
     ],
@@ -281,7 +310,9 @@ function register(api) {
       },
     },
     resolveDynamicModel: (ctx) =>
-      ctx && ctx.modelId ? { ...toModel(known.get(ctx.modelId) || { ...fallbackInfo(), id: ctx.modelId }), provider: ID } : undefined,
+      ctx && ctx.modelId
+        ? { ...toModel(known.get(ctx.modelId) || { ...fallbackInfo(), id: ctx.modelId }), provider: ID }
+        : undefined,
 
     // The core refreshes (single-flight, cross-process); openclaw only ever holds the marker.
     async refreshOAuth(cred) {

@@ -76,7 +76,11 @@ async function identityError(res, opts, anthropic) {
   const headers = new Headers(res.headers)
   headers.delete('content-length')
   headers.set('content-type', 'application/json')
-  return new Response(errorBody(message, type, code, anthropic), { status: res.status, statusText: res.statusText, headers })
+  return new Response(errorBody(message, type, code, anthropic), {
+    status: res.status,
+    statusText: res.statusText,
+    headers,
+  })
 }
 
 // The error body in the dialect of the SDK that reads it: OpenAI-style, or Anthropic's (`type: "error"` around
@@ -178,7 +182,8 @@ async function server(input, pluginOptions) {
     // Runs once at startup, before opencode builds its providers (and so before it decides to run the loader).
     config: async (config) => {
       if (config && config.provider && config.provider[ids.ID]) await ensureMarker(client)
-      if (config && config.provider && config.provider[ids.ANTHROPIC_ID]) await wireAnthropic(config.provider[ids.ANTHROPIC_ID], opts)
+      if (config && config.provider && config.provider[ids.ANTHROPIC_ID])
+        await wireAnthropic(config.provider[ids.ANTHROPIC_ID], opts)
     },
 
     auth: {

@@ -20,7 +20,18 @@
 const { withTimeout } = require('../timeout.js')
 const { coreError, codes, INTERNAL } = require('../kit/core.js')
 const { fallbackInfo, accountModels: listModels } = require('../kit/pi-ai-host.js')
-const { core, ID, API_ID, MARKER, LIMITS, CALL_TIMEOUT_MS, NAME, toPiModel, errorText, errorMessage } = require('./pi/provider.js')
+const {
+  core,
+  ID,
+  API_ID,
+  MARKER,
+  LIMITS,
+  CALL_TIMEOUT_MS,
+  NAME,
+  toPiModel,
+  errorText,
+  errorMessage,
+} = require('./pi/provider.js')
 const { loadHost } = require('./pi/pi-ai.js')
 const { isV1, registerNative } = require('./pi/v1.js')
 const { registerLegacy } = require('./pi/v073.js')
@@ -52,7 +63,13 @@ function registerBroken(pi, err) {
   const info = core
     ? fallbackInfo()
     : // Without the binding the core's facts are unreachable; the model still needs an id to be selectable.
-      { id: 'kimi-for-coding', displayName: 'Kimi For Coding', contextLength: LIMITS.context, supportsReasoning: true, supportsImageIn: true }
+      {
+        id: 'kimi-for-coding',
+        displayName: 'Kimi For Coding',
+        contextLength: LIMITS.context,
+        supportsReasoning: true,
+        supportsImageIn: true,
+      }
   pi.registerProvider(ID, {
     name: `${NAME}: unavailable`,
     baseUrl: core ? core.DEFAULTS.baseUrl : 'https://kimi-native.invalid',
@@ -68,13 +85,20 @@ async function register(pi) {
   const { ai, token } = await loadHost()
   const native = isV1(ai)
   if (!native && typeof ai.streamSimpleOpenAICompletions !== 'function') {
-    const err = new Error(`${token}: its pi-ai offers neither createProvider/openAICompletionsApi nor streamSimpleOpenAICompletions`)
+    const err = new Error(
+      `${token}: its pi-ai offers neither createProvider/openAICompletionsApi nor streamSimpleOpenAICompletions`,
+    )
     err.code = codes.PI_HOST
     throw err
   }
   const st = await withTimeout(core.status({ host: token }), CALL_TIMEOUT_MS).catch((err) => {
-    const hint = err && err.code ? '' : ' (a locked keychain waits for its unlock prompt; `npx kimi-native status` shows the store)'
-    throw Object.assign(new Error(`reading the Kimi login failed: ${(err && err.message) || err}${hint}`), { code: (err && err.code) || codes.STORE })
+    const hint =
+      err && err.code
+        ? ''
+        : ' (a locked keychain waits for its unlock prompt; `npx kimi-native status` shows the store)'
+    throw Object.assign(new Error(`reading the Kimi login failed: ${(err && err.message) || err}${hint}`), {
+      code: (err && err.code) || codes.STORE,
+    })
   })
   const infos = await accountModels(st, token)
   if (native) registerNative(pi, ai, st, infos, token)
@@ -108,7 +132,8 @@ function registerCommands(pi, host) {
     command('Kimi For Coding quota windows (kimi-native)', async () => {
       const u = await withTimeout(core.usage({ host }), CALL_TIMEOUT_MS)
       const lines = u.windows.map(
-        (w) => `${w.label}: ${w.used}/${w.limit} used, ${w.remaining} left${w.resetTime ? `, resets ${w.resetTime}` : ''}`,
+        (w) =>
+          `${w.label}: ${w.used}/${w.limit} used, ${w.remaining} left${w.resetTime ? `, resets ${w.resetTime}` : ''}`,
       )
       return lines.length ? `Kimi For Coding usage\n${lines.join('\n')}` : 'Kimi For Coding reported no quota windows.'
     }),

@@ -34,12 +34,17 @@ function printSources(list) {
     console.log('')
     console.log(`  ${s.importable ? green('✓') : red('✗')} ${bold(s.id)} ${dim(`— ${s.plugin}`)}`)
     console.log(`      file:   ${s.file}${s.entry ? ` (entry "${s.entry}")` : ''}`)
-    const token = s.marker ? "none (kimi-native's marker)" : s.hasRefreshToken ? `refresh token present · ${describeExpiry(s.expiresAt)}` : 'no usable refresh token'
+    const token = s.marker
+      ? "none (kimi-native's marker)"
+      : s.hasRefreshToken
+        ? `refresh token present · ${describeExpiry(s.expiresAt)}`
+        : 'no usable refresh token'
     console.log(`      token:  ${token}`)
     console.log(`      ${s.importable ? 'import:' : 'why:   '} ${s.reason}`)
   }
   console.log('')
-  if (takeable.length) console.log(`Take one over (no new sign-in): ${bold(`npx kimi-native import ${takeable[0].id}`)}`)
+  if (takeable.length)
+    console.log(`Take one over (no new sign-in): ${bold(`npx kimi-native import ${takeable[0].id}`)}`)
   else console.log('Nothing to take over.')
 }
 
@@ -58,11 +63,17 @@ function printImported(r, opts) {
     console.log(JSON.stringify(r, null, 2))
     return
   }
-  console.log(`${green('✓')} Took over the Kimi login from ${bold(r.source.id)} — no new sign-in needed ${dim(`(profile ${r.profile})`)}`)
-  console.log(`  stored:  ${r.store === 'keychain' ? green('OS keychain') : yellow('0600 file')} ${dim(`— ${r.storeReason}`)}`)
+  console.log(
+    `${green('✓')} Took over the Kimi login from ${bold(r.source.id)} — no new sign-in needed ${dim(`(profile ${r.profile})`)}`,
+  )
+  console.log(
+    `  stored:  ${r.store === 'keychain' ? green('OS keychain') : yellow('0600 file')} ${dim(`— ${r.storeReason}`)}`,
+  )
   console.log(`  token:   ${describeExpiry(r.expiresAt)} (refreshed automatically from now on)`)
   for (const h of r.handedOver) {
-    console.log(`  handed over: ${h.file}: ${HANDOVER_TEXT[h.action] || h.action} ${dim(`(${h.action === 'move-aside' ? 'now' : 'backup'} ${h.backup})`)}`)
+    console.log(
+      `  handed over: ${h.file}: ${HANDOVER_TEXT[h.action] || h.action} ${dim(`(${h.action === 'move-aside' ? 'now' : 'backup'} ${h.backup})`)}`,
+    )
   }
   if (r.warning) console.log(`  ${yellow('warning')}: ${r.warning}`)
   console.log('')
@@ -88,10 +99,18 @@ async function cmdImport(source, opts) {
     const list = await kimi.importSources(coreOpts(opts))
     const s = list.find((x) => x.id === source) || list.find((x) => x.host === source && x.importable)
     const what = s ? `${s.plugin} (${s.file}${s.entry ? `, entry "${s.entry}"` : ''})` : source
-    const then = s && s.handover ? `; its ${HANDOVER_TEXT[s.handover].replace(/^(entry|file) /, '$1 will be ')}, with a backup` : ''
+    const then =
+      s && s.handover
+        ? `; its ${HANDOVER_TEXT[s.handover].replace(/^(entry|file) /, '$1 will be ')}, with a backup`
+        : ''
     const st = await kimi.status(coreOpts(opts)).catch(() => null)
     const replaces = st && st.loggedIn && st.source === 'kimi-native' ? " It replaces kimi-native's current login." : ''
-    if (!(await confirm(`Take over the Kimi login of ${what}? kimi-native refreshes it once and keeps it${then}.${replaces} [y/N] `, false))) {
+    if (
+      !(await confirm(
+        `Take over the Kimi login of ${what}? kimi-native refreshes it once and keeps it${then}.${replaces} [y/N] `,
+        false,
+      ))
+    ) {
       console.error('Nothing was changed.')
       return EXIT.cancelled
     }

@@ -19,7 +19,9 @@ function fail(err) {
   const code = err && err.code ? err.code : INTERNAL
   console.error(`${red('error')} ${dim(`[${code}]`)} ${err && err.message ? err.message : String(err)}`)
   if (code === codes.CLIENT_NOT_ALLOWED) {
-    console.error(dim('Your login is fine: the model list and usage are also shown by the hosts (opencode, pi) that use it.'))
+    console.error(
+      dim('Your login is fine: the model list and usage are also shown by the hosts (opencode, pi) that use it.'),
+    )
   }
   if (code === codes.NOT_LOGGED_IN) return EXIT.notLoggedIn
   if (code === codes.RELOGIN_REQUIRED) return EXIT.relogin

@@ -20,7 +20,6 @@ function openBrowser(url) {
   }
 }
 
-
 /** While the login waits: on a terminal a live line (gh-style: code, URL, time left); on a pipe
  * one line, so logs stay short. `show` again after a restart; `hide` before printing anything. */
 function countdown(stream) {
@@ -51,7 +50,8 @@ function countdown(stream) {
       code = { userCode: c.userCode, url }
       const secs = c.expiresIn || kimi.LOGIN_BUDGET_SECS
       deadline = Date.now() + secs * 1000
-      if (!stream.isTTY) stream.write(`Waiting for approval of ${c.userCode} (the code expires in ${fmtDuration(secs)})…\n`)
+      if (!stream.isTTY)
+        stream.write(`Waiting for approval of ${c.userCode} (the code expires in ${fmtDuration(secs)})…\n`)
       resume()
     },
     hide,
@@ -74,7 +74,13 @@ async function cmdLogin(opts) {
         console.error('')
         // A server that is not Kimi's is named as what it is (the core sets `notice` then).
         if (code.notice) console.error(yellow(code.notice))
-        console.error(bold(code.notice ? `Open this URL to sign in at ${code.oauthHost}:` : 'Open this URL to sign in to Kimi For Coding:'))
+        console.error(
+          bold(
+            code.notice
+              ? `Open this URL to sign in at ${code.oauthHost}:`
+              : 'Open this URL to sign in to Kimi For Coding:',
+          ),
+        )
         console.error(`  ${cyan(url)}`)
         console.error(`${bold('and confirm the code:')}  ${bold(yellow(code.userCode))}`)
         if (opts.qr) {
@@ -87,7 +93,8 @@ async function cmdLogin(opts) {
       },
       onEvent(ev) {
         wait.hide()
-        if (ev.kind === 'slow_down') console.error(dim(`The server asked to poll more slowly; now every ${ev.interval}s.`))
+        if (ev.kind === 'slow_down')
+          console.error(dim(`The server asked to poll more slowly; now every ${ev.interval}s.`))
         if (ev.kind === 'restart') console.error(yellow('The code expired before it was approved; here is a new one.'))
         wait.resume()
       },
@@ -98,11 +105,21 @@ async function cmdLogin(opts) {
       console.log(JSON.stringify(result, null, 2))
       return EXIT.ok
     }
-    console.log(result.notice ? `${green('✓')} Logged in at ${result.oauthHost} ${yellow('(not a Kimi server)')}` : `${green('✓')} Logged in to Kimi For Coding`)
+    console.log(
+      result.notice
+        ? `${green('✓')} Logged in at ${result.oauthHost} ${yellow('(not a Kimi server)')}`
+        : `${green('✓')} Logged in to Kimi For Coding`,
+    )
     console.log(`  identity: ${result.identity.userAgent} ${dim(`(profile ${result.profile})`)}`)
-    if (model) console.log(`  model:   ${bold(model.id)}${model.displayName ? ` (${model.displayName})` : ''}, context ${thousands(model.contextLength)} tokens`)
-    console.log(`  stored:  ${result.store === 'keychain' ? green('OS keychain') : yellow('0600 file')} ${dim(`— ${result.storeReason}`)}`)
-    if (!model) console.log(`  model:   ${dim('not listed now; opencode and pi read the model list themselves when they run')}`)
+    if (model)
+      console.log(
+        `  model:   ${bold(model.id)}${model.displayName ? ` (${model.displayName})` : ''}, context ${thousands(model.contextLength)} tokens`,
+      )
+    console.log(
+      `  stored:  ${result.store === 'keychain' ? green('OS keychain') : yellow('0600 file')} ${dim(`— ${result.storeReason}`)}`,
+    )
+    if (!model)
+      console.log(`  model:   ${dim('not listed now; opencode and pi read the model list themselves when they run')}`)
     if (result.warning) console.log(`  ${yellow('warning')}: ${result.warning}`)
     if (result.identity.warning) console.log(`  ${yellow('risk')}:    ${RISK}`)
     if (!opts.printConfig) {
@@ -141,7 +158,9 @@ async function offerImport(opts) {
     return null
   }
   const offer = await offerEach(takeable, {
-    ask: (s) => opts.yes || confirm(`Found a Kimi login in ${s.plugin} (${s.file}). Take it over instead of signing in again? [Y/n] `, true),
+    ask: (s) =>
+      opts.yes ||
+      confirm(`Found a Kimi login in ${s.plugin} (${s.file}). Take it over instead of signing in again? [Y/n] `, true),
     take: async (s) => printImported(await kimi.importLogin(s.id, coreOpts(opts)), opts),
     // A login the server no longer takes: the next one, or a device login. Anything else ends the command.
     failed: (_s, err) => {

@@ -6,7 +6,9 @@ const { coreOpts } = require('./options.js')
 
 async function cmdLogout(opts) {
   const r = await kimi.logout(coreOpts(opts))
-  console.log(r.removed ? `${green('✓')} Logged out; the stored login was removed.` : 'No stored kimi-native login to remove.')
+  console.log(
+    r.removed ? `${green('✓')} Logged out; the stored login was removed.` : 'No stored kimi-native login to remove.',
+  )
   return EXIT.ok
 }
 

@@ -60,7 +60,11 @@ const commands = () => [
       ['-y, --yes', 'take over such a login without asking'],
     ],
   },
-  { name: 'status', description: 'show the login state (exit 0 logged in, 1 not, 2 relogin required)', options: [JSON_FLAG] },
+  {
+    name: 'status',
+    description: 'show the login state (exit 0 logged in, 1 not, 2 relogin required)',
+    options: [JSON_FLAG],
+  },
   { name: 'logout', description: 'remove the stored login', options: [] },
   { name: 'models', description: 'list the models your plan offers', options: [JSON_FLAG] },
   {
@@ -73,8 +77,14 @@ const commands = () => [
     name: 'token',
     description: 'print a usable access token for other tools (exit 1 not logged in, 2 relogin required)',
     options: [
-      ['--min-valid <duration>', `the token stays valid at least this long (default ${kimi.DEFAULTS.tokenMinValidSecs / 60}m)`],
-      ['--caller <id>', 'who asks (e.g. "$PPID"): the same caller asking again early gets a new token if the server refused its one'],
+      [
+        '--min-valid <duration>',
+        `the token stays valid at least this long (default ${kimi.DEFAULTS.tokenMinValidSecs / 60}m)`,
+      ],
+      [
+        '--caller <id>',
+        'who asks (e.g. "$PPID"): the same caller asking again early gets a new token if the server refused its one',
+      ],
       ['--json', 'print { token, expiresAt, source }'],
     ],
   },
@@ -96,7 +106,12 @@ const commands = () => [
     description: "search the web with Kimi's search service",
     options: [['--limit <n>', 'at most this many results'], TIMEOUT_FLAG, JSON_FLAG],
   },
-  { name: 'fetch', argument: ['<url>'], description: "fetch a page as markdown with Kimi's fetch service", options: [TIMEOUT_FLAG, JSON_FLAG] },
+  {
+    name: 'fetch',
+    argument: ['<url>'],
+    description: "fetch a page as markdown with Kimi's fetch service",
+    options: [TIMEOUT_FLAG, JSON_FLAG],
+  },
   {
     name: 'upload',
     argument: ['<file>'],
@@ -130,14 +145,16 @@ function main(argv) {
   addCoreOptions(program)
   let exit = EXIT.ok
   // commander calls an action with the command's arguments, its options and the command itself.
-  const run = (name) => async (...args) => {
-    const cmd = args.at(-1)
-    try {
-      exit = await command(name)(...args.slice(0, -2), { ...program.opts(), ...cmd.opts() })
-    } catch (err) {
-      exit = fail(err)
+  const run =
+    (name) =>
+    async (...args) => {
+      const cmd = args.at(-1)
+      try {
+        exit = await command(name)(...args.slice(0, -2), { ...program.opts(), ...cmd.opts() })
+      } catch (err) {
+        exit = fail(err)
+      }
     }
-  }
   for (const c of commands()) {
     const cmd = addCoreOptions(program.command(c.name).description(c.description))
     if (c.argument) cmd.argument(...c.argument)

@@ -11,9 +11,16 @@ async function cmdModels(opts) {
     return EXIT.ok
   }
   for (const m of list) {
-    const caps = [m.supportsReasoning && 'reasoning', m.supportsImageIn && 'image', m.supportsVideoIn && 'video', m.supportsToolUse && 'tools'].filter(Boolean)
+    const caps = [
+      m.supportsReasoning && 'reasoning',
+      m.supportsImageIn && 'image',
+      m.supportsVideoIn && 'video',
+      m.supportsToolUse && 'tools',
+    ].filter(Boolean)
     console.log(`${bold(m.id)}${m.displayName ? ` ${dim(`(${m.displayName})`)}` : ''}`)
-    console.log(`  context ${thousands(m.contextLength)} · ${caps.join(', ')}${m.thinkEfforts ? ` · efforts ${m.thinkEfforts.join('/')}` : ''}`)
+    console.log(
+      `  context ${thousands(m.contextLength)} · ${caps.join(', ')}${m.thinkEfforts ? ` · efforts ${m.thinkEfforts.join('/')}` : ''}`,
+    )
   }
   return EXIT.ok
 }

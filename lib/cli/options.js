@@ -4,7 +4,8 @@
 const { core: kimi, codes } = require('../kit/core.js')
 const { yellow } = require('./io.js')
 
-const PROFILE_HELP = 'client identity: native (default, honest); kimi-code / kimi-cli impersonate the official clients (opt-in, risks your subscription)'
+const PROFILE_HELP =
+  'client identity: native (default, honest); kimi-code / kimi-cli impersonate the official clients (opt-in, risks your subscription)'
 // The full warning is printed once per process (stderr); summaries point at it.
 const RISK = 'this profile impersonates an official Kimi client, which Kimi forbids (see the warning on stderr)'
 
@@ -38,7 +39,8 @@ const badInput = (message) => coded('BAD_INPUT', message)
 function timeoutOpt(opts) {
   if (opts.timeout === undefined) return {}
   const ms = Number(opts.timeout)
-  if (!Number.isFinite(ms) || ms <= 0) throw badInput(`--timeout must be a positive number of milliseconds, got ${JSON.stringify(opts.timeout)}.`)
+  if (!Number.isFinite(ms) || ms <= 0)
+    throw badInput(`--timeout must be a positive number of milliseconds, got ${JSON.stringify(opts.timeout)}.`)
   return { timeoutMs: ms }
 }
 

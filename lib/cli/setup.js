@@ -27,8 +27,16 @@ function helperCommand() {
     )
   }
   const local = parts.includes('node_modules') && !script.startsWith(path.resolve(path.dirname(process.execPath), '..'))
-  const command = process.platform === 'win32' ? `"${process.execPath}" "${script}" token` : `${shQuote(process.execPath)} ${shQuote(script)} token --caller "$PPID"`
-  return { command, note: local ? `The helper runs kimi-native from ${script}: it keeps working while that install stays (a global install, npm install -g kimi-native, does not depend on it).` : null }
+  const command =
+    process.platform === 'win32'
+      ? `"${process.execPath}" "${script}" token`
+      : `${shQuote(process.execPath)} ${shQuote(script)} token --caller "$PPID"`
+  return {
+    command,
+    note: local
+      ? `The helper runs kimi-native from ${script}: it keeps working while that install stays (a global install, npm install -g kimi-native, does not depend on it).`
+      : null,
+  }
 }
 
 const SIGN = { add: green('+'), replace: yellow('~'), same: dim('='), remove: red('-') }
@@ -38,7 +46,15 @@ function printSetupChanges(title, file, changes, conflicts = []) {
   const width = Math.max(0, ...changes.map((c) => c.key.length), ...conflicts.map((c) => c.key.length))
   for (const c of changes) {
     const value =
-      c.action === 'same' ? dim(`${c.to} (already set)`) : c.action === 'remove' ? dim(c.from) : c.from != null ? `${dim(c.from)} → ${c.to}` : c.action === 'replace' ? `${dim('(value not shown)')} → ${c.to}` : c.to
+      c.action === 'same'
+        ? dim(`${c.to} (already set)`)
+        : c.action === 'remove'
+          ? dim(c.from)
+          : c.from != null
+            ? `${dim(c.from)} → ${c.to}`
+            : c.action === 'replace'
+              ? `${dim('(value not shown)')} → ${c.to}`
+              : c.to
     console.log(`  ${SIGN[c.action] || ' '} ${c.key.padEnd(width)}  ${value}`)
   }
   for (const c of conflicts) console.log(`  ${red('!')} ${c.key.padEnd(width)}  ${yellow(c.reason)}`)
@@ -90,10 +106,18 @@ async function applySetup(run, command, opts) {
   const plan = await run({ action: 'plan', helper: helper.command })
   const notes = [...plan.notes]
   if (helper.note) notes.push(helper.note)
-  if (!plan.modelsFromAccount) notes.push(`The account's model list could not be read (log in first: kimi-native login): using ${kimi.PROVIDER.defaultModel} and a ${thousands(kimi.LIMITS.context)}-token window.`)
+  if (!plan.modelsFromAccount)
+    notes.push(
+      `The account's model list could not be read (log in first: kimi-native login): using ${kimi.PROVIDER.defaultModel} and a ${thousands(kimi.LIMITS.context)}-token window.`,
+    )
   if (opts.json && opts.print) return printJson({ ...plan, notes })
   if (!opts.json) {
-    printSetupChanges('Claude Code', `${plan.file}${plan.exists ? '' : dim(' (new file)')}`, plan.changes, plan.conflicts)
+    printSetupChanges(
+      'Claude Code',
+      `${plan.file}${plan.exists ? '' : dim(' (new file)')}`,
+      plan.changes,
+      plan.conflicts,
+    )
     for (const n of notes) console.log(`  ${yellow('note')}: ${n}`)
   }
   if (opts.print) return EXIT.ok
@@ -113,9 +137,13 @@ async function applySetup(run, command, opts) {
   }
   const out = await run({ action: 'apply', helper: helper.command, remove })
   if (opts.json) return printJson({ ...out, notes: [...out.notes, ...notes.filter((n) => !out.notes.includes(n))] })
-  console.log(`${green('✓')} Claude Code now uses this Kimi login ${dim(`(${out.file}${out.backup ? `; backup ${out.backup}` : ''})`)}`)
-  for (const k of out.removed) console.log(`  removed: ${k} ${dim('(the helper replaces it; its value is only in the backup)')}`)
-  for (const c of plan.conflicts.filter((x) => !out.removed.includes(x.key))) console.log(`  ${yellow('kept')}:    ${c.key} — ${c.reason}`)
+  console.log(
+    `${green('✓')} Claude Code now uses this Kimi login ${dim(`(${out.file}${out.backup ? `; backup ${out.backup}` : ''})`)}`,
+  )
+  for (const k of out.removed)
+    console.log(`  removed: ${k} ${dim('(the helper replaces it; its value is only in the backup)')}`)
+  for (const c of plan.conflicts.filter((x) => !out.removed.includes(x.key)))
+    console.log(`  ${yellow('kept')}:    ${c.key} — ${c.reason}`)
   console.log(`  Try it: ${bold('claude -p "hello"')}  ·  undo: ${bold(`kimi-native ${command} --remove`)}`)
   return EXIT.ok
 }

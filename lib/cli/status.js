@@ -20,7 +20,10 @@ async function cmdStatus(opts) {
     console.log(`${red('✗')} Not logged in. Run ${bold('npx kimi-native login')}.`)
   }
   const left = s.expiresAt ? s.expiresAt - Date.now() / 1000 : null
-  if (left !== null && s.loggedIn) console.log(`  token:   ${left > 0 ? `valid for ${fmtDuration(left)} (refreshed automatically)` : 'expired (refreshed on next use)'}`)
+  if (left !== null && s.loggedIn)
+    console.log(
+      `  token:   ${left > 0 ? `valid for ${fmtDuration(left)} (refreshed automatically)` : 'expired (refreshed on next use)'}`,
+    )
   console.log(`  profile: ${s.profile}${s.profile === 'native' ? dim(' (honest: says it is kimi-native)') : ''}`)
   console.log(`  user-agent: ${s.identity.userAgent}`)
   if (s.warning) console.log(`  ${yellow('risk')}:    ${RISK}`)

@@ -4,7 +4,6 @@ const { core: kimi } = require('../kit/core.js')
 const { dim, EXIT } = require('./io.js')
 const { coreOpts, timeoutOpt, badInput } = require('./options.js')
 
-
 const MIME_BY_EXT = Object.freeze({
   png: 'image/png',
   jpg: 'image/jpeg',

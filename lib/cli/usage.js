@@ -21,7 +21,9 @@ async function cmdUsage(opts) {
   for (const w of u.windows) {
     const ratio = w.limit > 0 ? w.used / w.limit : 0
     const reset = w.resetTime ? ` · resets ${new Date(w.resetTime).toLocaleString()}` : ''
-    console.log(`${w.label.padEnd(7)} ${bar(ratio)} ${String(Math.round(ratio * 100)).padStart(3)}%  ${w.used}/${w.limit}${dim(reset)}`)
+    console.log(
+      `${w.label.padEnd(7)} ${bar(ratio)} ${String(Math.round(ratio * 100)).padStart(3)}%  ${w.used}/${w.limit}${dim(reset)}`,
+    )
   }
   return EXIT.ok
 }

@@ -31,7 +31,9 @@ function tryCore() {
 
 /** Why the core did not load: a coded error (KIMI_INTERNAL) naming the platform's missing binding. */
 function coreError() {
-  const err = new Error(`kimi-native's native binding did not load: ${(loadError && loadError.message) || loadError}`, { cause: loadError })
+  const err = new Error(`kimi-native's native binding did not load: ${(loadError && loadError.message) || loadError}`, {
+    cause: loadError,
+  })
   err.code = INTERNAL
   return err
 }

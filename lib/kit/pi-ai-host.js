@@ -86,4 +86,16 @@ function pump(out, model, run, text) {
   return out
 }
 
-module.exports = { LABEL, CALL_TIMEOUT_MS, ZERO_COST, COMPAT, piAiModel, FALLBACK, fallbackInfo, accountModels, assistantError, shapingPayload, pump }
+module.exports = {
+  LABEL,
+  CALL_TIMEOUT_MS,
+  ZERO_COST,
+  COMPAT,
+  piAiModel,
+  FALLBACK,
+  fallbackInfo,
+  accountModels,
+  assistantError,
+  shapingPayload,
+  pump,
+}

@@ -34,11 +34,22 @@ function install(version) {
   // The package's `bin` on every platform: its postinstall copies the native binary over it. Where npm did not
   // run that script, the binary is in the platform package (what the package's own cli-wrapper.cjs runs).
   const wrapperBin = path.join(pkgDir, 'bin', 'claude.exe')
-  const platformBin = path.join(base, 'node_modules', `${CLAUDE.pkg}-${process.platform}-${process.arch}${isMusl() ? '-musl' : ''}`, process.platform === 'win32' ? 'claude.exe' : 'claude')
+  const platformBin = path.join(
+    base,
+    'node_modules',
+    `${CLAUDE.pkg}-${process.platform}-${process.arch}${isMusl() ? '-musl' : ''}`,
+    process.platform === 'win32' ? 'claude.exe' : 'claude',
+  )
   let bin = wrapperBin
   const runs = () => {
-    const v = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 60000, env: { PATH: process.env.PATH, HOME: os.tmpdir() } })
-    return v.status === 0 && v.stdout.trim() === `${version} (Claude Code)` ? null : (v.error && v.error.message) || `${v.stdout}${v.stderr}`.trim()
+    const v = spawnSync(bin, ['--version'], {
+      encoding: 'utf8',
+      timeout: 60000,
+      env: { PATH: process.env.PATH, HOME: os.tmpdir() },
+    })
+    return v.status === 0 && v.stdout.trim() === `${version} (Claude Code)`
+      ? null
+      : (v.error && v.error.message) || `${v.stdout}${v.stderr}`.trim()
   }
   if ((readJson(path.join(pkgDir, 'package.json')) || {}).version !== version || runs() !== null) {
     const node = ensureNode(CLAUDE.nodeMajor)
@@ -61,7 +72,10 @@ module.exports = {
   version: CLAUDE.version,
   install,
   tmpName: 'claude',
-  dirs: (dir, home) => ({ project: path.join(dir, 'project'), settingsPath: path.join(home, '.claude', 'settings.json') }),
+  dirs: (dir, home) => ({
+    project: path.join(dir, 'project'),
+    settingsPath: path.join(home, '.claude', 'settings.json'),
+  }),
   mkdirs: (sb) => [sb.project],
   env: () => ({
     DISABLE_AUTOUPDATER: '1',

@@ -33,7 +33,8 @@ function install(version) {
       fs.rmSync(run, { recursive: true, force: true })
       r = spawnSync('cp', ['-a', base, run], { encoding: 'utf8', timeout: 300000 })
     }
-    if (r.status !== 0) return { ok: false, reason: `cannot mirror the openclaw install to ${run}: ${r.stderr || r.error}` }
+    if (r.status !== 0)
+      return { ok: false, reason: `cannot mirror the openclaw install to ${run}: ${r.stderr || r.error}` }
     fs.writeFileSync(path.join(run, '.complete'), version)
   }
   const root = path.join(run, 'node_modules', OPENCLAW.pkg)
@@ -77,7 +78,11 @@ function killTree(child) {
  * the command (they would hold the pipes and the state dir). openclaw can linger after its answer: see doneWhen.
  */
 const runTree = (cmd, args, opts) =>
-  spawnCollect(cmd, args, { ...opts, kill: killTree, onExit: (child) => setTimeout(() => killTree(child), 2000).unref() })
+  spawnCollect(cmd, args, {
+    ...opts,
+    kill: killTree,
+    onExit: (child) => setTimeout(() => killTree(child), 2000).unref(),
+  })
 
 /** util-linux `script` (for a pty), or null. */
 function hasScript() {
@@ -119,7 +124,13 @@ module.exports = {
 
     /** Run `openclaw <args...>`; stdin /dev/null; killed after timeoutMs. */
     sb.openclaw = (args, { env = {}, timeoutMs = 300000, onStdout, doneWhen } = {}) =>
-      runTree(sb.install().node, [sb.install().entry, ...args], { cwd: sb.workspace, env: sb.env(env), timeoutMs, onStdout, doneWhen })
+      runTree(sb.install().node, [sb.install().entry, ...args], {
+        cwd: sb.workspace,
+        env: sb.env(env),
+        timeoutMs,
+        onStdout,
+        doneWhen,
+      })
 
     /** Run `openclaw <args...>` under a pseudo-terminal (util-linux `script`), for commands that require a TTY. */
     sb.openclawTty = (args, { env = {}, timeoutMs = 300000, onStdout, doneWhen } = {}) => {
@@ -135,6 +146,9 @@ module.exports = {
     }
 
     /** Every file under the state dir (SQLite files and their -wal/-shm included) and the log, as bytes (latin1). */
-    sb.stateFiles = () => sb.filesUnder([sb.state]).concat(fs.existsSync(sb.logPath) ? [{ path: sb.logPath, text: fs.readFileSync(sb.logPath, 'latin1') }] : [])
+    sb.stateFiles = () =>
+      sb
+        .filesUnder([sb.state])
+        .concat(fs.existsSync(sb.logPath) ? [{ path: sb.logPath, text: fs.readFileSync(sb.logPath, 'latin1') }] : [])
   },
 }

@@ -15,7 +15,8 @@ const OPENCODE = { pkg: 'opencode-ai', version: '1.18.33', dir: 'opencode' }
 const CONFIG_DIR_DEP = '@opencode-ai/plugin'
 // Messages opencode emits when a plugin does not load. "failed to load plugin" goes to the log file; the
 // others are published as a session error, which `opencode run` may not print at all (so also assert on effects).
-const PLUGIN_FAILURE = /failed to load plugin|Failed to install plugin|Plugin \S+ skipped|Plugin export is not a function|must export id|has invalid server export/i
+const PLUGIN_FAILURE =
+  /failed to load plugin|Failed to install plugin|Plugin \S+ skipped|Plugin export is not a function|must export id|has invalid server export/i
 
 /** The platform packages that may carry the opencode binary (the npm wrapper script only execs it). */
 function binaryPackages() {
@@ -55,7 +56,10 @@ function install(version) {
   if (!bin) return { ok: false, reason: `no opencode binary package for ${process.platform}-${process.arch}` }
   const v = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 60000, env: { PATH: process.env.PATH } })
   if (v.status !== 0 || v.stdout.trim() !== version) {
-    return { ok: false, reason: `opencode binary does not run here: ${(v.error && v.error.message) || v.stderr || v.stdout}` }
+    return {
+      ok: false,
+      reason: `opencode binary does not run here: ${(v.error && v.error.message) || v.stderr || v.stdout}`,
+    }
   }
   return { ok: true, bin, base, version }
 }
@@ -97,7 +101,10 @@ module.exports = {
     fs.mkdirSync(path.join(sb.ocConfigDir, 'node_modules'), { recursive: true })
     fs.writeFileSync(
       path.join(sb.ocConfigDir, 'package-lock.json'),
-      JSON.stringify({ lockfileVersion: 3, packages: { '': { dependencies: { [CONFIG_DIR_DEP]: sb.install().version } } } }) + '\n',
+      JSON.stringify({
+        lockfileVersion: 3,
+        packages: { '': { dependencies: { [CONFIG_DIR_DEP]: sb.install().version } } },
+      }) + '\n',
     )
 
     sb.writeConfig = (obj) => fs.writeFileSync(sb.configPath, JSON.stringify(obj, null, 2) + '\n')
@@ -136,7 +143,9 @@ module.exports = {
     /** Every file under the sandbox's opencode dirs (data, config, cache, state) as one string, for secret greps. */
     sb.opencodeFilesText = () =>
       sb
-        .filesUnder([sb.ocDataDir, sb.ocConfigDir, path.join(sb.cache, 'opencode'), path.join(sb.state, 'opencode')], { skip: ['node_modules'] })
+        .filesUnder([sb.ocDataDir, sb.ocConfigDir, path.join(sb.cache, 'opencode'), path.join(sb.state, 'opencode')], {
+          skip: ['node_modules'],
+        })
         .map((f) => `\n==> ${f.path}\n${f.text}`)
         .join('')
   },

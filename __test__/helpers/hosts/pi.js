@@ -19,8 +19,11 @@ const SPECS = [PI, PI_EARENDIL, PI1]
  */
 function install(version) {
   const spec = SPECS.find((s) => s.version === version)
-  if (!spec) return { ok: false, reason: `no pi ${version} in hosts/pi.js (have ${SPECS.map((s) => s.version).join(', ')})` }
-  const host = spec.nodeMajor ? ensureNode(spec.nodeMajor) : { ok: true, node: process.execPath, version: process.versions.node }
+  if (!spec)
+    return { ok: false, reason: `no pi ${version} in hosts/pi.js (have ${SPECS.map((s) => s.version).join(', ')})` }
+  const host = spec.nodeMajor
+    ? ensureNode(spec.nodeMajor)
+    : { ok: true, node: process.execPath, version: process.versions.node }
   if (!host.ok) return host
   const base = path.join(CACHE, spec.dir)
   if (installedVersion(base, spec.pkg) !== version) {
@@ -29,14 +32,26 @@ function install(version) {
   }
   const root = path.join(base, 'node_modules', spec.pkg)
   const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
-  const bin = typeof manifest.bin === 'string' ? manifest.bin : manifest.bin && (manifest.bin.pi || Object.values(manifest.bin)[0])
+  const bin =
+    typeof manifest.bin === 'string'
+      ? manifest.bin
+      : manifest.bin && (manifest.bin.pi || Object.values(manifest.bin)[0])
   const engines = manifest.engines && manifest.engines.node
   const need = engines && /(\d+)\.(\d+)/.exec(engines)
   const [maj, min] = host.version.split('.').map(Number)
   if (need && (maj < +need[1] || (maj === +need[1] && min < +need[2]))) {
     return { ok: false, reason: `${spec.pkg}@${version} needs node ${engines}, this is ${host.version}` }
   }
-  return { ok: true, root, base, cli: path.join(root, bin), version, pkg: spec.pkg, node: host.node, nodeVersion: host.version }
+  return {
+    ok: true,
+    root,
+    base,
+    cli: path.join(root, bin),
+    version,
+    pkg: spec.pkg,
+    node: host.node,
+    nodeVersion: host.version,
+  }
 }
 
 module.exports = {

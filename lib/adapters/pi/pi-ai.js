@@ -61,7 +61,7 @@ function agentOf(file) {
 
 /** `name` as Node resolves it from `fromDir` (node_modules of each directory upward), or null. */
 function resolvePackage(fromDir, name) {
-  for (let dir = fromDir; ; ) {
+  for (let dir = fromDir; ;) {
     if (path.basename(dir) !== 'node_modules') {
       const pkgDir = path.join(dir, 'node_modules', ...name.split('/'))
       const pkg = readJson(path.join(pkgDir, 'package.json'))
@@ -105,7 +105,8 @@ async function loadHost() {
   const host = findHost()
   if (host) {
     const root = entryOf(host.ai.dir, host.ai.pkg, '.')
-    if (!root) throw Object.assign(new Error(`pi-ai ${host.ai.pkg.version} has no usable entry point`), { code: codes.PI_HOST })
+    if (!root)
+      throw Object.assign(new Error(`pi-ai ${host.ai.pkg.version} has no usable entry point`), { code: codes.PI_HOST })
     let ai = await importFile(root)
     const compat = entryOf(host.ai.dir, host.ai.pkg, './compat')
     if ((typeof ai.openAICompletionsApi !== 'function' || typeof ai.anthropicMessagesApi !== 'function') && compat) {

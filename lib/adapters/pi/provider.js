@@ -53,4 +53,17 @@ function abortable(signal) {
   if (signal && signal.aborted) throw signal.reason || new Error('aborted')
 }
 
-module.exports = { core, ID, API_ID, MARKER, LIMITS, CALL_TIMEOUT_MS, NAME: LABEL, toPiModel, errorText, errorMessage, marker, abortable }
+module.exports = {
+  core,
+  ID,
+  API_ID,
+  MARKER,
+  LIMITS,
+  CALL_TIMEOUT_MS,
+  NAME: LABEL,
+  toPiModel,
+  errorText,
+  errorMessage,
+  marker,
+  abortable,
+}

@@ -22,7 +22,12 @@ function makeLegacyStream(ai, infoById, host) {
         for (let attempt = 0; ; attempt++) {
           const token = await core.getAccessToken({ host, force: attempt > 0 })
           const headers = { ...options.headers, ...Object.fromEntries(core.buildHeaders({ host })) }
-          const inner = ai.streamSimpleOpenAICompletions(model, context, { ...options, apiKey: token, headers, onPayload })
+          const inner = ai.streamSimpleOpenAICompletions(model, context, {
+            ...options,
+            apiKey: token,
+            headers,
+            onPayload,
+          })
           let retry = false
           let first = true
           for await (const event of inner) {
@@ -58,7 +63,10 @@ function registerLegacy(pi, ai, st, infos, host) {
           host,
           signal: callbacks.signal,
           onDeviceCode: (code) =>
-            callbacks.onAuth({ url: code.verificationUriComplete, instructions: `${code.notice ? `${code.notice} ` : ''}Your code: ${code.userCode}` }),
+            callbacks.onAuth({
+              url: code.verificationUriComplete,
+              instructions: `${code.notice ? `${code.notice} ` : ''}Your code: ${code.userCode}`,
+            }),
           onEvent: (event) => callbacks.onProgress && callbacks.onProgress(`login: ${event.kind}`),
         })
         if (result.models && result.models.length) pi.registerProvider(ID, config(result.models))

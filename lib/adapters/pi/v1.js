@@ -55,7 +55,10 @@ function makeCoreApi(ai, host, protocol) {
         failure = err
         if (hasCode(err, TRANSIENT)) throw err
         const body = JSON.stringify({ error: { message: errorText(err), type: err.code } })
-        return new Response(body, { status: 401, headers: { 'content-type': 'application/json', [core.ERROR_HEADER]: err.code } })
+        return new Response(body, {
+          status: 401,
+          headers: { 'content-type': 'application/json', [core.ERROR_HEADER]: err.code },
+        })
       }
     }
     const inner = run(fetch)
@@ -75,11 +78,21 @@ function makeCoreApi(ai, host, protocol) {
   return {
     stream: (model, context, options = {}) =>
       wrap(model, (fetch) =>
-        base.stream(model, context, { ...options, apiKey: MARKER, fetch, headers: hints(options, options.reasoningEffort) }),
+        base.stream(model, context, {
+          ...options,
+          apiKey: MARKER,
+          fetch,
+          headers: hints(options, options.reasoningEffort),
+        }),
       ),
     streamSimple: (model, context, options = {}) =>
       wrap(model, (fetch) =>
-        base.streamSimple(model, context, { ...options, apiKey: MARKER, fetch, headers: hints(options, options.reasoning) }),
+        base.streamSimple(model, context, {
+          ...options,
+          apiKey: MARKER,
+          fetch,
+          headers: hints(options, options.reasoning),
+        }),
       ),
   }
 }
@@ -98,7 +111,10 @@ function registerNative(pi, ai, st, infos, host) {
       baseUrl: st.baseUrl,
       auth: {
         // A CLI login (`npx kimi-native login`) works with no /login: the core holds the credential.
-        apiKey: { name: `${NAME}: shared login`, resolve: async () => ({ auth: { apiKey: MARKER }, source: 'kimi-native' }) },
+        apiKey: {
+          name: `${NAME}: shared login`,
+          resolve: async () => ({ auth: { apiKey: MARKER }, source: 'kimi-native' }),
+        },
         oauth: {
           name: NAME,
           isSubscription: true,
