@@ -191,9 +191,8 @@ function register(api) {
     return function kimiStream(model, context, options = {}) {
       const out = eventStream()
       const effort = options.reasoning || (hookCtx && hookCtx.thinkingLevel) || 'off'
-      const shaping = { model: model.id, effort, sessionId: options.sessionId || options.promptCacheKey }
-      if (known.has(model.id)) shaping.modelInfo = known.get(model.id)
-      const onPayload = shapingPayload(options, shaping)
+      const sessionId = options.sessionId || options.promptCacheKey
+      const onPayload = shapingPayload(options, { model, effort, sessionId, known })
       return pump(
         out,
         model,

@@ -65,8 +65,11 @@ function assistantError(model, text) {
   }
 }
 
-/** A stream's onPayload hook: the caller's own hook first, then the core's shaping of the body. */
-function shapingPayload(options, shaping) {
+/** A stream's onPayload hook: the caller's own hook first, then the core's shaping of the body for `model` (with
+ * its account entry from `known`, a Map by id, when listed). */
+function shapingPayload(options, { model, effort, sessionId, known }) {
+  const shaping = { model: model.id, effort, sessionId }
+  if (known.has(model.id)) shaping.modelInfo = known.get(model.id)
   return async (payload, m) => {
     const replaced = options.onPayload ? await options.onPayload(payload, m) : undefined
     return core.shapeRequest(replaced === undefined ? payload : replaced, shaping)

@@ -3,7 +3,7 @@
 //! kimi-native's opencode adapter uses `kimi-for-coding-oauth` too (the id opencode-kimi-full
 //! chose), so that entry becomes kimi-native's marker; any other id is removed.
 
-use super::parse::{self, Entry};
+use super::parse;
 use crate::constants as c;
 
 /// Provider ids Kimi OAuth plugins store under, and who writes them.
@@ -17,14 +17,6 @@ pub const AUTH: parse::HostAuth = parse::HostAuth {
   unknown_plugin: "a Kimi plugin",
   marker: c::OPENCODE_AUTH_MARKER,
 };
-
-pub fn plugin(key: &str) -> &'static str {
-  AUTH.plugin(key)
-}
-
-pub fn parse(text: &str) -> Result<Vec<Entry>, String> {
-  AUTH.parse(text)
-}
 
 /// The entry kimi-native's adapter reads as "handled by kimi-native".
 pub fn marker() -> serde_json::Value {
@@ -50,7 +42,7 @@ mod tests {
 
   #[test]
   fn realistic_file() {
-    let list = parse(REAL).unwrap();
+    let list = AUTH.parse(REAL).unwrap();
     let keys: Vec<_> = list.iter().map(|e| e.key.clone().unwrap()).collect();
     assert_eq!(
       keys,
@@ -67,18 +59,18 @@ mod tests {
   #[test]
   fn marker_is_not_a_login() {
     let text = format!(r#"{{"kimi-for-coding-oauth": {}}}"#, marker());
-    let e = &parse(&text).unwrap()[0];
+    let e = &AUTH.parse(&text).unwrap()[0];
     assert!(e.marker && e.chain.is_none());
   }
 
   #[test]
   fn truncated_file() {
-    assert!(parse(&REAL[..REAL.len() / 2]).unwrap_err().contains("not valid JSON"));
+    assert!(AUTH.parse(&REAL[..REAL.len() / 2]).unwrap_err().contains("not valid JSON"));
   }
 
   #[test]
   fn wrong_types() {
-    let list = parse(
+    let list = AUTH.parse(
       r#"{"kimi-for-coding-oauth": {"type":"oauth","refresh":{"x":1},"access":7,"expires":"later"},
           "kimi": "rt-in-a-string", "kimi-for-coding": {"type": 5}, "kimi-coding-oauth": {"refresh":"r"}}"#,
     )
@@ -87,6 +79,6 @@ mod tests {
     assert!(list.iter().all(|e| e.chain.is_none() && e.problem.is_some()));
     assert!(list[0].problem.as_ref().unwrap().contains("`refresh` is a object"));
     assert!(list[1].problem.as_ref().unwrap().contains("string, not an object"));
-    assert!(parse("\"x\"").unwrap_err().contains("string"));
+    assert!(AUTH.parse("\"x\"").unwrap_err().contains("string"));
   }
 }

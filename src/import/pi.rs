@@ -4,7 +4,7 @@
 //! pi-provider-kimi-code's id; `kimi-coder` is pi-kimi-coder's. An entry under kimi-native's own
 //! pi id becomes the marker; any other is removed (kimi-native's extension needs no entry).
 
-use super::parse::{self, Entry};
+use super::parse;
 use crate::constants as c;
 
 pub const AUTH: parse::HostAuth = parse::HostAuth {
@@ -15,14 +15,6 @@ pub const AUTH: parse::HostAuth = parse::HostAuth {
   unknown_plugin: "a Kimi extension",
   marker: c::PI_AUTH_MARKER,
 };
-
-pub fn plugin(key: &str) -> &'static str {
-  AUTH.plugin(key)
-}
-
-pub fn parse(text: &str) -> Result<Vec<Entry>, String> {
-  AUTH.parse(text)
-}
 
 pub fn marker() -> serde_json::Value {
   serde_json::json!({
@@ -48,7 +40,7 @@ mod tests {
 
   #[test]
   fn realistic_file() {
-    let list = parse(REAL).unwrap();
+    let list = AUTH.parse(REAL).unwrap();
     let keys: Vec<_> = list.iter().map(|e| e.key.clone().unwrap()).collect();
     assert_eq!(keys, ["kimi-coding", "kimi-coder"]);
     let c1 = list[0].chain.as_ref().unwrap();
@@ -58,20 +50,20 @@ mod tests {
 
   #[test]
   fn built_in_api_key_is_not_a_login() {
-    assert!(parse(r#"{"kimi-coding": {"type": "api_key", "key": "sk-kimi-1"}}"#)
+    assert!(AUTH.parse(r#"{"kimi-coding": {"type": "api_key", "key": "sk-kimi-1"}}"#)
       .unwrap()
       .is_empty());
   }
 
   #[test]
   fn truncated_file() {
-    assert!(parse(&REAL[..REAL.len() - 3]).unwrap_err().contains("not valid JSON"));
+    assert!(AUTH.parse(&REAL[..REAL.len() - 3]).unwrap_err().contains("not valid JSON"));
   }
 
   #[test]
   fn wrong_types() {
     let list =
-      parse(r#"{"kimi-coding": {"type":"oauth","access":"a","refresh":["r"],"expires":1}, "kimi-coder": 42}"#).unwrap();
+      AUTH.parse(r#"{"kimi-coding": {"type":"oauth","access":"a","refresh":["r"],"expires":1}, "kimi-coder": 42}"#).unwrap();
     assert!(list[0].chain.is_none() && list[0].problem.as_ref().unwrap().contains("`refresh` is a array"));
     assert!(list[1].problem.as_ref().unwrap().contains("number, not an object"));
   }
@@ -79,6 +71,6 @@ mod tests {
   #[test]
   fn marker_is_recognised() {
     let text = format!(r#"{{"kimi-coding": {}}}"#, marker());
-    assert!(parse(&text).unwrap()[0].marker);
+    assert!(AUTH.parse(&text).unwrap()[0].marker);
   }
 }

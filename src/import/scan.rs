@@ -118,12 +118,12 @@ fn candidates_of(kind: Kind, path: &Path, parser: Parser) -> Vec<Candidate> {
       let (id, plugin, handover) = match (&e.key, kind) {
         (Some(k), Kind::Opencode) => (
           format!("opencode:{k}"),
-          opencode::plugin(k),
+          opencode::AUTH.plugin(k),
           if k == c::OPENCODE_PROVIDER_ID { "marker" } else { "remove" },
         ),
         (Some(k), Kind::Pi) => (
           format!("pi:{k}"),
-          pi::plugin(k),
+          pi::AUTH.plugin(k),
           if k == c::PI_PROVIDER_ID { "marker" } else { "remove" },
         ),
         _ => (base_id.to_string(), whole_file_plugin, "move-aside"),
@@ -178,8 +178,8 @@ pub(super) fn scan(loc: &Locations) -> Vec<Candidate> {
       &loc.opencode_kimi_auth,
       opencode_kimi_auth::parse,
     ),
-    (Kind::Opencode, &loc.opencode_auth, opencode::parse),
-    (Kind::Pi, &loc.pi_auth, pi::parse),
+    (Kind::Opencode, &loc.opencode_auth, |t| opencode::AUTH.parse(t)),
+    (Kind::Pi, &loc.pi_auth, |t| pi::AUTH.parse(t)),
     (Kind::KimiCode, &loc.kimi_code, official::parse),
     (Kind::KimiCli, &loc.kimi_cli, official::parse),
   ];

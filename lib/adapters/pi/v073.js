@@ -9,9 +9,8 @@ const { core, ID, API_ID, MARKER, NAME, toPiModel, errorText, marker, abortable 
 function makeLegacyStream(ai, infoById, host) {
   return function streamKimi(model, context, options = {}) {
     const out = ai.createAssistantMessageEventStream()
-    const shaping = { model: model.id, effort: options.reasoning || 'off', sessionId: options.sessionId }
-    if (infoById.has(model.id)) shaping.modelInfo = infoById.get(model.id)
-    const onPayload = shapingPayload(options, shaping)
+    const effort = options.reasoning || 'off'
+    const onPayload = shapingPayload(options, { model, effort, sessionId: options.sessionId, known: infoById })
     return pump(
       out,
       model,

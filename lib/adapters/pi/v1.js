@@ -75,26 +75,14 @@ function makeCoreApi(ai, host, protocol) {
       errorText,
     )
   }
-  return {
-    stream: (model, context, options = {}) =>
+  // stream takes pi's `reasoningEffort`, streamSimple its `reasoning`: the same call otherwise.
+  const through =
+    (method, level) =>
+    (model, context, options = {}) =>
       wrap(model, (fetch) =>
-        base.stream(model, context, {
-          ...options,
-          apiKey: MARKER,
-          fetch,
-          headers: hints(options, options.reasoningEffort),
-        }),
-      ),
-    streamSimple: (model, context, options = {}) =>
-      wrap(model, (fetch) =>
-        base.streamSimple(model, context, {
-          ...options,
-          apiKey: MARKER,
-          fetch,
-          headers: hints(options, options.reasoning),
-        }),
-      ),
-  }
+        base[method](model, context, { ...options, apiKey: MARKER, fetch, headers: hints(options, options[level]) }),
+      )
+  return { stream: through('stream', 'reasoningEffort'), streamSimple: through('streamSimple', 'reasoning') }
 }
 
 function registerNative(pi, ai, st, infos, host) {
