@@ -9,8 +9,9 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawnCollect } = require('./helpers/spawn')
-const { ERROR_CODES } = require('../lib')
-const { INTERNAL } = require('../lib/kit/core.js')
+const kimi = require('../lib')
+const { ERROR_CODES } = kimi
+const { INTERNAL, WITHOUT_BINDING } = require('../lib/kit/core.js')
 
 const REPO = path.join(__dirname, '..')
 
@@ -117,4 +118,11 @@ test(
 test("the missing-binding error's code is the core's", () => {
   // lib/kit/core.js spells it out because without the binding the core's list is out of reach.
   assert.equal(INTERNAL, ERROR_CODES.INTERNAL)
+})
+
+test("what pi's provider shows without the binding is the core's: provider id, marker, limits", () => {
+  assert.equal(WITHOUT_BINDING.piId, kimi.PROVIDER.piId)
+  assert.equal(WITHOUT_BINDING.piMarker.access, kimi.AUTH_MARKERS.pi.access)
+  assert.equal(WITHOUT_BINDING.piMarker.managedBy, kimi.AUTH_MARKERS.pi.managedBy)
+  assert.deepEqual(WITHOUT_BINDING.limits, { ...kimi.LIMITS })
 })

@@ -111,6 +111,13 @@ test('Profile, Region and StoreKind list exactly the choices the core accepts', 
   assert.deepEqual(literals('StoreKind'), [...kimi.CHOICES.store])
 })
 
+test("KimiError's code lists exactly the core's error codes (src/error.rs Code::ALL)", () => {
+  // KIMI_OFFICIAL_PROFILE is the code of a process warning (the opt-in official identity), never of an Error.
+  const errors = Object.values(kimi.ERROR_CODES).filter((c) => c !== kimi.ERROR_CODES.OFFICIAL_PROFILE)
+  assert.equal(errors.length, Object.keys(kimi.ERROR_CODES).length - 1)
+  assert.deepEqual(sorted(propertyLiterals('KimiError', 'code')), sorted(errors))
+})
+
 test(
   'Status and LoginResult declare exactly the fields a real status() / login() returns',
   { timeout: 30000 },

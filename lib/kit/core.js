@@ -13,6 +13,14 @@ function lazy(load) {
 // needs is spelled out here (src/error.rs Code::Internal; __test__/no-binding.test.js checks the two agree).
 const INTERNAL = 'KIMI_INTERNAL'
 
+// The few facts pi's provider still shows when the binding is missing (pi always starts, and its provider says why).
+// Spelled out for that case only; __test__/no-binding.test.js checks each against the core's.
+const WITHOUT_BINDING = {
+  piId: require('../../package.json').name,
+  piMarker: { access: 'kimi-native-managed', managedBy: 'kimi-native' },
+  limits: { context: 262144, output: 32768 },
+}
+
 let core
 let loadError = null
 
@@ -70,4 +78,5 @@ module.exports = {
   hasCode,
   isCoreError,
   INTERNAL,
+  WITHOUT_BINDING,
 }

@@ -3,22 +3,20 @@
 // its marker, its models and its error text. Known without the native binding too, so a pi whose binding is missing
 // still gets a provider that says why.
 
-const { tryCore } = require('../../kit/core.js')
+const { tryCore, WITHOUT_BINDING } = require('../../kit/core.js')
 const { withLoginHint, heldMarker } = require('../../kit/login.js')
 const { LABEL, CALL_TIMEOUT_MS, COMPAT: PI_AI_COMPAT, piAiModel, assistantError } = require('../../kit/pi-ai-host.js')
 
-// null when the binding does not load: the facts below then fall back to literals.
+// null when the binding does not load: the facts below then come from WITHOUT_BINDING.
 const core = tryCore()
-// The core's constants are unreachable when its binding does not load; the package name is the id then.
-const ID = core ? core.PROVIDER.piId : require('../../../package.json').name
+const ID = core ? core.PROVIDER.piId : WITHOUT_BINDING.piId
 // Unique api id: registering streamSimple under "openai-completions" would replace it for every provider.
 const API_ID = `${ID}-openai-completions`
 // What pi stores and passes around instead of a token (auth.json, options.apiKey). Never a secret.
-// The core's marker (import writes the same); a literal only when the binding cannot load.
-const PI_MARKER = core ? core.AUTH_MARKERS.pi : { access: 'kimi-native-managed', managedBy: 'kimi-native' }
+// The core's marker (import writes the same).
+const PI_MARKER = core ? core.AUTH_MARKERS.pi : WITHOUT_BINDING.piMarker
 const MARKER = PI_MARKER.access
-// Model limits from the core; the same values stand here only for when the binding cannot load.
-const LIMITS = core ? core.LIMITS : { context: 262144, output: 32768 }
+const LIMITS = core ? core.LIMITS : WITHOUT_BINDING.limits
 
 const COMPAT = {
   ...PI_AI_COMPAT,
