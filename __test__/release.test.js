@@ -962,7 +962,9 @@ test('no unconditional POSIX-mode assertion in any test file (Windows reports 0o
     if (path.join(__dirname, f) === __filename) continue
     const lines = fs.readFileSync(path.join(__dirname, f), 'utf8').split('\n')
     lines.forEach((line, i) => {
-      if (!ASSERTS_MODE.test(line) || POSIX_GATE.test(line)) return
+      // The gate on the same line, or an `if (...)` without braces on the line before (the formatter wraps there).
+      const gatedAbove = i > 0 && /^\s*if \(.*\)\s*$/.test(lines[i - 1]) && POSIX_GATE.test(lines[i - 1])
+      if (!ASSERTS_MODE.test(line) || POSIX_GATE.test(line) || gatedAbove) return
       // Else the test (or subtest) around it must skip off POSIX before it gets there.
       let start = i
       while (start > 0 && !/^\s*(?:await\s+)?(?:t\.)?test\(|^\s*(?:async\s+)?function\s/.test(lines[start])) start--
