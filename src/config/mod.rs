@@ -7,11 +7,13 @@ mod options;
 mod origin;
 mod settings;
 mod slot;
+mod url;
 
 pub use options::{option_keys, Options, Profile, Region, StoreKind};
-pub use origin::{is_kimi_origin, origin_of, Role};
+pub use origin::{is_kimi_origin, Role};
 pub use settings::{home_dir, thinking_keep, EnvSource, ProcessEnv, Secret, Settings, Source};
 pub use slot::slot_for;
+pub use url::origin_of;
 
 /// An environment of these pairs only, for tests.
 #[cfg(test)]

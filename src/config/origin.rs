@@ -2,9 +2,10 @@
 //! the user's own environment names (`KIMI_NATIVE_TRUSTED_ORIGINS`, or the variables that set
 //! the hosts). Nothing a host or a project passes as an option can widen it.
 
-use super::{EnvSource, Settings};
+use super::url::origin_of;
+use super::Settings;
 use crate::constants::{self as c, env};
-use crate::error::{KimiError, Result};
+use crate::error::KimiError;
 
 /// What an origin is used for: Kimi's own origins differ per role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,13 +23,6 @@ impl Role {
   }
 }
 
-/// `scheme://host[:port]` of a URL (lowercase host, default port left out); `null` when it has none.
-pub fn origin_of(url: &str) -> String {
-  reqwest::Url::parse(url)
-    .map(|u| u.origin().ascii_serialization())
-    .unwrap_or_else(|_| "null".into())
-}
-
 /// True for Kimi's own origins in a role: the OAuth hosts, or the API hosts (both regions).
 pub fn is_kimi_origin(url: &str, role: Role) -> bool {
   let urls = match role {
@@ -37,39 +31,6 @@ pub fn is_kimi_origin(url: &str, role: Role) -> bool {
   };
   let origin = origin_of(url);
   urls.iter().any(|u| origin_of(u) == origin)
-}
-
-/// The origins named by `KIMI_NATIVE_TRUSTED_ORIGINS` (comma or space separated URLs).
-pub(super) fn trusted_origins(env: &dyn EnvSource) -> Result<Vec<String>> {
-  let Some(list) = env.var(env::TRUSTED_ORIGINS) else {
-    return Ok(vec![]);
-  };
-  list
-    .split([',', ' '])
-    .map(str::trim)
-    .filter(|v| !v.is_empty())
-    .map(|v| {
-      let origin = origin_of(v);
-      if origin == "null" || !(v.starts_with("https://") || v.starts_with("http://")) {
-        Err(KimiError::bad_input(format!(
-          "{} must list http(s) origins such as http://127.0.0.1:8080, got {v:?}.",
-          env::TRUSTED_ORIGINS
-        )))
-      } else {
-        Ok(origin)
-      }
-    })
-    .collect()
-}
-
-pub(super) fn validate_url(kind: &str, url: &str) -> Result<()> {
-  if url.starts_with("https://") || url.starts_with("http://") {
-    Ok(())
-  } else {
-    Err(KimiError::bad_input(format!(
-      "{kind} must be an http(s) URL, got {url:?}."
-    )))
-  }
 }
 
 impl Settings {

@@ -3,7 +3,7 @@
 //! came from so `identity()` and `status()` can explain it.
 //! Every environment read goes through [`EnvSource`], so a test can pass its own.
 
-use super::origin::{origin_of, trusted_origins, validate_url};
+use super::url::{origin_of, trusted_origins, validate_url};
 use super::{Options, Profile, Region, StoreKind};
 use crate::constants::{self as c, env};
 use crate::error::{KimiError, Result};
@@ -208,7 +208,7 @@ impl Settings {
     // origins a credential may reach besides Kimi's.
     let env_oauth = pick(&None, env, &[env::OAUTH_HOST, env::OAUTH_HOST_LEGACY]).map(|(v, _)| trim_slash(&v));
     let env_base = pick(&None, env, &[env::BASE_URL]).map(|(v, _)| trim_slash(&v));
-    let mut env_origins = trusted_origins(env)?;
+    let mut env_origins = trusted_origins(env.var(env::TRUSTED_ORIGINS))?;
     env_origins.extend(env_oauth.iter().chain(&env_base).map(|u| origin_of(u)));
     env_origins.retain(|o| o != "null");
     let kimi_cli_pair = (

@@ -65,16 +65,20 @@ mod tests {
 
   #[test]
   fn truncated_file() {
-    assert!(AUTH.parse(&REAL[..REAL.len() / 2]).unwrap_err().contains("not valid JSON"));
+    assert!(AUTH
+      .parse(&REAL[..REAL.len() / 2])
+      .unwrap_err()
+      .contains("not valid JSON"));
   }
 
   #[test]
   fn wrong_types() {
-    let list = AUTH.parse(
-      r#"{"kimi-for-coding-oauth": {"type":"oauth","refresh":{"x":1},"access":7,"expires":"later"},
+    let list = AUTH
+      .parse(
+        r#"{"kimi-for-coding-oauth": {"type":"oauth","refresh":{"x":1},"access":7,"expires":"later"},
           "kimi": "rt-in-a-string", "kimi-for-coding": {"type": 5}, "kimi-coding-oauth": {"refresh":"r"}}"#,
-    )
-    .unwrap();
+      )
+      .unwrap();
     assert_eq!(list.len(), 4);
     assert!(list.iter().all(|e| e.chain.is_none() && e.problem.is_some()));
     assert!(list[0].problem.as_ref().unwrap().contains("`refresh` is a object"));

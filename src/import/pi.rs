@@ -50,20 +50,25 @@ mod tests {
 
   #[test]
   fn built_in_api_key_is_not_a_login() {
-    assert!(AUTH.parse(r#"{"kimi-coding": {"type": "api_key", "key": "sk-kimi-1"}}"#)
+    assert!(AUTH
+      .parse(r#"{"kimi-coding": {"type": "api_key", "key": "sk-kimi-1"}}"#)
       .unwrap()
       .is_empty());
   }
 
   #[test]
   fn truncated_file() {
-    assert!(AUTH.parse(&REAL[..REAL.len() - 3]).unwrap_err().contains("not valid JSON"));
+    assert!(AUTH
+      .parse(&REAL[..REAL.len() - 3])
+      .unwrap_err()
+      .contains("not valid JSON"));
   }
 
   #[test]
   fn wrong_types() {
-    let list =
-      AUTH.parse(r#"{"kimi-coding": {"type":"oauth","access":"a","refresh":["r"],"expires":1}, "kimi-coder": 42}"#).unwrap();
+    let list = AUTH
+      .parse(r#"{"kimi-coding": {"type":"oauth","access":"a","refresh":["r"],"expires":1}, "kimi-coder": 42}"#)
+      .unwrap();
     assert!(list[0].chain.is_none() && list[0].problem.as_ref().unwrap().contains("`refresh` is a array"));
     assert!(list[1].problem.as_ref().unwrap().contains("number, not an object"));
   }
