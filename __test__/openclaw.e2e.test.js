@@ -442,39 +442,21 @@ test('openclaw: plugin installed from the packed tarball serves a CLI login', as
   const stage = path.join(sb.dir, 'stage')
   fs.mkdirSync(stage)
   const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'))
-  const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', stage], {
-    cwd: REPO,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-  })
-  const tgz = path.join(stage, JSON.parse(out.slice(out.indexOf('[')))[0].filename)
-  // Unpack, add the built addon (stripped of debug info), repack: the shape of a root + platform package install.
-  const unpacked = path.join(stage, 'package')
-  execFileSync('tar', ['-xzf', tgz, '-C', stage])
   const addon = fs.readdirSync(REPO).find((f) => /^kimi-native\..+\.node$/.test(f))
   assert.ok(addon, 'a built addon')
-  fs.copyFileSync(path.join(REPO, addon), path.join(unpacked, addon))
-  try {
-    execFileSync('strip', ['--strip-all', path.join(unpacked, addon)], { stdio: 'ignore' }) // binutils; optional
-  } catch {}
-  const staged = JSON.parse(fs.readFileSync(path.join(unpacked, 'package.json'), 'utf8'))
-  staged.files = [...staged.files, addon]
-  delete staged.scripts.install // npm-pack installs run no scripts anyway; the addon is already there
-  fs.writeFileSync(path.join(unpacked, 'package.json'), JSON.stringify(staged, null, 2) + '\n')
-  const repacked = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', stage], {
-    cwd: unpacked,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-  })
-  const final = path.join(stage, JSON.parse(repacked.slice(repacked.indexOf('[')))[0].filename)
+  // What the README gives a user with a checkout: scripts/pack-openclaw.js packs it and prints the install command.
+  const script = path.join(REPO, 'scripts', 'pack-openclaw.js')
+  const packed = await spawnCollect(process.execPath, [script, '--out', stage], { timeoutMs: 180000 })
+  assert.equal(packed.code, 0, packed.stderr)
+  const [program, ...installArgs] = packed.stdout.trim().split(/\s+/)
+  assert.equal(program, 'openclaw', packed.stdout)
+  const final = installArgs.find((a) => a.startsWith('npm-pack:')).slice('npm-pack:'.length)
   assert.equal(path.basename(final), `${pkg.name}-${pkg.version}.tgz`)
 
   // Dependencies (commander) come from the registry npm is configured with.
   const registry = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim()
   const npmEnv = { NPM_CONFIG_REGISTRY: registry, npm_config_registry: registry }
-  const r = await sb.openclaw(['plugins', 'install', `npm-pack:${final}`, '--force', '--accept-capabilities'], {
-    env: npmEnv,
-  })
+  const r = await sb.openclaw(installArgs, { env: npmEnv })
   assert.equal(r.code, 0, show(r))
   const projects = path.join(sb.state, 'npm', 'projects')
   const roots = fs.existsSync(projects)
