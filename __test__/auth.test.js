@@ -5,20 +5,8 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { startFakeKimi } = require('./fake-kimi/server')
-const { pointAt, tempHome, assertNoSecrets, credentialsFile } = require('./helpers/env')
+const { pointAt, tempHome, assertNoSecrets, credentialsFile, withServer } = require('./helpers/env')
 const kimi = require('..')
-
-async function withServer(opts, fn, envOpts) {
-  const server = await startFakeKimi({ deviceInterval: 1, ...opts })
-  const env = pointAt(server, envOpts)
-  try {
-    return await fn(server, env)
-  } finally {
-    env.restore()
-    await server.close()
-  }
-}
 
 const tokenPolls = (s) => s.requests.filter((r) => r.path === '/api/oauth/token' && r.body.includes('device_code'))
 

@@ -9,8 +9,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { startFakeKimi } = require('./fake-kimi/server')
-const { pointAt, assertNoSecrets } = require('./helpers/env')
+const { assertNoSecrets, withServer } = require('./helpers/env')
 const { spawnCollect } = require('./helpers/spawn')
 const kimi = require('..')
 
@@ -19,31 +18,26 @@ const CHILD = path.join(__dirname, 'helpers', 'token-child.js')
 test(
   'an empty system trust store still gives a working client (Mozilla roots), requests served',
   { timeout: 60000 },
-  async (t) => {
-    const server = await startFakeKimi({ deviceInterval: 1, autoApprove: 0 })
-    const env = pointAt(server)
-    t.after(async () => {
-      env.restore()
-      await server.close()
-    })
-    await kimi.login({})
-    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'kn-no-ca-'))
-    t.after(() => fs.rmSync(empty, { recursive: true, force: true }))
-    fs.writeFileSync(path.join(empty, 'none.pem'), '')
-    fs.mkdirSync(path.join(empty, 'certs'))
-    const childEnv = {
-      ...process.env,
-      SSL_CERT_FILE: path.join(empty, 'none.pem'),
-      SSL_CERT_DIR: path.join(empty, 'certs'),
-    }
-    for (const op of ['force', 'fetch']) {
-      const r = await spawnCollect(process.execPath, [CHILD, op], { env: childEnv, timeoutMs: 30000 })
-      assert.equal(r.code, 0, r.stderr)
-      assertNoSecrets(assert, r.stdout + r.stderr, server.issuedTokens())
-      const out = JSON.parse(r.stdout.trim().split('\n').pop())
-      assert.equal(out.ok, true, `${op} with no system CA certificate: ${out.message}`)
-      if (op === 'fetch') assert.equal(out.status, 200)
-    }
-    assert.equal(server.refreshCount, 1)
-  },
+  (t) =>
+    withServer({ autoApprove: 0 }, async (server) => {
+      await kimi.login({})
+      const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'kn-no-ca-'))
+      t.after(() => fs.rmSync(empty, { recursive: true, force: true }))
+      fs.writeFileSync(path.join(empty, 'none.pem'), '')
+      fs.mkdirSync(path.join(empty, 'certs'))
+      const childEnv = {
+        ...process.env,
+        SSL_CERT_FILE: path.join(empty, 'none.pem'),
+        SSL_CERT_DIR: path.join(empty, 'certs'),
+      }
+      for (const op of ['force', 'fetch']) {
+        const r = await spawnCollect(process.execPath, [CHILD, op], { env: childEnv, timeoutMs: 30000 })
+        assert.equal(r.code, 0, r.stderr)
+        assertNoSecrets(assert, r.stdout + r.stderr, server.issuedTokens())
+        const out = JSON.parse(r.stdout.trim().split('\n').pop())
+        assert.equal(out.ok, true, `${op} with no system CA certificate: ${out.message}`)
+        if (op === 'fetch') assert.equal(out.status, 200)
+      }
+      assert.equal(server.refreshCount, 1)
+    }),
 )

@@ -88,4 +88,18 @@ function credentialsFile(home) {
   return path.join(dir, files[0])
 }
 
-module.exports = { tempHome, pointAt, pointFakeEnv, trustOrigins, assertNoSecrets, credentialsFile }
+/** Runs `fn(server, env)` against a fresh fake Kimi server (device interval 1 s; `opts` add to it) with the
+ * process environment pointed at it (`envOpts`: pointAt's), then restores the environment and closes the server. */
+async function withServer(opts, fn, envOpts) {
+  const { startFakeKimi } = require('../fake-kimi/server')
+  const server = await startFakeKimi({ deviceInterval: 1, ...opts })
+  const env = pointAt(server, envOpts)
+  try {
+    return await fn(server, env)
+  } finally {
+    env.restore()
+    await server.close()
+  }
+}
+
+module.exports = { tempHome, pointAt, pointFakeEnv, trustOrigins, assertNoSecrets, credentialsFile, withServer }

@@ -4,8 +4,7 @@
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { startFakeKimi } = require('../fake-kimi/server')
-const { pointAt, assertNoSecrets, credentialsFile } = require('./env')
+const { assertNoSecrets, credentialsFile, withServer: withFakeKimi } = require('./env')
 const { spawnCollect } = require('./spawn')
 
 const CHILD = path.join(__dirname, 'token-child.js')
@@ -15,16 +14,8 @@ const HOST = 'opencode/1.18.33'
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const isRefresh = (r) => r.path === '/api/oauth/token' && r.body.includes('grant_type=refresh_token')
 
-async function withServer(opts, fn, envOpts) {
-  const server = await startFakeKimi({ deviceInterval: 1, autoApprove: 0, ...opts })
-  const env = pointAt(server, envOpts)
-  try {
-    return await fn(server, env)
-  } finally {
-    env.restore()
-    await server.close()
-  }
-}
+/** withServer with the device login approved at once (these tests are about refreshes, not logins). */
+const withServer = (opts, fn, envOpts) => withFakeKimi({ autoApprove: 0, ...opts }, fn, envOpts)
 
 /** Runs token-child.js with the current (test) environment; resolves its JSON line. Its
  * output must not contain any token the server ever issued. */
