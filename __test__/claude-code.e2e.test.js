@@ -80,7 +80,7 @@ const show = (r) =>
 
 const EXISTING = {
   permissions: { allow: ['Read'], deny: ['Bash(rm:*)'] },
-  env: { FOO: 'bar', ANTHROPIC_API_KEY: 'sk-kimi-STATICKEY0123456789abcdef' },
+  env: { FOO: 'bar', ANTHROPIC_API_KEY: 'sk-kimi-fake-STATICKEY-not-real' },
   includeCoAuthoredBy: false,
 }
 const EXISTING_TEXT = `${JSON.stringify(EXISTING, null, 2)}\n`

@@ -309,7 +309,7 @@ test(
 
 const EXISTING = {
   permissions: { allow: ['Bash(npm test:*)'], deny: [] },
-  env: { FOO: 'bar', ANTHROPIC_MODEL: 'claude-sonnet-4-5', ANTHROPIC_API_KEY: 'sk-kimi-EXISTINGSECRET0123456789' },
+  env: { FOO: 'bar', ANTHROPIC_MODEL: 'claude-sonnet-4-5', ANTHROPIC_API_KEY: 'sk-kimi-fake-EXISTINGSECRET-not-real' },
   statusLine: { type: 'command', command: 'echo hi' },
   model: 'opus',
 }
@@ -472,7 +472,7 @@ test(
       return t.skip('needs util-linux `script` to give the CLI a pseudo-terminal')
     const d = newHome()
     fs.mkdirSync(path.dirname(d.settings), { recursive: true })
-    fs.writeFileSync(d.settings, '{"env":{"ANTHROPIC_API_KEY":"sk-kimi-TTYSECRET0123456789abcdef"}}')
+    fs.writeFileSync(d.settings, '{"env":{"ANTHROPIC_API_KEY":"sk-kimi-fake-TTYSECRET-not-real"}}')
     const q = (x) => `'${String(x).replace(/'/g, `'\\''`)}'`
     const answers = ['n', 'y'] // keep the key; write the rest
     const out = await new Promise((resolve) => {
@@ -503,7 +503,7 @@ test(
       /kept: +env\.ANTHROPIC_API_KEY — a static API key: Claude Code uses it instead of the helper/,
     )
     const now = JSON.parse(fs.readFileSync(d.settings, 'utf8'))
-    assert.equal(now.env.ANTHROPIC_API_KEY, 'sk-kimi-TTYSECRET0123456789abcdef', 'kept as answered')
+    assert.equal(now.env.ANTHROPIC_API_KEY, 'sk-kimi-fake-TTYSECRET-not-real', 'kept as answered')
     assert.match(now.apiKeyHelper, / token --caller "\$PPID"$/)
     assert.ok(!out.text.includes('TTYSECRET'), 'the key is never shown')
   },

@@ -219,7 +219,7 @@ mod tests {
     let (dir, settings, paths) = setup();
     let file = paths.settings_file(&Scope::User).unwrap();
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    let original = "{\n  \"permissions\": {\n    \"allow\": [\n      \"Bash(ls:*)\"\n    ]\n  },\n  \"env\": {\n    \"FOO\": \"1\",\n    \"ANTHROPIC_MODEL\": \"claude-opus\",\n    \"ANTHROPIC_API_KEY\": \"sk-kimi-SECRET0123456789\"\n  },\n  \"model\": \"opus\"\n}\n";
+    let original = "{\n  \"permissions\": {\n    \"allow\": [\n      \"Bash(ls:*)\"\n    ]\n  },\n  \"env\": {\n    \"FOO\": \"1\",\n    \"ANTHROPIC_MODEL\": \"claude-opus\",\n    \"ANTHROPIC_API_KEY\": \"sk-kimi-fake-SECRET-not-real\"\n  },\n  \"model\": \"opus\"\n}\n";
     std::fs::write(&file, original).unwrap();
     let want = desired(&settings, HELPER, &[]);
     let p = plan(&paths, &Scope::User, &want, &no_env).unwrap();
@@ -268,7 +268,7 @@ mod tests {
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(
       &file,
-      "{\"env\":{\"ANTHROPIC_AUTH_TOKEN\":\"sk-kimi-SECRET0123456789\"}}",
+      "{\"env\":{\"ANTHROPIC_AUTH_TOKEN\":\"sk-kimi-fake-SECRET-not-real\"}}",
     )
     .unwrap();
     let want = desired(&settings, HELPER, &[]);
