@@ -10,6 +10,7 @@ const path = require('node:path')
 const { REPO, ensureHost, createSandbox } = require('./helpers/sandbox')
 const { PI_EARENDIL: EARENDIL } = require('./helpers/hosts/pi')
 const { CHAT, bearer, bodyOf, sessionIdOf, replyText, piChecks } = require('./helpers/pi-checks')
+const { jsonLines } = require('./helpers/spawn')
 
 const FAKE_PATH = path.join(__dirname, 'fake-kimi', 'server.js')
 
@@ -81,15 +82,7 @@ test('pi -e <checkout>: a kimi-native CLI login is used with no /login; thinking
   if (setupSkip) return t.skip(setupSkip)
   const sb = sandbox(t)
   // a second model with other metadata shows that pi gets the account's live /models list
-  const { DEFAULT_MODELS } = require(FAKE_PATH)
-  const extra = {
-    id: 'kimi-test-small',
-    object: 'model',
-    context_length: 131072,
-    display_name: 'Small',
-    supports_reasoning: false,
-    supports_image_in: false,
-  }
+  const { DEFAULT_MODELS, SMALL_MODEL: extra } = require(FAKE_PATH)
   fake.setModels([...DEFAULT_MODELS, extra])
   t.after(() => fake.setModels(DEFAULT_MODELS.map((m) => JSON.parse(JSON.stringify(m)))))
   await nativeLogin(sb)
@@ -264,30 +257,17 @@ test('pi SDK AuthStorage.login runs the native device login; auth.json holds onl
   const piIndex = path.join(pi.root, 'dist', 'index.js')
   const since = fake.requests.length
   const seen = []
-  let buf = ''
   const r = await sb.node([driver, piIndex, REPO, core.PROVIDER.piId, core.PROVIDER.defaultModel], {
     env: piEnv(sb),
     timeoutMs: 90000,
-    onStdout: (chunk) => {
-      buf += chunk
-      let nl
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        let ev
-        try {
-          ev = JSON.parse(line)
-        } catch {
-          continue
-        }
-        seen.push(ev)
-        if (ev.event === 'auth') {
-          const code = /Your code: (\S+)/.exec(ev.instructions || '')
-          // approve while the extension is polling
-          setTimeout(() => fake.approve(code && code[1]), 300)
-        }
+    onStdout: jsonLines((ev) => {
+      seen.push(ev)
+      if (ev.event === 'auth') {
+        const code = /Your code: (\S+)/.exec(ev.instructions || '')
+        // approve while the extension is polling
+        setTimeout(() => fake.approve(code && code[1]), 300)
       }
-    },
+    }),
   })
   assert.equal(r.code, 0, r.stderr + r.stdout)
   const auth = seen.find((e) => e.event === 'auth')

@@ -12,6 +12,7 @@ const path = require('node:path')
 const { REPO, ensureHost, createSandbox } = require('./helpers/sandbox')
 const { PI1 } = require('./helpers/hosts/pi')
 const { bearer, bodyOf, sessionIdOf, replyText, piChecks } = require('./helpers/pi-checks')
+const { jsonLines } = require('./helpers/spawn')
 
 const FAKE_PATH = path.join(__dirname, 'fake-kimi', 'server.js')
 const CI = process.env.CI === 'true'
@@ -77,15 +78,7 @@ after(() => timings.length && console.log(`# pi ${PI1.version} on node ${nodeVer
 test(`pi ${PI1.version}: a CLI login alone serves pi; live models; thinking off/low/high; no token in pi files`, async (t) => {
   if (setupSkip) return t.skip(setupSkip)
   const sb = sandbox(t)
-  const { DEFAULT_MODELS } = require(FAKE_PATH)
-  const extra = {
-    id: 'kimi-test-small',
-    object: 'model',
-    context_length: 131072,
-    display_name: 'Small',
-    supports_reasoning: false,
-    supports_image_in: false,
-  }
+  const { DEFAULT_MODELS, SMALL_MODEL: extra } = require(FAKE_PATH)
   // reasoning without "max": pi must not offer xhigh for it
   const noMax = {
     ...JSON.parse(JSON.stringify(DEFAULT_MODELS[0])),
@@ -312,15 +305,7 @@ process.exit(0)
 test(`pi ${PI1.version}: /login ${'kimi-native'} runs the core's device login, re-registers the account's models; /kimi-usage, /kimi-logout`, async (t) => {
   if (setupSkip) return t.skip(setupSkip)
   const sb = sandbox(t)
-  const { DEFAULT_MODELS } = require(FAKE_PATH)
-  const extra = {
-    id: 'kimi-test-small',
-    object: 'model',
-    context_length: 131072,
-    display_name: 'Small',
-    supports_reasoning: false,
-    supports_image_in: false,
-  }
+  const { DEFAULT_MODELS, SMALL_MODEL: extra } = require(FAKE_PATH)
   fake.setModels([...DEFAULT_MODELS, extra])
   t.after(() => fake.setModels(DEFAULT_MODELS.map((m) => JSON.parse(JSON.stringify(m)))))
   const driver = path.join(sb.dir, 'login-driver.mjs')
@@ -328,30 +313,17 @@ test(`pi ${PI1.version}: /login ${'kimi-native'} runs the core's device login, r
   const piIndex = path.join(pi.root, 'dist', 'index.js')
   const since = fake.requests.length
   const events = []
-  let buf = ''
   const r = timed(
     'sdk-login',
     await sb.node([driver, piIndex, REPO, id(), core.PROVIDER.defaultModel], {
       node: pi.node,
       env: checks.piEnv(sb),
       timeoutMs: 90000,
-      onStdout: (chunk) => {
-        buf += chunk
-        let nl
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl)
-          buf = buf.slice(nl + 1)
-          let ev
-          try {
-            ev = JSON.parse(line)
-          } catch {
-            continue
-          }
-          events.push(ev)
-          // approve while the extension polls, as the user's browser would
-          if (ev.event === 'notify' && ev.type === 'device_code') setTimeout(() => fake.approve(ev.userCode), 300)
-        }
-      },
+      onStdout: jsonLines((ev) => {
+        events.push(ev)
+        // approve while the extension polls, as the user's browser would
+        if (ev.event === 'notify' && ev.type === 'device_code') setTimeout(() => fake.approve(ev.userCode), 300)
+      }),
     }),
   )
   assert.equal(r.code, 0, r.stderr + r.stdout)

@@ -20,6 +20,17 @@ const DEFAULT_MODELS = Object.freeze([
   }),
 ])
 
+/** A second model with other metadata (no reasoning, no images, a smaller context): a test that lists it shows the
+ * host got the account's live /models answer, not a built-in list. */
+const SMALL_MODEL = Object.freeze({
+  id: 'kimi-test-small',
+  object: 'model',
+  context_length: 131072,
+  display_name: 'Small',
+  supports_reasoning: false,
+  supports_image_in: false,
+})
+
 /**
  * /usages. wire §6.5 documents `usage` (weekly) + `limits` (kimi-cli and the kimi-code 0.38 snapshot parse that).
  * The published kimi-code 2.1.0 bundle instead parses `usages.{limit_5h,limit_7d,limit_month_total,
@@ -254,4 +265,4 @@ class Platform {
   }
 }
 
-module.exports = { Platform, DEFAULT_MODELS, defaultUsages, parseMultipart }
+module.exports = { Platform, DEFAULT_MODELS, SMALL_MODEL, defaultUsages, parseMultipart }

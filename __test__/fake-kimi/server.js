@@ -75,7 +75,7 @@ const { hex, sleep, headerPairs, getHeader } = require('./util')
 const { ERRORS, MSG_INVALID_AUTH, MSG_ONLY_CODING_AGENTS } = require('./errors')
 const { OAuth, CLIENT_ID, DEVICE_GRANT } = require('./oauth')
 const { Chat, DEFAULT_REPLY, makeBigChunks } = require('./chat')
-const { Platform, DEFAULT_MODELS, defaultUsages, parseMultipart } = require('./platform')
+const { Platform, DEFAULT_MODELS, SMALL_MODEL, defaultUsages, parseMultipart } = require('./platform')
 const { IdentityGate, ALLOWED_UA_PREFIXES, DEFAULT_IDENTITIES, checkIdentity, checkUserAgent } = require('./identity')
 const { Control, CONTROL_PREFIX } = require('./control')
 
@@ -416,6 +416,7 @@ module.exports = {
   CLIENT_ID,
   DEVICE_GRANT,
   DEFAULT_MODELS,
+  SMALL_MODEL,
   defaultUsages,
   makeBigChunks,
   checkIdentity,

@@ -47,4 +47,25 @@ function spawnCollect(
   })
 }
 
-module.exports = { spawnCollect }
+/** An onStdout for a process that prints JSON lines: calls `onEvent(event)` for each complete line that parses
+ * (other lines are skipped), however the output is split into chunks. */
+function jsonLines(onEvent) {
+  let buf = ''
+  return (chunk) => {
+    buf += chunk
+    let nl
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl)
+      buf = buf.slice(nl + 1)
+      let ev
+      try {
+        ev = JSON.parse(line)
+      } catch {
+        continue
+      }
+      onEvent(ev)
+    }
+  }
+}
+
+module.exports = { spawnCollect, jsonLines }
